@@ -1,0 +1,272 @@
+"""The PCA math, streaming over mini-batches: memory O(feature_dim²) plus one batch.
+
+Regular mode (DG how-pca-works): accumulate Σxᵢᵀxᵢ and Σxᵢ, form the scatter matrix
+Σxᵢᵀxᵢ − (1/n)(Σxᵢ)ᵀ(Σxᵢ) and take its top eigenvectors. Two things make that exact to float64
+on float32 input: rows are shifted by the first batch's mean before accumulating (so the
+subtraction of the mean term does not cancel catastrophically when the data sits far from the
+origin), and the Gram matrix is a float64 GEMM (``a.T @ a``, which numpy runs as SYRK) on chunks
+converted into one reused buffer. A float32 GEMM would be twice as fast but loses the smallest
+components (relative error ≈ 1e-7·s_max²/s_i²), and the float64 one is already far below the
+cost of reading the data.
+
+Randomized mode (DG how-pca-works): each mini-batch X_t is multiplied by a random ℓ×b sign
+matrix H_t and summed, B = Σ H_t X_t; centring gives C = B − (1/n) h sᵀ with h = Σ H_t 1. The
+top right singular vectors of C span the dominant row space. The real service stops there; we
+add one more streaming pass (Rayleigh–Ritz) that projects the centred data onto that ℓ-dimensional
+space and solves the small ℓ×ℓ problem exactly, so ``s`` are true singular values of the data
+restricted to the subspace rather than sketch-scaled ones. Memory is O(ℓ·feature_dim).
+
+Output convention (copied from the real artifact): components in **ascending** order of
+singular value; ``s`` are singular values of the centred data matrix (not divided by n).
+Sign convention (the real one is unknown): each column of ``v`` is flipped so that its entry
+of largest magnitude is positive, which makes runs reproducible across BLAS builds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from algorithms.common.failures import ClientError
+
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+
+# Rows per GEMM: big enough for BLAS to run near peak, small enough that the float64 copy of a
+# chunk stays in cache-friendly territory and is allocated once (first touch of fresh memory is
+# the slow part on this kind of machine, performance.md).
+CHUNK_ROWS = 8192
+# The randomized mode's sign matrices come from this seed, so training is reproducible.
+RANDOM_SEED = 0
+
+
+@dataclass(frozen=True)
+class PcaModel:
+    """The artifact's arrays: ``s`` (k,), ``v`` (d, k), ``mean`` (1, d) or None; float32."""
+
+    s: F32
+    v: F32
+    mean: F32 | None
+
+    def project(self, x: F32) -> F32:
+        """``(x − mean) · v``: one row per record, components in the same ascending order as s."""
+        if self.mean is not None:
+            x = x - self.mean
+        out: F32 = np.asarray(x @ self.v, dtype=np.float32)
+        return out
+
+
+def _chunks(
+    batch: npt.NDArray[np.floating], rows: int = CHUNK_ROWS
+) -> Iterator[npt.NDArray[np.floating]]:
+    for start in range(0, batch.shape[0], rows):
+        yield batch[start : start + rows]
+
+
+class _Buffer:
+    """One reused float64 scratch matrix (allocating per batch would re-touch fresh pages)."""
+
+    def __init__(self, columns: int) -> None:
+        self.columns = columns
+        self._data: F64 = np.empty((0, columns), dtype=np.float64)
+
+    def take(self, rows: int) -> F64:
+        if self._data.shape[0] < rows:
+            self._data = np.empty((rows, self.columns), dtype=np.float64)
+        return self._data[:rows]
+
+
+def _check_width(batch: npt.NDArray[np.floating], feature_dim: int) -> None:
+    if batch.ndim != 2 or batch.shape[1] != feature_dim:
+        width = batch.shape[1] if batch.ndim == 2 else batch.shape
+        raise ClientError(
+            f"The training data has {width} feature(s) per record but feature_dim is {feature_dim}"
+        )
+
+
+def _no_data() -> ClientError:
+    return ClientError("No training data was found in the 'train' channel")
+
+
+def _not_finite() -> ClientError:
+    return ClientError("The training data contains NaN or infinite values")
+
+
+def _finish(eigenvalues: F64, eigenvectors: F64, k: int, mean: F64 | None) -> PcaModel:
+    """Top-k of an ascending ``eigh`` result → the artifact's ascending float32 arrays."""
+    values = eigenvalues[-k:]
+    vectors = eigenvectors[:, -k:].copy()
+    # Largest-magnitude entry of each column positive: a deterministic sign.
+    pivots = np.abs(vectors).argmax(axis=0)
+    signs = np.sign(vectors[pivots, np.arange(k)])
+    signs[signs == 0] = 1.0
+    vectors *= signs
+    s = np.sqrt(np.clip(values, 0.0, None))
+    return PcaModel(
+        s=s.astype(np.float32),
+        v=vectors.astype(np.float32),
+        mean=None if mean is None else mean.reshape(1, -1).astype(np.float32),
+    )
+
+
+class GramAccumulator:
+    """Regular mode: shifted Σxᵀx and Σx in float64, one chunk at a time."""
+
+    def __init__(self, feature_dim: int, subtract_mean: bool) -> None:
+        self.feature_dim = feature_dim
+        self.subtract_mean = subtract_mean
+        self.gram: F64 = np.zeros((feature_dim, feature_dim), dtype=np.float64)
+        self.total: F64 = np.zeros(feature_dim, dtype=np.float64)
+        self.count = 0
+        self.shift: F64 | None = None
+        self._buffer = _Buffer(feature_dim)
+
+    def add(self, batch: npt.NDArray[np.floating]) -> None:
+        _check_width(batch, self.feature_dim)
+        if batch.shape[0] == 0:
+            return
+        if self.shift is None:
+            self.shift = (
+                batch.mean(axis=0, dtype=np.float64)
+                if self.subtract_mean
+                else np.zeros(self.feature_dim, dtype=np.float64)
+            )
+        for chunk in _chunks(batch):
+            work = self._buffer.take(chunk.shape[0])
+            np.subtract(chunk, self.shift, out=work)
+            self.gram += work.T @ work
+            self.total += work.sum(axis=0)
+            self.count += chunk.shape[0]
+
+    def model(self, num_components: int) -> PcaModel:
+        if self.count == 0 or self.shift is None:
+            raise _no_data()
+        if not (np.isfinite(self.gram).all() and np.isfinite(self.total).all()):
+            raise _not_finite()
+        scatter = self.gram
+        mean: F64 | None = None
+        if self.subtract_mean:
+            shifted_mean = self.total / self.count
+            scatter = scatter - self.count * np.outer(shifted_mean, shifted_mean)
+            mean = self.shift + shifted_mean
+        # Symmetrise: the two triangles of a SYRK result can differ in the last bit.
+        scatter = (scatter + scatter.T) * 0.5
+        eigenvalues, eigenvectors = np.linalg.eigh(scatter)
+        return _finish(eigenvalues, eigenvectors, num_components, mean)
+
+
+class SignSketch:
+    """Randomized mode, pass 1: B = Σ H_t X_t with random ±1 matrices H_t (ℓ × b), h = Σ H_t 1."""
+
+    def __init__(self, feature_dim: int, sketch_size: int, seed: int = RANDOM_SEED) -> None:
+        self.feature_dim = feature_dim
+        self.sketch_size = sketch_size
+        self.sketch: F64 = np.zeros((sketch_size, feature_dim), dtype=np.float64)
+        self.sign_sums: F64 = np.zeros(sketch_size, dtype=np.float64)
+        self.total: F64 = np.zeros(feature_dim, dtype=np.float64)
+        self.count = 0
+        self._rng = np.random.default_rng(seed)
+
+    def add(self, batch: npt.NDArray[np.floating]) -> None:
+        _check_width(batch, self.feature_dim)
+        for chunk in _chunks(batch):
+            rows = chunk.shape[0]
+            signs = self._rng.integers(0, 2, size=(self.sketch_size, rows), dtype=np.int8)
+            h = signs.astype(np.float32)
+            h *= 2.0
+            h -= 1.0
+            self.sketch += h @ chunk.astype(np.float32, copy=False)
+            self.sign_sums += h.sum(axis=1, dtype=np.float64)
+            self.total += chunk.sum(axis=0, dtype=np.float64)
+            self.count += rows
+
+    def basis(self, subtract_mean: bool) -> F64:
+        """An orthonormal basis (d × ℓ) of the row space of the (centred) sketch C."""
+        if self.count == 0:
+            raise _no_data()
+        if not (np.isfinite(self.sketch).all() and np.isfinite(self.total).all()):
+            raise _not_finite()
+        centred = self.sketch
+        if subtract_mean:
+            centred = centred - np.outer(self.sign_sums, self.total / self.count)
+        q, _ = np.linalg.qr(centred.T)
+        basis: F64 = q
+        return basis
+
+    @property
+    def mean(self) -> F64:
+        return self.total / max(self.count, 1)
+
+
+class SubspaceAccumulator:
+    """Randomized mode, pass 2: the Gram matrix of the centred data projected on the basis."""
+
+    def __init__(self, basis: F64, mean: F64 | None) -> None:
+        self.basis = basis
+        self.basis32: F32 = basis.astype(np.float32)
+        self.mean32: F32 | None = None if mean is None else mean.astype(np.float32)
+        self.mean = mean
+        width = basis.shape[1]
+        self.gram: F64 = np.zeros((width, width), dtype=np.float64)
+        self.total: F64 = np.zeros(width, dtype=np.float64)
+        self.count = 0
+
+    def add(self, batch: npt.NDArray[np.floating]) -> None:
+        _check_width(batch, self.basis.shape[0])
+        for chunk in _chunks(batch):
+            x = chunk.astype(np.float32, copy=False)
+            if self.mean32 is not None:
+                x = x - self.mean32
+            z = (x @ self.basis32).astype(np.float64)
+            self.gram += z.T @ z
+            self.total += z.sum(axis=0)
+            self.count += chunk.shape[0]
+
+    def model(self, num_components: int) -> PcaModel:
+        if self.count == 0:
+            raise _no_data()
+        gram = self.gram
+        if self.mean is not None:
+            # The mean subtracted was exact up to float32 rounding; remove the remainder.
+            rest = self.total / self.count
+            gram = gram - self.count * np.outer(rest, rest)
+        gram = (gram + gram.T) * 0.5
+        eigenvalues, rotation = np.linalg.eigh(gram)
+        return _finish(eigenvalues, self.basis @ rotation, num_components, self.mean)
+
+
+BatchSource = Callable[[], Iterable[npt.NDArray[np.floating]]]
+
+
+def fit_regular(
+    batches: Iterable[npt.NDArray[np.floating]],
+    feature_dim: int,
+    num_components: int,
+    subtract_mean: bool,
+) -> PcaModel:
+    acc = GramAccumulator(feature_dim, subtract_mean)
+    for batch in batches:
+        acc.add(batch)
+    return acc.model(num_components)
+
+
+def fit_randomized(
+    source: BatchSource,
+    feature_dim: int,
+    num_components: int,
+    subtract_mean: bool,
+    sketch_size: int,
+    seed: int = RANDOM_SEED,
+) -> PcaModel:
+    """Two streaming passes over ``source()``: the sign sketch, then Rayleigh–Ritz."""
+    sketch = SignSketch(feature_dim, max(sketch_size, num_components), seed)
+    for batch in source():
+        sketch.add(batch)
+    basis = sketch.basis(subtract_mean)
+    refine = SubspaceAccumulator(basis, sketch.mean if subtract_mean else None)
+    for batch in source():
+        refine.add(batch)
+    return refine.model(num_components)
