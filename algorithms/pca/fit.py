@@ -1,7 +1,7 @@
 """The PCA math, streaming over mini-batches: memory O(feature_dim²) plus one batch.
 
 Regular mode (DG how-pca-works): accumulate Σxᵢᵀxᵢ and Σxᵢ, form the scatter matrix
-Σxᵢᵀxᵢ − (1/n)(Σxᵢ)ᵀ(Σxᵢ) and take its top eigenvectors. Two things make that exact to float64
+Σxᵢᵀxᵢ - (1/n)(Σxᵢ)ᵀ(Σxᵢ) and take its top eigenvectors. Two things make that exact to float64
 on float32 input: rows are shifted by the first batch's mean before accumulating (so the
 subtraction of the mean term does not cancel catastrophically when the data sits far from the
 origin), and the Gram matrix is a float64 GEMM (``a.T @ a``, which numpy runs as SYRK) on chunks
@@ -9,12 +9,12 @@ converted into one reused buffer. A float32 GEMM would be twice as fast but lose
 components (relative error ≈ 1e-7·s_max²/s_i²), and the float64 one is already far below the
 cost of reading the data.
 
-Randomized mode (DG how-pca-works): each mini-batch X_t is multiplied by a random ℓ×b sign
-matrix H_t and summed, B = Σ H_t X_t; centring gives C = B − (1/n) h sᵀ with h = Σ H_t 1. The
+Randomized mode (DG how-pca-works): each mini-batch X_t is multiplied by a random lxb sign
+matrix H_t and summed, B = Σ H_t X_t; centring gives C = B - (1/n) h sᵀ with h = Σ H_t 1. The
 top right singular vectors of C span the dominant row space. The real service stops there; we
-add one more streaming pass (Rayleigh–Ritz) that projects the centred data onto that ℓ-dimensional
-space and solves the small ℓ×ℓ problem exactly, so ``s`` are true singular values of the data
-restricted to the subspace rather than sketch-scaled ones. Memory is O(ℓ·feature_dim).
+add one more streaming pass (Rayleigh-Ritz) that projects the centred data onto that l-dimensional
+space and solves the small lxl problem exactly, so ``s`` are true singular values of the data
+restricted to the subspace rather than sketch-scaled ones. Memory is O(l·feature_dim).
 
 Output convention (copied from the real artifact): components in **ascending** order of
 singular value; ``s`` are singular values of the centred data matrix (not divided by n).
@@ -52,7 +52,7 @@ class PcaModel:
     mean: F32 | None
 
     def project(self, x: F32) -> F32:
-        """``(x − mean) · v``: one row per record, components in the same ascending order as s."""
+        """``(x - mean) · v``: one row per record, components in the same ascending order as s."""
         if self.mean is not None:
             x = x - self.mean
         out: F32 = np.asarray(x @ self.v, dtype=np.float32)
@@ -159,7 +159,7 @@ class GramAccumulator:
 
 
 class SignSketch:
-    """Randomized mode, pass 1: B = Σ H_t X_t with random ±1 matrices H_t (ℓ × b), h = Σ H_t 1."""
+    """Randomized mode, pass 1: B = Σ H_t X_t with random ±1 matrices H_t (l x b), h = Σ H_t 1."""
 
     def __init__(self, feature_dim: int, sketch_size: int, seed: int = RANDOM_SEED) -> None:
         self.feature_dim = feature_dim
@@ -184,7 +184,7 @@ class SignSketch:
             self.count += rows
 
     def basis(self, subtract_mean: bool) -> F64:
-        """An orthonormal basis (d × ℓ) of the row space of the (centred) sketch C."""
+        """An orthonormal basis (d x l) of the row space of the (centred) sketch C."""
         if self.count == 0:
             raise _no_data()
         if not (np.isfinite(self.sketch).all() and np.isfinite(self.total).all()):
@@ -261,7 +261,7 @@ def fit_randomized(
     sketch_size: int,
     seed: int = RANDOM_SEED,
 ) -> PcaModel:
-    """Two streaming passes over ``source()``: the sign sketch, then Rayleigh–Ritz."""
+    """Two streaming passes over ``source()``: the sign sketch, then Rayleigh-Ritz."""
     sketch = SignSketch(feature_dim, max(sketch_size, num_components), seed)
     for batch in source():
         sketch.add(batch)

@@ -66,7 +66,7 @@ class PcaHyperparameters:
 
     @property
     def sketch_size(self) -> int:
-        """ℓ of the randomized mode: ``num_components + extra_components``, where the default
+        """l of the randomized mode: ``num_components + extra_components``, where the default
         ``-1`` means ``max(10, num_components)`` (DG PCA-reference); at most ``feature_dim``."""
         extra = self.extra_components
         if extra < 0:
