@@ -32,6 +32,10 @@ class ValidationException(AwsError):
     """Bad input, and (as the real service does) a Describe of a resource that does not exist."""
 
 
+class SerializationException(AwsError):
+    """A body that is not JSON, or a member of the wrong JSON type (the real service's code)."""
+
+
 class ResourceNotFound(AwsError):
     """SageMaker's code for some missing resources (e.g. StopTrainingJob on an unknown job)."""
 
@@ -93,6 +97,14 @@ class ModelError(AwsError):
             }
         )
         return wire
+
+
+class ValidationError(AwsError):
+    """sagemaker-runtime's code for bad input, including an unknown or not-InService endpoint."""
+
+
+class InternalDependencyException(AwsError):
+    status = 530
 
 
 class ModelNotReadyException(AwsError):

@@ -1,0 +1,210 @@
+"""Request validation derived from the botocore service model.
+
+One walker checks any operation's input against its shape: required members, types, length and
+value bounds, enums and patterns. The messages copy the real service's (Coral) wording, e.g.
+``1 validation error detected: Value 'x' at 'trainingJobName' failed to satisfy constraint:
+Member must satisfy regular expression pattern: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``. Paths use
+the lower-camel member names and 1-based ``.N.member`` list steps, as AWS does.
+
+A value of the wrong JSON type is not a constraint failure on the real service but a
+deserialization failure, so it raises ``SerializationException``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from botocore.model import ListShape, MapShape, Shape, StructureShape
+
+from emulator.aws.errors import SerializationException, ValidationException
+from emulator.aws.specs import SAGEMAKER, operation_model
+
+_NUMBER_TYPES = {"integer", "long", "float", "double"}
+
+
+def validate_input(
+    operation_name: str, params: Mapping[str, Any], service_name: str = SAGEMAKER
+) -> None:
+    """Raise ValidationException (or SerializationException) unless `params` fits the input shape."""
+    shape = operation_model(operation_name, service_name).input_shape
+    if shape is None:
+        return
+    problems: list[str] = []
+    _check_structure(shape, params, "", problems)
+    if problems:
+        count = len(problems)
+        noun = "error" if count == 1 else "errors"
+        raise ValidationException(f"{count} validation {noun} detected: " + "; ".join(problems))
+
+
+def _member_path(parent: str, member: str) -> str:
+    camel = member[:1].lower() + member[1:]
+    return f"{parent}.{camel}" if parent else camel
+
+
+def _check_structure(shape: StructureShape, value: object, path: str, problems: list[str]) -> None:
+    if not isinstance(value, Mapping):
+        raise _type_error(shape, value, path)
+    required = set(shape.required_members)
+    # Coral reports in member order, a missing required member in its place.
+    for name, member_shape in shape.members.items():
+        member_value = value.get(name)
+        if member_value is not None:
+            _check(member_shape, member_value, _member_path(path, name), problems)
+        elif name in required:
+            problems.append(_failure(None, _member_path(path, name), "Member must not be null"))
+
+
+def _check(shape: Shape, value: object, path: str, problems: list[str]) -> None:
+    type_name = shape.type_name
+    if isinstance(shape, StructureShape):
+        _check_structure(shape, value, path, problems)
+    elif isinstance(shape, ListShape):
+        if not isinstance(value, list):
+            raise _type_error(shape, value, path)
+        _check_length(shape, value, len(value), path, problems)
+        for index, item in enumerate(value, start=1):
+            if item is not None:
+                _check(shape.member, item, f"{path}.{index}.member", problems)
+    elif isinstance(shape, MapShape):
+        if not isinstance(value, Mapping):
+            raise _type_error(shape, value, path)
+        _check_length(shape, value, len(value), path, problems)
+        _check_map_entries(shape, value, path, problems)
+    elif type_name == "string":
+        if not isinstance(value, str):
+            raise _type_error(shape, value, path)
+        problems.extend(_failure(value, path, text) for text in _string_failures(shape, value))
+    elif type_name in _NUMBER_TYPES:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _type_error(shape, value, path)
+        if type_name in ("integer", "long") and not float(value).is_integer():
+            raise _type_error(shape, value, path)
+        _check_range(shape, value, path, problems)
+    elif type_name == "boolean":
+        if not isinstance(value, bool):
+            raise _type_error(shape, value, path)
+    elif type_name == "timestamp":
+        # JSON 1.1 clients send epoch seconds; ISO 8601 strings are accepted too.
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise _type_error(shape, value, path)
+    elif type_name == "blob":
+        if not isinstance(value, str | bytes):
+            raise _type_error(shape, value, path)
+
+
+def _check_map_entries(
+    shape: MapShape, value: Mapping[Any, Any], path: str, problems: list[str]
+) -> None:
+    # Coral reports map entry failures once per map, listing the inner constraints.
+    for key, item in value.items():
+        key_failures = _string_failures(shape.key, key) if isinstance(key, str) else []
+        if key_failures:
+            problems.append(
+                _failure(
+                    key, path, "Map keys must satisfy constraint: [" + ", ".join(key_failures) + "]"
+                )
+            )
+        if item is None:
+            continue
+        if shape.value.type_name == "string":
+            if not isinstance(item, str):
+                raise _type_error(shape.value, item, f"{path}.{key}")
+            value_failures = _string_failures(shape.value, item)
+            if value_failures:
+                problems.append(
+                    _failure(
+                        item,
+                        path,
+                        "Map value must satisfy constraint: [" + ", ".join(value_failures) + "]",
+                    )
+                )
+        else:
+            _check(shape.value, item, f"{path}.{key}", problems)
+
+
+def _string_failures(shape: Shape, value: str) -> list[str]:
+    failures: list[str] = []
+    meta = shape.metadata
+    if "min" in meta and len(value) < meta["min"]:
+        failures.append(f"Member must have length greater than or equal to {meta['min']}")
+    if "max" in meta and len(value) > meta["max"]:
+        failures.append(f"Member must have length less than or equal to {meta['max']}")
+    if shape.enum and value not in shape.enum:
+        failures.append("Member must satisfy enum value set: [" + ", ".join(shape.enum) + "]")
+    pattern = meta.get("pattern")
+    if pattern is not None:
+        compiled = _compile(pattern)
+        if compiled is not None and compiled.fullmatch(value) is None:
+            failures.append(f"Member must satisfy regular expression pattern: {pattern}")
+    return failures
+
+
+def _check_length(shape: Shape, value: object, length: int, path: str, problems: list[str]) -> None:
+    meta = shape.metadata
+    if "min" in meta and length < meta["min"]:
+        problems.append(
+            _failure(value, path, f"Member must have length greater than or equal to {meta['min']}")
+        )
+    if "max" in meta and length > meta["max"]:
+        problems.append(
+            _failure(value, path, f"Member must have length less than or equal to {meta['max']}")
+        )
+
+
+def _check_range(shape: Shape, value: float, path: str, problems: list[str]) -> None:
+    meta = shape.metadata
+    if "min" in meta and value < meta["min"]:
+        problems.append(
+            _failure(value, path, f"Member must have value greater than or equal to {meta['min']}")
+        )
+    if "max" in meta and value > meta["max"]:
+        problems.append(
+            _failure(value, path, f"Member must have value less than or equal to {meta['max']}")
+        )
+
+
+@cache
+def _compile(pattern: str) -> re.Pattern[str] | None:
+    """The model's patterns are Java regexes; the few Python cannot compile are not enforced."""
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None
+
+
+def _render(value: object) -> str:
+    """How Coral prints a value in a message: null bare, everything else quoted."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"'{str(value).lower()}'"
+    if isinstance(value, list):
+        return "'[" + ", ".join(str(item) for item in value) + "]'"
+    if isinstance(value, Mapping):
+        return "'{" + ", ".join(f"{k}={v}" for k, v in value.items()) + "}'"
+    return f"'{value}'"
+
+
+def _failure(value: object, path: str, constraint: str) -> str:
+    return f"Value {_render(value)} at '{path}' failed to satisfy constraint: {constraint}"
+
+
+def _type_error(shape: Shape, value: object, path: str) -> SerializationException:
+    expected = {
+        "structure": "an object",
+        "map": "an object",
+        "list": "an array",
+        "string": "a string",
+        "boolean": "a boolean",
+        "timestamp": "a number of epoch seconds",
+        "blob": "a base64 string",
+    }.get(
+        shape.type_name, "a number" if shape.type_name not in ("integer", "long") else "an integer"
+    )
+    got = "null" if value is None else type(value).__name__
+    where = path or "the request body"
+    return SerializationException(f"Expected {expected} at '{where}' ({shape.name}), got {got}")

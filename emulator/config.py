@@ -1,0 +1,28 @@
+"""Settings of one emulator process (env prefix SAGEMAKER_EMULATOR_, or the CLI's flags)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORT = 8642
+RuntimeChoice = Literal["auto", "docker", "process"]
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "sagemaker-emulator"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SAGEMAKER_EMULATOR_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    """Loopback unless told otherwise: the emulator has no authentication."""
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
+    data_dir: Path = Field(default_factory=default_data_dir)
+    runtime: RuntimeChoice = "auto"
+    region: str = "us-east-1"
+    log_level: str = "info"

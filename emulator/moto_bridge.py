@@ -1,0 +1,172 @@
+"""ASGI -> WSGI bridge to moto's server app, with write-through persistence of S3.
+
+moto's server is a WSGI (Flask) app. This bridge reads the request body into a spooled temporary
+file (large S3 uploads go to disk, not into one bytes object), builds the environ the way
+werkzeug's own server does (moto reads RAW_URI and keeps underscores of x-amz-meta-* names), runs
+moto in a worker thread under the lock of the service's store, and persists S3 before the
+response is sent, so an acknowledged write survives `kill -9`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+import tempfile
+from collections.abc import Callable, Iterable
+from typing import IO, Any
+
+import anyio.to_thread
+from moto.core.request import (
+    PRESERVED_HEADER_NAMES_ENVIRON_KEY,
+    should_preserve_original_header_name,
+)
+from moto.server import DomainDispatcherApplication, create_backend_app
+from starlette.types import Receive, Scope, Send
+
+from emulator.edge import SERVICE_SCOPE_KEY
+from emulator.state.logs import LogStore
+from emulator.state.s3 import S3Store
+
+log = logging.getLogger(__name__)
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+_SPOOL_BYTES = 16 * 1024 * 1024
+_MUTATING = frozenset({"PUT", "POST", "DELETE", "PATCH"})
+
+
+def moto_app() -> WsgiApp:
+    """moto's server app: one Flask app per service, chosen by the request (as `moto_server`)."""
+    app: WsgiApp = DomainDispatcherApplication(create_backend_app)
+    return app
+
+
+class MotoBridge:
+    def __init__(self, app: WsgiApp, s3: S3Store, logs: LogStore) -> None:
+        self.app = app
+        self.s3 = s3
+        self.logs = logs
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
+        try:
+            length = 0
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                if chunk:
+                    body.write(chunk)
+                    length += len(chunk)
+                more = message.get("more_body", False)
+            body.seek(0)
+            environ = _environ(scope, body, length)
+            service = scope.get(SERVICE_SCOPE_KEY)
+            status, headers, chunks = await anyio.to_thread.run_sync(self._run, environ, service)
+        finally:
+            body.close()
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"".join(chunks)})
+
+    def _run(
+        self, environ: dict[str, Any], service: str | None
+    ) -> tuple[int, list[tuple[bytes, bytes]], list[bytes]]:
+        is_s3 = service in ("s3", None)  # moto treats unsigned requests as S3 too
+        lock: contextlib.AbstractContextManager[Any]
+        if is_s3:
+            lock = self.s3.lock
+        elif service == "logs":
+            lock = self.logs.lock
+        else:
+            lock = contextlib.nullcontext()
+        started: list[Any] = []
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> None:
+            started[:] = [status, headers]
+
+        try:
+            with lock:
+                result = self.app(environ, start_response)
+                try:
+                    chunks = [bytes(chunk) for chunk in result]
+                finally:
+                    close = getattr(result, "close", None)
+                    if close is not None:
+                        close()
+                if is_s3 and environ["REQUEST_METHOD"] in _MUTATING:
+                    self._persist_s3(environ)
+        except Exception:
+            log.exception("moto failed on %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"])
+            payload = {"__type": "InternalFailure", "message": "internal error in the emulator"}
+            return (
+                500,
+                [(b"content-type", b"application/json"), (b"x-amzn-errortype", b"InternalFailure")],
+                [json.dumps(payload).encode()],
+            )
+        status_line, header_list = started
+        headers = [
+            (name.lower().encode("latin-1"), str(value).encode("latin-1"))
+            for name, value in header_list
+        ]
+        return int(status_line.split(" ", 1)[0]), headers, chunks
+
+    def _persist_s3(self, environ: dict[str, Any]) -> None:
+        path: str = environ["PATH_INFO"].encode("latin-1").decode("utf-8", "replace")
+        bucket = path.lstrip("/").split("/", 1)[0]
+        if bucket and self.s3.known_bucket(bucket):
+            self.s3.sync_bucket(bucket)
+        else:
+            # Virtual-host style or an unexpected path: sync everything (rare, and still correct).
+            self.s3.sync_buckets()
+
+
+def _environ(scope: Scope, body: IO[bytes], length: int) -> dict[str, Any]:
+    path = scope["path"].encode("utf-8").decode("latin-1")
+    query = scope.get("query_string", b"").decode("latin-1")
+    raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
+    raw_uri = raw_path.decode("latin-1") + (f"?{query}" if query else "")
+    server = scope.get("server") or ("127.0.0.1", 80)
+    client = scope.get("client") or ("127.0.0.1", 0)
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": "",
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "REQUEST_URI": raw_uri,
+        "RAW_URI": raw_uri,
+        "SERVER_NAME": str(server[0]),
+        "SERVER_PORT": str(server[1]),
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "REMOTE_ADDR": str(client[0]),
+        "REMOTE_PORT": client[1],
+        "CONTENT_LENGTH": str(length),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": body,
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "wsgi.input_terminated": True,
+    }
+    preserved: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1")
+        value = raw_value.decode("latin-1")
+        lower = name.lower()
+        if lower == "content-length" or lower == "transfer-encoding":
+            continue  # the body has been read whole: CONTENT_LENGTH is its real length
+        if lower == "content-type":
+            key = "CONTENT_TYPE"
+        else:
+            key = "HTTP_" + name.upper().replace("-", "_")
+            if should_preserve_original_header_name(name):
+                preserved[key] = name
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = preserved
+    return environ

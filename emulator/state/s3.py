@@ -1,0 +1,309 @@
+"""S3 for the services, over moto's in-process backend, persisted write-through in the data dir.
+
+moto keeps S3 in memory. So that buckets and objects survive a restart (even `kill -9`), every
+mutating S3 request (through the edge or through this store) is followed, before its response is
+sent, by a sync of the touched bucket to disk; on start the disk copy is loaded back into moto.
+
+Layout under the store's root::
+
+    buckets.json                       {name: {"region": ..., "created": iso}}
+    objects/<bucket>/<h[:2]>/<h>.json  one object's metadata, h = sha256(key)
+    objects/<bucket>/<h[:2]>/<h>.<n>   its body (a fresh name per write, so that a crash between
+                                       writing the body and the metadata never pairs them wrongly)
+
+Only the latest version of each key is kept, and in-progress multipart uploads are not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from moto.s3.models import FakeBucket, FakeKey, s3_backends
+
+from emulator.aws.arns import ACCOUNT_ID, PARTITION
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 8 * 1024 * 1024
+
+
+class NoSuchBucket(KeyError):
+    """The bucket does not exist."""
+
+
+class NoSuchKey(KeyError):
+    """The key does not exist in the bucket."""
+
+
+_Signature = tuple[int, str, str, int]
+"""What identifies one stored version of a key: (id of moto's object, etag, mtime, size)."""
+
+
+class S3Store:
+    """The services' view of S3, and the persistence of all of S3."""
+
+    def __init__(self, root: Path, region: str = "us-east-1") -> None:
+        self.root = root
+        self.region = region
+        self.lock = threading.RLock()
+        """Held around every use of moto's S3 backend (moto itself is not thread-safe)."""
+        self._objects = root / "objects"
+        self._objects.mkdir(parents=True, exist_ok=True)
+        self._buckets_file = root / "buckets.json"
+        self._buckets: dict[str, dict[str, str]] = {}
+        self._index: dict[str, dict[str, _Signature]] = {}
+        self._load()
+
+    @property
+    def backend(self) -> Any:
+        return s3_backends[ACCOUNT_ID][PARTITION]
+
+    # --- the services' interface ----------------------------------------------------------------
+
+    def head_bucket(self, bucket: str) -> bool:
+        with self.lock:
+            return bucket in self.backend.buckets
+
+    def create_bucket(self, bucket: str) -> None:
+        with self.lock:
+            if bucket not in self.backend.buckets:
+                self.backend.create_bucket(bucket, self.region)
+            self.sync_bucket(bucket)
+
+    def put_object(self, bucket: str, key: str, data: bytes | IO[bytes]) -> None:
+        with self.lock:
+            self._bucket(bucket)
+            fake = self.backend.put_object(bucket, key, b"", disable_notification=True)
+            if isinstance(data, bytes | bytearray | memoryview):
+                _fill(fake, [bytes(data)])
+            else:
+                _fill(fake, iter(lambda: data.read(_CHUNK), b""))
+            self.sync_bucket(bucket)
+
+    def get_object(self, bucket: str, key: str) -> bytes:
+        with self.open_object(bucket, key) as stream:
+            return stream.read()
+
+    def open_object(self, bucket: str, key: str) -> BinaryIO:
+        """A read-only file of the object's current body (the persisted copy: no copy in memory)."""
+        with self.lock:
+            self._key(bucket, key)
+            meta = self._read_meta(bucket, key)
+            return (self._key_dir(bucket, key) / meta["body"]).open("rb")
+
+    def list_keys(self, bucket: str, prefix: str = "") -> list[tuple[str, int]]:
+        """(key, size) of every object under `prefix`, in key order, as ListObjectsV2 gives them."""
+        with self.lock:
+            fake_bucket = self._bucket(bucket)
+            return sorted(
+                (name, int(fake.size))
+                for name, fake in fake_bucket.keys.items()
+                if name.startswith(prefix) and isinstance(fake, FakeKey)
+            )
+
+    # --- persistence --------------------------------------------------------------------------
+
+    def sync_bucket(self, bucket: str) -> None:
+        """Make the disk copy of `bucket` equal moto's (called after every mutating request)."""
+        with self.lock:
+            fake_bucket: FakeBucket | None = self.backend.buckets.get(bucket)
+            if fake_bucket is None:
+                if bucket in self._buckets:
+                    del self._buckets[bucket]
+                    self._index.pop(bucket, None)
+                    self._write_buckets()
+                    shutil.rmtree(self._objects / bucket, ignore_errors=True)
+                return
+            if bucket not in self._buckets:
+                self._buckets[bucket] = {
+                    "region": str(fake_bucket.region_name),
+                    "created": _iso(fake_bucket.creation_date),
+                }
+                self._write_buckets()
+            on_disk = self._index.setdefault(bucket, {})
+            current: dict[str, FakeKey] = {
+                name: fake for name, fake in fake_bucket.keys.items() if isinstance(fake, FakeKey)
+            }
+            for name, fake in current.items():
+                signature = _signature(fake)
+                if on_disk.get(name) != signature:
+                    self._write_object(bucket, name, fake)
+                    on_disk[name] = signature
+            for name in [name for name in on_disk if name not in current]:
+                self._remove_object(bucket, name)
+                del on_disk[name]
+
+    def sync_buckets(self, names: Iterable[str] | None = None) -> None:
+        """Sync the named buckets, or every bucket moto or the disk knows when `names` is None."""
+        with self.lock:
+            targets = set(names) if names is not None else set(self.backend.buckets)
+            if names is None:
+                targets |= set(self._buckets)
+            for name in sorted(targets):
+                self.sync_bucket(name)
+
+    def known_bucket(self, name: str) -> bool:
+        with self.lock:
+            return name in self._buckets or name in self.backend.buckets
+
+    def _write_object(self, bucket: str, name: str, fake: FakeKey) -> None:
+        directory = self._key_dir(bucket, name)
+        directory.mkdir(parents=True, exist_ok=True)
+        digest = _digest(name)
+        body_name = f"{digest}.{uuid.uuid4().hex[:12]}"
+        tmp = directory / f".{body_name}.tmp"
+        with fake.lock, tmp.open("wb") as out:
+            fake._value_buffer.seek(0)
+            shutil.copyfileobj(fake._value_buffer, out, _CHUNK)
+        os.replace(tmp, directory / body_name)
+        old_body = self._body_name(bucket, name)
+        meta = {
+            "key": name,
+            "body": body_name,
+            "etag": fake.etag.strip('"'),
+            "last_modified": _iso(fake.last_modified),
+            "size": int(fake.size),
+            "metadata": dict(fake.metadata),
+            "storage_class": fake.storage_class,
+        }
+        _atomic_write(directory / f"{digest}.json", json.dumps(meta).encode())
+        if old_body and old_body != body_name:
+            (directory / old_body).unlink(missing_ok=True)
+
+    def _remove_object(self, bucket: str, name: str) -> None:
+        directory = self._key_dir(bucket, name)
+        old_body = self._body_name(bucket, name)
+        (directory / f"{_digest(name)}.json").unlink(missing_ok=True)
+        if old_body:
+            (directory / old_body).unlink(missing_ok=True)
+
+    def _body_name(self, bucket: str, name: str) -> str | None:
+        try:
+            body: str = self._read_meta(bucket, name)["body"]
+        except (OSError, ValueError, KeyError):
+            return None
+        return body
+
+    def _read_meta(self, bucket: str, name: str) -> dict[str, Any]:
+        path = self._key_dir(bucket, name) / f"{_digest(name)}.json"
+        meta: dict[str, Any] = json.loads(path.read_bytes())
+        return meta
+
+    def _key_dir(self, bucket: str, name: str) -> Path:
+        return self._objects / bucket / _digest(name)[:2]
+
+    def _write_buckets(self) -> None:
+        _atomic_write(self._buckets_file, json.dumps(self._buckets, indent=1).encode())
+
+    def _load(self) -> None:
+        """Put the disk copy back into moto (at start, before any request)."""
+        if self._buckets_file.exists():
+            self._buckets = json.loads(self._buckets_file.read_bytes())
+        backend = self.backend
+        for bucket, info in self._buckets.items():
+            if bucket not in backend.buckets:
+                fake_bucket = backend.create_bucket(bucket, info.get("region", self.region))
+                if info.get("created"):
+                    fake_bucket.creation_date = datetime.fromisoformat(info["created"])
+            index = self._index.setdefault(bucket, {})
+            bucket_dir = self._objects / bucket
+            if not bucket_dir.is_dir():
+                continue
+            for meta_path in bucket_dir.glob("*/*.json"):
+                try:
+                    meta = json.loads(meta_path.read_bytes())
+                    body_path = meta_path.parent / meta["body"]
+                    fake = backend.put_object(bucket, meta["key"], b"", disable_notification=True)
+                    with body_path.open("rb") as stream:
+                        _fill(fake, iter(lambda s=stream: s.read(_CHUNK), b""))
+                except (OSError, ValueError, KeyError) as exc:
+                    log.warning("skipping unreadable S3 object record %s: %s", meta_path, exc)
+                    continue
+                fake._etag = meta["etag"]
+                fake.last_modified = datetime.fromisoformat(meta["last_modified"]).replace(
+                    tzinfo=None
+                )
+                fake.set_metadata(dict(meta.get("metadata") or {}))
+                if meta.get("storage_class"):
+                    fake.set_storage_class(meta["storage_class"])
+                index[meta["key"]] = _signature(fake)
+            self._remove_orphans(bucket_dir)
+        log.info(
+            "S3: loaded %d bucket(s), %d object(s) from %s",
+            len(self._buckets),
+            sum(len(keys) for keys in self._index.values()),
+            self.root,
+        )
+
+    def _remove_orphans(self, bucket_dir: Path) -> None:
+        """Bodies no metadata points to: left by a crash between the two writes of an object."""
+        for directory in bucket_dir.iterdir():
+            if not directory.is_dir():
+                continue
+            wanted = set()
+            for meta_path in directory.glob("*.json"):
+                try:
+                    wanted.add(json.loads(meta_path.read_bytes())["body"])
+                except (OSError, ValueError, KeyError):
+                    continue
+            for path in directory.iterdir():
+                if path.suffix != ".json" and path.name not in wanted:
+                    path.unlink(missing_ok=True)
+
+    def _bucket(self, bucket: str) -> FakeBucket:
+        fake_bucket: FakeBucket | None = self.backend.buckets.get(bucket)
+        if fake_bucket is None:
+            raise NoSuchBucket(bucket)
+        return fake_bucket
+
+    def _key(self, bucket: str, key: str) -> FakeKey:
+        fake = self._bucket(bucket).keys.get(key)
+        if not isinstance(fake, FakeKey):
+            raise NoSuchKey(f"s3://{bucket}/{key}")
+        return fake
+
+
+def _fill(fake: FakeKey, chunks: Iterable[bytes]) -> None:
+    """Write a body into moto's key buffer chunk by chunk (no whole-object copy in memory)."""
+    size = 0
+    digest = hashlib.md5(usedforsecurity=False)
+    with fake.lock:
+        buffer = fake._value_buffer
+        buffer.seek(0)
+        buffer.truncate()
+        for chunk in chunks:
+            buffer.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+    fake.contentsize = size
+    fake._etag = digest.hexdigest()
+
+
+def _signature(fake: FakeKey) -> _Signature:
+    return (id(fake), fake.etag, _iso(fake.last_modified), int(fake.size))
+
+
+def _digest(name: str) -> str:
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _iso(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
