@@ -87,9 +87,9 @@ def test_per_service_overrides_and_tokens_are_unset_and_restored(home: Path) -> 
 
 def test_shell_lines_evaluate_in_a_real_shell(home: Path) -> None:
     prepared = prepare(home, bucket="b", environ={"AWS_ENDPOINT_URL_S3": "http://elsewhere"})
+    script = "\n".join(prepared.shell_lines())
     out = subprocess.run(
-        ["bash", "-c", 'export AWS_ENDPOINT_URL_S3=x; eval "$1"; env', "bash"]
-        + ["\n".join(prepared.shell_lines())],
+        ["bash", "-c", 'export AWS_ENDPOINT_URL_S3=x; eval "$1"; env', "bash", script],
         capture_output=True,
         text=True,
         check=True,
