@@ -1,0 +1,168 @@
+"""ProcessRuntime: the built-in algorithms' `train` / `serve` entrypoints as subprocesses.
+
+The unit of work is the same as in a container (`python -m algorithms.<algo> train|serve`), with
+the /opt/ml root moved by SAGEMAKER_BASE_DIR and the serving port by SAGEMAKER_BIND_TO_PORT. It can
+run only our two algorithms; any other image is reported as ImageNotFound.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from emulator.runtime.base import ContainerSpec, ImageNotFound, LogSink
+
+# The directory that holds the `algorithms` package, so the child finds it from any cwd.
+_CODE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class _Process:
+    """One child process with its output pumped line by line into the spec's log sink."""
+
+    def __init__(self, spec: ContainerSpec, extra_env: dict[str, str]) -> None:
+        if spec.algorithm is None:
+            raise ImageNotFound(
+                f"The process runtime runs only the built-in pca and kmeans algorithms; image "
+                f'"{spec.image}" needs the Docker runtime (sagemaker-emulator serve --runtime '
+                "docker)."
+            )
+        env = dict(os.environ)
+        env.update(spec.environment)
+        env.update(extra_env)
+        env["SAGEMAKER_BASE_DIR"] = str(spec.opt_ml)
+        env["PYTHONUNBUFFERED"] = "1"
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (_CODE_ROOT, os.environ.get("PYTHONPATH", "")) if p
+        )
+        self.spec = spec
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", f"algorithms.{spec.algorithm}", spec.mode],
+            env=env,
+            cwd=str(spec.opt_ml),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            # Its own session: a Ctrl-C in the emulator's terminal does not reach the child.
+            start_new_session=True,
+        )
+        self._pump = threading.Thread(
+            target=self._read_output, args=(spec.on_log,), name=f"log-{spec.name}", daemon=True
+        )
+        self._pump.start()
+
+    def _read_output(self, sink: LogSink | None) -> None:
+        stdout = self.popen.stdout
+        assert stdout is not None
+        with stdout:
+            for raw in iter(stdout.readline, b""):
+                if sink is None:
+                    continue
+                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                with contextlib.suppress(Exception):  # A failing sink must not stop the pump.
+                    sink(line)
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        try:
+            code = self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        # Let the pump deliver the last lines before the caller reads the logs.
+        self._pump.join(timeout=5)
+        return code
+
+    def stop(self, grace_seconds: float) -> None:
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(grace_seconds)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    self.popen.kill()
+                self.popen.wait()
+        self._pump.join(timeout=5)
+
+
+class ProcessTrainingHandle:
+    def __init__(self, process: _Process) -> None:
+        self._process = process
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        return self._process.wait(timeout)
+
+    def stop(self, grace_seconds: float) -> None:
+        self._process.stop(grace_seconds)
+
+    def collect(self) -> None:
+        """Nothing to copy: the child wrote straight into the host tree."""
+
+
+class ProcessServingHandle:
+    def __init__(self, process: _Process, port: int) -> None:
+        self._process = process
+        self._url = f"http://127.0.0.1:{port}"
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def is_running(self) -> bool:
+        return self._process.popen.poll() is None
+
+    def stop(self, grace_seconds: float) -> None:
+        self._process.stop(grace_seconds)
+
+
+class ProcessRuntime:
+    """ContainerRuntime over subprocesses."""
+
+    name = "process"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: list[_Process] = []
+
+    def _start(self, spec: ContainerSpec, extra_env: dict[str, str]) -> _Process:
+        process = _Process(spec, extra_env)
+        with self._lock:
+            self._live = [p for p in self._live if p.popen.poll() is None]
+            self._live.append(process)
+        return process
+
+    def start_training(self, spec: ContainerSpec) -> ProcessTrainingHandle:
+        return ProcessTrainingHandle(self._start(spec, {}))
+
+    def start_serving(self, spec: ContainerSpec) -> ProcessServingHandle:
+        port = free_port()
+        process = self._start(spec, {"SAGEMAKER_BIND_TO_PORT": str(port)})
+        return ProcessServingHandle(process, port)
+
+    def cleanup_orphans(self) -> None:
+        """Children die with their session leader's pipes; nothing survives an emulator crash
+        that this runtime could find again, so there is nothing to clean."""
+
+    def close(self) -> None:
+        with self._lock:
+            live, self._live = self._live, []
+        threads = [
+            threading.Thread(target=p.stop, args=(5.0,), daemon=True)
+            for p in live
+            if p.popen.poll() is None
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()

@@ -1,0 +1,607 @@
+"""Hosting: models, endpoint configs and endpoints (Create/Describe/List/Update/Delete).
+
+CreateEndpoint and UpdateEndpoint return at once; a deploy thread downloads each variant's model
+from S3, unpacks it into the serving container's /opt/ml/model, starts the container and waits for
+GET /ping, then swaps the endpoint's live variants in one step (the old ones drain their in-flight
+requests and stop), so invocations never fail across an update. One container serves each
+variant whatever its InitialInstanceCount; DescribeEndpoint still reports the requested count.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import http.client
+import logging
+import secrets
+import shutil
+import tarfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from emulator.aws.errors import ValidationException
+from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound, ServingHandle
+from emulator.runtime.images import algorithm_for_image
+from emulator.runtime.optml import OptMlTree
+from emulator.services.invocation import ConnectionPool, InvocationRouter, LiveEndpoint, LiveVariant
+from emulator.services.listing import list_summaries
+from emulator.services.ports import LogWriter, ObjectStore
+from emulator.services.staging import StagingError, parse_s3_uri
+from emulator.services.tags import TagService
+from emulator.state import lifecycle
+from emulator.state.records import (
+    EndpointConfigRecord,
+    EndpointRecord,
+    EndpointStatus,
+    ModelRecord,
+    VariantState,
+    now,
+    sagemaker_arn,
+)
+from emulator.state.store import RecordStore
+
+log = logging.getLogger(__name__)
+
+MODEL_KIND = "model"
+CONFIG_KIND = "endpoint-config"
+ENDPOINT_KIND = "endpoint"
+
+PING_TIMEOUT_SECONDS = 240.0
+"""A container must pass /ping within 4 minutes of its start (spec §2)."""
+STOP_GRACE_SECONDS = 30.0
+"""SIGTERM, then SIGKILL 30 s later (spec §2)."""
+_PING_INTERVAL_SECONDS = 0.02
+_LOG_TAIL_LINES = 15
+
+
+def endpoint_log_group(endpoint_name: str) -> str:
+    return f"/aws/sagemaker/Endpoints/{endpoint_name}"
+
+
+class DeployError(Exception):
+    """A variant could not be brought up; the message is the endpoint's FailureReason."""
+
+
+class HostingService:
+    def __init__(
+        self,
+        region: str,
+        data_dir: Path,
+        runtime: ContainerRuntime,
+        s3: ObjectStore,
+        logs: LogWriter,
+        store: RecordStore,
+        tags: TagService,
+        router: InvocationRouter,
+    ) -> None:
+        self._region = region
+        self._endpoints_dir = data_dir / "endpoints"
+        self._runtime = runtime
+        self._s3 = s3
+        self._logs = logs
+        self._store = store
+        self._tags = tags
+        self._router = router
+        self._lock = threading.RLock()
+        self._models: dict[str, ModelRecord] = {}
+        self._configs: dict[str, EndpointConfigRecord] = {}
+        self._endpoints: dict[str, EndpointRecord] = {}
+        self._generations: dict[str, int] = {}
+        self._next_generation = 0
+        self._background: set[threading.Thread] = set()
+        self._closed = False
+
+    # --- lifecycle of the service ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load the stored records and bring back every endpoint that was serving."""
+        self._models = {m.name: m for m in self._store.load_all(MODEL_KIND, ModelRecord)}
+        self._configs = {c.name: c for c in self._store.load_all(CONFIG_KIND, EndpointConfigRecord)}
+        self._endpoints = {e.name: e for e in self._store.load_all(ENDPOINT_KIND, EndpointRecord)}
+        revive = [
+            e
+            for e in self._endpoints.values()
+            if e.status
+            in (EndpointStatus.IN_SERVICE, EndpointStatus.CREATING, EndpointStatus.UPDATING)
+        ]
+        if not revive:
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(revive))) as pool:
+            for endpoint in revive:
+                pool.submit(self._revive, endpoint.name)
+
+    def _revive(self, name: str) -> None:
+        with self._lock:
+            endpoint = self._endpoints[name]
+            # An update cut short by the restart is abandoned: the old config serves again.
+            endpoint.pending_config_name = None
+            endpoint.pending_variants = []
+            generation = self._bump(name)
+            variants = list(endpoint.variants)
+        self._deploy_and_switch(name, generation, variants, endpoint.config_name, update=False)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for name in list(self._generations):
+                self._bump(name)
+            live = self._router.close()
+            background = list(self._background)
+        threads = [
+            threading.Thread(target=variant.drain_and_stop, args=(STOP_GRACE_SECONDS, 5.0))
+            for endpoint in live
+            for variant in endpoint.variants
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads + background:
+            thread.join(timeout=60)
+
+    def exists(self, arn: str) -> bool:
+        with self._lock:
+            records: list[ModelRecord | EndpointConfigRecord | EndpointRecord] = [
+                *self._models.values(),
+                *self._configs.values(),
+                *self._endpoints.values(),
+            ]
+            return any(r.arn == arn for r in records)
+
+    def endpoint_status(self, name: str) -> str | None:
+        endpoint = self._endpoints.get(name)
+        return None if endpoint is None else endpoint.status.value
+
+    def _arn(self, resource_type: str, name: str) -> str:
+        return sagemaker_arn(self._region, resource_type, name)
+
+    # --- models ---------------------------------------------------------------------------------
+
+    def create_model(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = request["ModelName"]
+        arn = self._arn("model", name)
+        containers = (
+            [request["PrimaryContainer"]]
+            if "PrimaryContainer" in request
+            else list(request.get("Containers", []))
+        )
+        if not containers:
+            raise ValidationException("Either PrimaryContainer or Containers must be specified.")
+        if len(containers) > 1:
+            raise ValidationException(
+                "This emulator serves one container per model: inference pipelines (several "
+                "Containers) are not supported."
+            )
+        container = containers[0]
+        if not container.get("Image"):
+            raise ValidationException("The container definition must name an Image.")
+        url = container.get("ModelDataUrl")
+        if url:
+            self._check_model_data(url)
+        with self._lock:
+            if name in self._models:
+                raise ValidationException(f'Cannot create already existing model "{arn}".')
+            self._tags.set_initial(arn, request.get("Tags", []))
+            record = ModelRecord(
+                name=name,
+                arn=arn,
+                request={k: v for k, v in request.items() if k != "Tags"},
+                creation_time=now(),
+            )
+            self._models[name] = record
+            self._store.put(MODEL_KIND, name, record)
+        return {"ModelArn": arn}
+
+    def _check_model_data(self, url: str) -> None:
+        try:
+            bucket, key = parse_s3_uri(url)
+        except StagingError as exc:
+            raise ValidationException(f"Could not find model data at {url}.") from exc
+        if not self._s3.head_bucket(bucket) or key not in {
+            k for k, _ in self._s3.list_keys(bucket, key)
+        }:
+            raise ValidationException(f"Could not find model data at {url}.")
+
+    def _model(self, name: str) -> ModelRecord:
+        model = self._models.get(name)
+        if model is None:
+            raise ValidationException(f'Could not find model "{self._arn("model", name)}".')
+        return model
+
+    def describe_model(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            return self._model(request["ModelName"]).describe()
+
+    def list_models(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            summaries = [m.summary() for m in self._models.values()]
+        page, token = list_summaries(summaries, request, name_key="ModelName")
+        return _with_token({"Models": page}, token)
+
+    def delete_model(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            model = self._model(request["ModelName"])
+            del self._models[model.name]
+            self._store.delete(MODEL_KIND, model.name)
+            self._tags.forget(model.arn)
+        return {}
+
+    # --- endpoint configs -----------------------------------------------------------------------
+
+    def create_endpoint_config(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = request["EndpointConfigName"]
+        arn = self._arn("endpoint-config", name)
+        variants = request["ProductionVariants"]
+        variant_names = [v["VariantName"] for v in variants]
+        if len(set(variant_names)) != len(variant_names):
+            raise ValidationException("ProductionVariants must have unique VariantNames.")
+        with self._lock:
+            if name in self._configs:
+                raise ValidationException(
+                    f'Cannot create already existing endpoint configuration "{arn}".'
+                )
+            for variant in variants:
+                if not variant.get("ModelName"):
+                    raise ValidationException(
+                        f"Production variant {variant['VariantName']} names no ModelName."
+                    )
+                self._model(variant["ModelName"])
+            self._tags.set_initial(arn, request.get("Tags", []))
+            record = EndpointConfigRecord(
+                name=name,
+                arn=arn,
+                request={k: v for k, v in request.items() if k != "Tags"},
+                creation_time=now(),
+            )
+            self._configs[name] = record
+            self._store.put(CONFIG_KIND, name, record)
+        return {"EndpointConfigArn": arn}
+
+    def _config(self, name: str) -> EndpointConfigRecord:
+        config = self._configs.get(name)
+        if config is None:
+            raise ValidationException(
+                f'Could not find endpoint configuration "{self._arn("endpoint-config", name)}".'
+            )
+        return config
+
+    def describe_endpoint_config(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            return self._config(request["EndpointConfigName"]).describe()
+
+    def list_endpoint_configs(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            summaries = [c.summary() for c in self._configs.values()]
+        page, token = list_summaries(summaries, request, name_key="EndpointConfigName")
+        return _with_token({"EndpointConfigs": page}, token)
+
+    def delete_endpoint_config(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            config = self._config(request["EndpointConfigName"])
+            del self._configs[config.name]
+            self._store.delete(CONFIG_KIND, config.name)
+            self._tags.forget(config.arn)
+        return {}
+
+    # --- endpoints ------------------------------------------------------------------------------
+
+    def _snapshot(self, config: EndpointConfigRecord) -> list[VariantState]:
+        """The variants a config asks for, with their models' containers as they are now."""
+        snapshot = []
+        for variant in config.variants():
+            model = self._model(variant["ModelName"])
+            snapshot.append(
+                VariantState(
+                    variant_name=variant["VariantName"],
+                    model_name=model.name,
+                    container=dict(model.containers()[0]),
+                    weight=float(variant.get("InitialVariantWeight", 1.0)),
+                    instance_count=int(variant.get("InitialInstanceCount", 1)),
+                    instance_type=str(variant.get("InstanceType", "")),
+                )
+            )
+        return snapshot
+
+    def _endpoint(self, name: str) -> EndpointRecord:
+        endpoint = self._endpoints.get(name)
+        if endpoint is None:
+            raise ValidationException(f'Could not find endpoint "{self._arn("endpoint", name)}".')
+        return endpoint
+
+    def _bump(self, name: str) -> int:
+        self._next_generation += 1
+        self._generations[name] = self._next_generation
+        return self._next_generation
+
+    def _spawn(self, target: Any, *args: Any) -> None:
+        def run() -> None:
+            try:
+                target(*args)
+            finally:
+                with self._lock:
+                    self._background.discard(thread)
+
+        thread = threading.Thread(target=run, daemon=True)
+        with self._lock:
+            self._background.add(thread)
+        thread.start()
+
+    def create_endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = request["EndpointName"]
+        arn = self._arn("endpoint", name)
+        with self._lock:
+            if name in self._endpoints:
+                raise ValidationException(f'Cannot create already existing endpoint "{arn}".')
+            if self._closed:
+                raise ValidationException("The emulator is shutting down.")
+            config = self._config(request["EndpointConfigName"])
+            variants = self._snapshot(config)
+            self._tags.set_initial(arn, request.get("Tags", []))
+            at = now()
+            record = EndpointRecord(
+                name=name,
+                arn=arn,
+                config_name=config.name,
+                creation_time=at,
+                last_modified_time=at,
+                status=EndpointStatus.CREATING,
+                variants=variants,
+            )
+            self._endpoints[name] = record
+            self._store.put(ENDPOINT_KIND, name, record)
+            generation = self._bump(name)
+        self._spawn(self._deploy_and_switch, name, generation, variants, config.name, False)
+        return {"EndpointArn": arn}
+
+    def describe_endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            return self._endpoint(request["EndpointName"]).describe()
+
+    def list_endpoints(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            summaries = [e.summary() for e in self._endpoints.values()]
+        page, token = list_summaries(
+            summaries, request, name_key="EndpointName", status_key="EndpointStatus"
+        )
+        return _with_token({"Endpoints": page}, token)
+
+    def update_endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = request["EndpointName"]
+        with self._lock:
+            endpoint = self._endpoint(name)
+            if endpoint.status != EndpointStatus.IN_SERVICE:
+                raise ValidationException(f'Cannot update in-progress endpoint "{endpoint.arn}".')
+            config = self._config(request["EndpointConfigName"])
+            variants = self._snapshot(config)
+            lifecycle.check_endpoint(endpoint.status, EndpointStatus.UPDATING)
+            endpoint.status = EndpointStatus.UPDATING
+            endpoint.pending_config_name = config.name
+            endpoint.pending_variants = variants
+            endpoint.failure_reason = None
+            endpoint.last_modified_time = now()
+            self._store.put(ENDPOINT_KIND, name, endpoint)
+            generation = self._bump(name)
+        self._spawn(self._deploy_and_switch, name, generation, variants, config.name, True)
+        return {"EndpointArn": endpoint.arn}
+
+    def delete_endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = request["EndpointName"]
+        with self._lock:
+            endpoint = self._endpoint(name)
+            del self._endpoints[name]
+            self._generations.pop(name, None)
+            self._store.delete(ENDPOINT_KIND, name)
+            self._tags.forget(endpoint.arn)
+            old = self._router.swap(name, None)
+        if old is not None:
+            self._spawn(_stop_variants, list(old.variants))
+        return {}
+
+    # --- deployment -----------------------------------------------------------------------------
+
+    def _current(self, name: str, generation: int) -> bool:
+        return self._generations.get(name) == generation and name in self._endpoints
+
+    def _deploy_and_switch(
+        self,
+        name: str,
+        generation: int,
+        variants: list[VariantState],
+        config_name: str,
+        update: bool,
+    ) -> None:
+        try:
+            live = self._deploy(name, generation, variants)
+        except DeployError as exc:
+            self._deploy_failed(name, generation, str(exc), update)
+            return
+        except Exception as exc:  # A bug must fail the endpoint, never leave it Creating.
+            log.exception("deploying endpoint %s failed inside the emulator", name)
+            self._deploy_failed(name, generation, f"InternalServerError: {exc}", update)
+            return
+        with self._lock:
+            if not self._current(name, generation):
+                stale: list[LiveVariant] | None = live
+                old = None
+            else:
+                stale = None
+                old = self._router.swap(name, LiveEndpoint(live))
+                endpoint = self._endpoints[name]
+                lifecycle.check_endpoint(endpoint.status, EndpointStatus.IN_SERVICE)
+                endpoint.status = EndpointStatus.IN_SERVICE
+                endpoint.config_name = config_name
+                endpoint.variants = variants
+                endpoint.pending_config_name = None
+                endpoint.pending_variants = []
+                endpoint.failure_reason = None
+                endpoint.last_modified_time = now()
+                self._store.put(ENDPOINT_KIND, name, endpoint)
+        if stale is not None:
+            _stop_variants(stale)
+        if old is not None:
+            _stop_variants(list(old.variants))
+
+    def _deploy_failed(self, name: str, generation: int, reason: str, update: bool) -> None:
+        with self._lock:
+            if not self._current(name, generation):
+                return
+            endpoint = self._endpoints[name]
+            if update:
+                # The real service rolls a failed update back: the old variants keep serving.
+                endpoint.status = EndpointStatus.IN_SERVICE
+                endpoint.failure_reason = f"Update failed: {reason}"[:1024]
+                endpoint.pending_config_name = None
+                endpoint.pending_variants = []
+            else:
+                endpoint.status = EndpointStatus.FAILED
+                endpoint.failure_reason = reason[:1024]
+            endpoint.last_modified_time = now()
+            self._store.put(ENDPOINT_KIND, name, endpoint)
+
+    def _deploy(
+        self, name: str, generation: int, variants: list[VariantState]
+    ) -> list[LiveVariant]:
+        """Start every variant's container in parallel; all must pass /ping."""
+        started: list[LiveVariant] = []
+        errors: list[str] = []
+        lock = threading.Lock()
+
+        def bring_up(variant: VariantState) -> None:
+            try:
+                live = self._start_variant(name, generation, variant)
+            except DeployError as exc:
+                with lock:
+                    errors.append(str(exc))
+                return
+            with lock:
+                started.append(live)
+
+        threads = [threading.Thread(target=bring_up, args=(v,), daemon=True) for v in variants]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            _stop_variants(started)
+            raise DeployError(errors[0])
+        order = {v.variant_name: i for i, v in enumerate(variants)}
+        return sorted(started, key=lambda live: order[live.name])
+
+    def _start_variant(self, name: str, generation: int, variant: VariantState) -> LiveVariant:
+        container = variant.container
+        image = str(container.get("Image", ""))
+        tree = OptMlTree(self._endpoints_dir / name / f"{variant.variant_name}-{generation}")
+        tree.create()
+        url = container.get("ModelDataUrl")
+        if url:
+            self._unpack_model(str(url), tree.model_dir)
+        group = endpoint_log_group(name)
+        # Real streams are <variant>/<instance id>.
+        stream = f"{variant.variant_name}/i-{secrets.token_hex(9)[:17]}"
+        self._logs.ensure_stream(group, stream)
+        tail: collections.deque[str] = collections.deque(maxlen=_LOG_TAIL_LINES)
+
+        def on_log(line: str) -> None:
+            tail.append(line)
+            self._logs.put_lines(group, stream, [line], int(time.time() * 1000))
+
+        spec = ContainerSpec(
+            mode="serve",
+            image=image,
+            algorithm=algorithm_for_image(image),
+            opt_ml=tree.root,
+            environment={str(k): str(v) for k, v in container.get("Environment", {}).items()},
+            labels={
+                "sagemaker-emulator.endpoint": name,
+                "sagemaker-emulator.variant": variant.variant_name,
+            },
+            name=f"{name}-{variant.variant_name}",
+            on_log=on_log,
+        )
+        try:
+            handle = self._runtime.start_serving(spec)
+        except ImageNotFound as exc:
+            raise DeployError(f"ClientError: {exc}") from exc
+        try:
+            self._wait_for_ping(handle, variant.variant_name, name, generation, tail)
+        except DeployError:
+            handle.stop(1.0)
+            raise
+        return LiveVariant(
+            name=variant.variant_name,
+            weight=variant.weight,
+            handle=handle,
+            pool=ConnectionPool(handle.url),
+            log_group=group,
+        )
+
+    def _unpack_model(self, url: str, model_dir: Path) -> None:
+        failure = (
+            f'Failed to extract model data archive from URL "{url}". Please ensure that the '
+            "object located at the URL is a valid tar.gz archive."
+        )
+        try:
+            bucket, key = parse_s3_uri(url)
+            stream = self._s3.open_object(bucket, key)
+        except Exception as exc:  # NoSuchKey / NoSuchBucket from the S3 store.
+            raise DeployError(f"Could not find model data at {url}.") from exc
+        try:
+            with stream, tarfile.open(fileobj=stream, mode="r|*") as tar:
+                # The "data" filter refuses absolute paths, links out of the tree and devices.
+                tar.extractall(model_dir, filter="data")
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise DeployError(failure) from exc
+
+    def _wait_for_ping(
+        self,
+        handle: ServingHandle,
+        variant: str,
+        name: str,
+        generation: int,
+        tail: collections.deque[str],
+    ) -> None:
+        failure = (
+            f"The primary container for production variant {variant} did not pass the ping "
+            "health check. Please check CloudWatch logs for this endpoint."
+        )
+        pool = ConnectionPool(handle.url, timeout=2.0)
+        deadline = time.monotonic() + PING_TIMEOUT_SECONDS
+        try:
+            while time.monotonic() < deadline:
+                if not handle.is_running():
+                    time.sleep(0.1)  # let the last log lines arrive
+                    last = " | ".join(tail)[-600:]
+                    raise DeployError(f"{failure} The container exited. Last log lines: {last}")
+                with self._lock:
+                    if not self._current(name, generation) or self._closed:
+                        raise DeployError("The endpoint was deleted while it was being created.")
+                with contextlib.suppress(OSError, http.client.HTTPException):
+                    status, _, _ = pool.request("GET", "/ping", None, {})
+                    if status == 200:
+                        return
+                time.sleep(_PING_INTERVAL_SECONDS)
+        finally:
+            pool.close()
+        raise DeployError(failure)
+
+    def remove_endpoint_dirs(self, name: str) -> None:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(self._endpoints_dir / name)
+
+
+def _stop_variants(variants: list[LiveVariant]) -> None:
+    threads = [
+        threading.Thread(target=v.drain_and_stop, args=(STOP_GRACE_SECONDS,), daemon=True)
+        for v in variants
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _with_token(response: dict[str, Any], token: str | None) -> dict[str, Any]:
+    if token is not None:
+        response["NextToken"] = token
+    return response

@@ -1,0 +1,177 @@
+"""SageMakerService: the control plane's operations, one method per operation.
+
+Methods are named `xform_name(Operation)`, take the validated request dict (AWS PascalCase keys)
+and return the response dict with aware UTC datetimes; the HTTP layer validates and serializes.
+The work lives in training.py, hosting.py, invocation.py and tags.py; this class wires them to one
+record store under the data dir.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from emulator.runtime.base import ContainerRuntime
+from emulator.services.hosting import HostingService
+from emulator.services.invocation import InvocationRouter, InvokeResult
+from emulator.services.ports import LogWriter, ObjectStore, ServiceSettings
+from emulator.services.tags import TagService
+from emulator.services.training import TrainingService
+from emulator.state.records import ACCOUNT_ID, NotebookInstanceStatus, now, sagemaker_arn
+from emulator.state.store import RecordStore
+
+log = logging.getLogger(__name__)
+
+NOTEBOOK_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/SageMakerRole"
+"""The role DescribeNotebookInstance reports, so the SDK's get_execution_role() works offline."""
+
+
+class SageMakerService:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        runtime: ContainerRuntime,
+        s3: ObjectStore,
+        logs: LogWriter,
+    ) -> None:
+        self._region = settings.region
+        data_dir = settings.data_dir
+        self.runtime = runtime
+        self._store = RecordStore(data_dir / "state.sqlite3")
+        self._tags = TagService(self._store, self._resource_exists)
+        self._router = InvocationRouter(settings.region)
+        self._training = TrainingService(
+            settings.region, data_dir, runtime, s3, logs, self._store, self._tags
+        )
+        self._hosting = HostingService(
+            settings.region, data_dir, runtime, s3, logs, self._store, self._tags, self._router
+        )
+        self._started = False
+
+    def start(self) -> None:
+        """Recover the stored state (failed-over jobs, serving endpoints); call once."""
+        if self._started:
+            return
+        self._started = True
+        self.runtime.cleanup_orphans()
+        self._training.start()
+        self._hosting.start()
+        log.info("SageMaker control plane started with the %s runtime", self.runtime.name)
+
+    def close(self) -> None:
+        """Stop running jobs and serving containers; the records stay in the store."""
+        self._training.close()
+        self._hosting.close()
+        self.runtime.close()
+        self._store.close()
+
+    def _resource_exists(self, arn: str) -> bool:
+        return self._training.exists(arn) or self._hosting.exists(arn)
+
+    # --- training -------------------------------------------------------------------------------
+
+    def create_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._training.create_training_job(request)
+
+    def describe_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._training.describe_training_job(request)
+
+    def list_training_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._training.list_training_jobs(request)
+
+    def stop_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._training.stop_training_job(request)
+
+    # --- models, endpoint configs, endpoints ----------------------------------------------------
+
+    def create_model(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._hosting.create_model(request)
+
+    def describe_model(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._hosting.describe_model(request)
+
+    def list_models(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._hosting.list_models(request)
+
+    def delete_model(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._hosting.delete_model(request)
+
+    def create_endpoint_config(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._hosting.create_endpoint_config(request)
+
+    def describe_endpoint_config(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._hosting.describe_endpoint_config(request)
+
+    def list_endpoint_configs(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._hosting.list_endpoint_configs(request)
+
+    def delete_endpoint_config(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._hosting.delete_endpoint_config(request)
+
+    def create_endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._hosting.create_endpoint(request)
+
+    def describe_endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._hosting.describe_endpoint(request)
+
+    def list_endpoints(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._hosting.list_endpoints(request)
+
+    def update_endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._hosting.update_endpoint(request)
+
+    def delete_endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._hosting.delete_endpoint(request)
+
+    # --- runtime --------------------------------------------------------------------------------
+
+    def invoke_endpoint(
+        self,
+        endpoint_name: str,
+        body: bytes,
+        content_type: str | None,
+        accept: str | None,
+        custom_attributes: str | None,
+        target_variant: str | None,
+    ) -> InvokeResult:
+        return self._router.invoke(
+            endpoint_name,
+            body,
+            content_type,
+            accept,
+            custom_attributes,
+            target_variant,
+            self._hosting.endpoint_status,
+        )
+
+    # --- tags -----------------------------------------------------------------------------------
+
+    def add_tags(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._tags.add_tags(request)
+
+    def list_tags(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._tags.list_tags(request)
+
+    def delete_tags(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._tags.delete_tags(request)
+
+    # --- notebook instance ----------------------------------------------------------------------
+
+    def describe_notebook_instance(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Any name answers InService with a role: the SDK's get_execution_role() reads RoleArn
+        from the notebook instance named in /opt/ml/metadata/resource-metadata.json."""
+        name = request["NotebookInstanceName"]
+        at = now()
+        return {
+            "NotebookInstanceArn": sagemaker_arn(self._region, "notebook-instance", name),
+            "NotebookInstanceName": name,
+            "NotebookInstanceStatus": NotebookInstanceStatus.IN_SERVICE.value,
+            "Url": f"{name}.notebook.{self._region}.sagemaker.aws",
+            "InstanceType": "ml.t3.medium",
+            "RoleArn": NOTEBOOK_ROLE_ARN,
+            "DirectInternetAccess": "Disabled",
+            "VolumeSizeInGB": 5,
+            "RootAccess": "Enabled",
+            "CreationTime": at,
+            "LastModifiedTime": at,
+        }

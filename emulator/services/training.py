@@ -1,0 +1,446 @@
+"""Training jobs: CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs, StopTrainingJob.
+
+CreateTrainingJob returns at once; a worker thread per job walks the real service's secondary
+statuses (spec §9): stage the /opt/ml tree, run `train` in the runtime with its output going live
+to CloudWatch Logs, then tar /opt/ml/model into <S3OutputPath>/<job>/output/model.tar.gz.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import shutil
+import tarfile
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emulator.aws.errors import ResourceInUse, ResourceNotFound, ValidationException
+from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound, TrainingHandle
+from emulator.runtime.images import algorithm_for_image
+from emulator.runtime.optml import OptMlTree
+from emulator.services.listing import list_summaries
+from emulator.services.metrics import BUILTIN_METRIC_DEFINITIONS, MetricCollector
+from emulator.services.ports import LogWriter, ObjectStore
+from emulator.services.staging import StagingError, parse_s3_uri, stage_channel
+from emulator.services.tags import TagService
+from emulator.state import lifecycle
+from emulator.state.records import (
+    TERMINAL_TRAINING_STATUSES,
+    SecondaryStatus,
+    TrainingJobRecord,
+    TrainingJobStatus,
+    now,
+    sagemaker_arn,
+)
+from emulator.state.store import RecordStore
+
+log = logging.getLogger(__name__)
+
+KIND = "training-job"
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+STOP_GRACE_SECONDS = 120.0
+"""Real SageMaker stops a job with `docker stop -t 120`."""
+_POLL_SECONDS = 0.05
+_LOG_TAIL_LINES = 20
+
+RESTART_REASON = (
+    "InternalServerError: The emulator stopped while this training job was running; the job was "
+    "marked Failed when the emulator started again."
+)
+
+# Status messages the real service shows (LOG21/LOG19 in spec §9).
+MSG_STARTING = "Starting the training job"
+MSG_LAUNCHING = "Launching requested ML instances"
+MSG_PREPARING = "Preparing the instances for training"
+MSG_DOWNLOADING = "Downloading input data"
+MSG_IMAGE = "Downloading the training image"
+MSG_TRAINING = "Training image download completed. Training in progress."
+MSG_UPLOADING = "Uploading generated training model"
+MSG_COMPLETED = "Training job completed"
+MSG_FAILED = "Training job failed"
+MSG_STOPPING = "Stopping the training job"
+MSG_STOPPED = "Training job stopped"
+MSG_MAX_RUNTIME = "Training job stopped because it exceeded the maximum allowed runtime"
+
+
+_MAX_RUNTIME = "MaxRuntimeExceeded"
+"""Marks a Stopped outcome caused by MaxRuntimeInSeconds (SecondaryStatus MaxRuntimeExceeded)."""
+
+
+class _JobStopped(Exception):
+    """StopTrainingJob arrived before the container started."""
+
+
+@dataclass
+class _Run:
+    """The live, in-memory part of a running job."""
+
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    handle: TrainingHandle | None = None
+
+
+class TrainingService:
+    def __init__(
+        self,
+        region: str,
+        data_dir: Path,
+        runtime: ContainerRuntime,
+        s3: ObjectStore,
+        logs: LogWriter,
+        store: RecordStore,
+        tags: TagService,
+    ) -> None:
+        self._region = region
+        self._jobs_dir = data_dir / "training-jobs"
+        self._runtime = runtime
+        self._s3 = s3
+        self._logs = logs
+        self._store = store
+        self._tags = tags
+        self._lock = threading.RLock()
+        self._jobs: dict[str, TrainingJobRecord] = {}
+        self._runs: dict[str, _Run] = {}
+        self._closed = False
+
+    # --- lifecycle of the service ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load the stored jobs; a job that was running when the emulator died is now Failed."""
+        for job in self._store.load_all(KIND, TrainingJobRecord):
+            if job.status not in TERMINAL_TRAINING_STATUSES:
+                at = now()
+                job.status = TrainingJobStatus.FAILED
+                job.failure_reason = RESTART_REASON
+                job.set_secondary(SecondaryStatus.FAILED, MSG_FAILED, at)
+                job.training_end_time = at
+                self._store.put(KIND, job.name, job)
+            self._jobs[job.name] = job
+
+    def close(self) -> None:
+        """Stop every running job (as StopTrainingJob would) and wait for the workers."""
+        with self._lock:
+            self._closed = True
+            runs = list(self._runs.values())
+        for run in runs:
+            run.stop_requested.set()
+        for run in runs:
+            if run.thread is not None:
+                run.thread.join(timeout=30)
+
+    def exists(self, arn: str) -> bool:
+        with self._lock:
+            return any(job.arn == arn for job in self._jobs.values())
+
+    # --- operations -----------------------------------------------------------------------------
+
+    def create_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = request["TrainingJobName"]
+        spec = request["AlgorithmSpecification"]
+        image = spec.get("TrainingImage")
+        if not image:
+            raise ValidationException(
+                "AlgorithmSpecification.TrainingImage is required: this emulator does not "
+                "support AlgorithmName (marketplace algorithms)."
+            )
+        channels = request.get("InputDataConfig", [])
+        names = [c["ChannelName"] for c in channels]
+        if len(set(names)) != len(names):
+            raise ValidationException("Channel names must be unique within InputDataConfig.")
+        output_path = request["OutputDataConfig"]["S3OutputPath"]
+        if not output_path.startswith("s3://") or not output_path[len("s3://") :].split("/")[0]:
+            raise ValidationException(
+                f'S3OutputPath "{output_path}" is not an S3 URI (s3://bucket/prefix).'
+            )
+        algorithm = algorithm_for_image(image)
+        definitions = (
+            BUILTIN_METRIC_DEFINITIONS[algorithm]
+            if algorithm is not None
+            else list(spec.get("MetricDefinitions", []))
+        )
+        stored_request = {k: v for k, v in request.items() if k != "Tags"}
+        at = now()
+        arn = sagemaker_arn(self._region, "training-job", name)
+        job = TrainingJobRecord(
+            name=name,
+            arn=arn,
+            request=stored_request,
+            creation_time=at,
+            last_modified_time=at,
+            metric_definitions=[dict(d) for d in definitions],
+        )
+        job.set_secondary(SecondaryStatus.STARTING, MSG_STARTING, at)
+        with self._lock:
+            if name in self._jobs:
+                raise ResourceInUse(
+                    "Training job names must be unique within an AWS account and region, and a "
+                    f"training job with this name already exists ({self._jobs[name].arn})"
+                )
+            if self._closed:
+                raise ValidationException("The emulator is shutting down.")
+            self._tags.set_initial(arn, request.get("Tags", []))
+            self._jobs[name] = job
+            self._store.put(KIND, name, job)
+            run = _Run()
+            run.thread = threading.Thread(
+                target=self._work, args=(name, run), name=f"train-{name}", daemon=True
+            )
+            self._runs[name] = run
+        run.thread.start()
+        return {"TrainingJobArn": arn}
+
+    def describe_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            job = self._jobs.get(request["TrainingJobName"])
+            if job is None:
+                raise ValidationException("Requested resource not found.")
+            return job.describe()
+
+    def list_training_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            summaries = [job.summary() for job in self._jobs.values()]
+        page, token = list_summaries(
+            summaries, request, name_key="TrainingJobName", status_key="TrainingJobStatus"
+        )
+        response: dict[str, Any] = {"TrainingJobSummaries": page}
+        if token is not None:
+            response["NextToken"] = token
+        return response
+
+    def stop_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = request["TrainingJobName"]
+        with self._lock:
+            job = self._jobs.get(name)
+            if job is None:
+                raise ResourceNotFound("Requested resource not found.")
+            if job.status != TrainingJobStatus.IN_PROGRESS:
+                raise ValidationException(
+                    f"The request was rejected because the training job is in status {job.status}."
+                )
+            job.status = TrainingJobStatus.STOPPING
+            job.set_secondary(SecondaryStatus.STOPPING, MSG_STOPPING, now())
+            self._store.put(KIND, name, job)
+            run = self._runs.get(name)
+        if run is not None:
+            run.stop_requested.set()
+        return {}
+
+    # --- the worker -----------------------------------------------------------------------------
+
+    def _update(self, name: str, **changes: Any) -> TrainingJobRecord:
+        with self._lock:
+            job = self._jobs[name]
+            for key, value in changes.items():
+                setattr(job, key, value)
+            self._store.put(KIND, name, job)
+            return job
+
+    def _secondary(self, name: str, status: SecondaryStatus, message: str) -> None:
+        with self._lock:
+            job = self._jobs[name]
+            if job.status == TrainingJobStatus.STOPPING and status != SecondaryStatus.STOPPING:
+                # Keep showing Stopping until the worker has stopped the container.
+                return
+            job.set_secondary(status, message, now())
+            self._store.put(KIND, name, job)
+
+    def _work(self, name: str, run: _Run) -> None:
+        try:
+            self._run_job(name, run)
+        except Exception as exc:  # A bug must fail the job, never leave it InProgress.
+            log.exception("training job %s failed inside the emulator", name)
+            self._finish(name, TrainingJobStatus.FAILED, f"InternalServerError: {exc}"[:1024])
+        finally:
+            with self._lock:
+                self._runs.pop(name, None)
+
+    def _check_stop(self, run: _Run) -> None:
+        if run.stop_requested.is_set():
+            raise _JobStopped()
+
+    def _run_job(self, name: str, run: _Run) -> None:
+        with self._lock:
+            request = self._jobs[name].request
+            creation = self._jobs[name].creation_time
+        tree = OptMlTree(self._jobs_dir / name / "opt_ml")
+        try:
+            self._secondary(name, SecondaryStatus.STARTING, MSG_LAUNCHING)
+            tree.create()
+            tree.write_training_config(request)
+            self._secondary(name, SecondaryStatus.STARTING, MSG_PREPARING)
+            self._check_stop(run)
+            self._update(name, training_start_time=now())
+            self._secondary(name, SecondaryStatus.DOWNLOADING, MSG_DOWNLOADING)
+            for channel in request.get("InputDataConfig", []):
+                stage_channel(
+                    self._s3,
+                    channel,
+                    tree.channel_dir(channel["ChannelName"]),
+                    self._region,
+                    request["RoleArn"],
+                )
+                self._check_stop(run)
+            self._secondary(name, SecondaryStatus.TRAINING, MSG_IMAGE)
+            outcome = self._train(name, request, tree, run, creation.timestamp())
+        except _JobStopped:
+            self._finish(name, TrainingJobStatus.STOPPED, None)
+            return
+        except StagingError as exc:
+            self._finish(name, TrainingJobStatus.FAILED, str(exc)[:1024])
+            return
+        status, reason = outcome
+        if status != TrainingJobStatus.FAILED:
+            try:
+                self._secondary(name, SecondaryStatus.UPLOADING, MSG_UPLOADING)
+                self._upload(name, request, tree)
+            except StagingError as exc:
+                status, reason = TrainingJobStatus.FAILED, str(exc)[:1024]
+        self._finish(name, status, reason)
+
+    def _train(
+        self,
+        name: str,
+        request: dict[str, Any],
+        tree: OptMlTree,
+        run: _Run,
+        created: float,
+    ) -> tuple[TrainingJobStatus, str | None]:
+        """Run the container; (Completed | Stopped | Failed, failure reason)."""
+        image = request["AlgorithmSpecification"]["TrainingImage"]
+        with self._lock:
+            arn = self._jobs[name].arn
+            definitions = self._jobs[name].metric_definitions
+        stream = f"{name}/algo-1-{int(created)}"
+        self._logs.ensure_stream(LOG_GROUP, stream)
+        self._update(name, log_stream=stream)
+        collector = MetricCollector(definitions)
+        tail: collections.deque[str] = collections.deque(maxlen=_LOG_TAIL_LINES)
+
+        def on_log(line: str) -> None:
+            tail.append(line)
+            self._logs.put_lines(LOG_GROUP, stream, [line], int(time.time() * 1000))
+            collector.feed(line, now())
+
+        environment = {
+            # What the real built-in containers see (spec §1); the request's map is added last.
+            "TRAINING_JOB_NAME": name,
+            "TRAINING_JOB_ARN": arn,
+            "AWS_REGION": self._region,
+            "SAGEMAKER_HTTP_PORT": "8080",
+            "SAGEMAKER_DATA_PATH": "/opt/ml",
+            "DMLC_INTERFACE": "eth0",
+            **request.get("Environment", {}),
+        }
+        spec = ContainerSpec(
+            mode="train",
+            image=image,
+            algorithm=algorithm_for_image(image),
+            opt_ml=tree.root,
+            environment=environment,
+            labels={"sagemaker-emulator.training-job": name},
+            name=name,
+            network_isolation=bool(request.get("EnableNetworkIsolation", False)),
+            on_log=on_log,
+        )
+        try:
+            handle = self._runtime.start_training(spec)
+        except ImageNotFound as exc:
+            return TrainingJobStatus.FAILED, f"ClientError: {exc}"[:1024]
+        run.handle = handle
+        self._secondary(name, SecondaryStatus.TRAINING, MSG_TRAINING)
+        max_runtime = float(request["StoppingCondition"].get("MaxRuntimeInSeconds", 86400))
+        deadline = time.monotonic() + max_runtime
+        timed_out = False
+        while True:
+            code = handle.wait(timeout=_POLL_SECONDS)
+            if code is not None:
+                break
+            if run.stop_requested.is_set() or time.monotonic() >= deadline:
+                timed_out = not run.stop_requested.is_set()
+                if timed_out:
+                    self._secondary(name, SecondaryStatus.STOPPING, MSG_STOPPING)
+                handle.stop(STOP_GRACE_SECONDS if not self._closed else 5.0)
+                code = handle.wait(timeout=STOP_GRACE_SECONDS)
+                break
+        handle.collect()
+        self._update(name, final_metrics=collector.final())
+        if run.stop_requested.is_set():
+            return TrainingJobStatus.STOPPED, None
+        if timed_out:
+            return TrainingJobStatus.STOPPED, _MAX_RUNTIME
+        if code == 0:
+            return TrainingJobStatus.COMPLETED, None
+        reason = tree.read_failure()
+        if reason is None:
+            last = " | ".join(line for line in tail if line.strip())[-700:]
+            reason = (
+                f"AlgorithmError: the training container exited with code {code} and wrote no "
+                f"/opt/ml/output/failure. Last log lines: {last}"
+            )
+        return TrainingJobStatus.FAILED, reason[:1024]
+
+    def _upload(self, name: str, request: dict[str, Any], tree: OptMlTree) -> None:
+        """model.tar.gz of /opt/ml/model; output.tar.gz of /opt/ml/output/data when not empty."""
+        output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+        bucket, _ = parse_s3_uri(output_path)
+        if not self._s3.head_bucket(bucket):
+            raise StagingError(
+                f'ClientError: The S3 output bucket "{bucket}" of S3OutputPath "{output_path}" '
+                "does not exist."
+            )
+        model_uri = f"{output_path}/{name}/output/model.tar.gz"
+        self._put_tar(tree.model_dir, model_uri)
+        self._update(name, model_artifacts=model_uri)
+        if tree.output_data_dir.is_dir() and any(tree.output_data_dir.iterdir()):
+            self._put_tar(tree.output_data_dir, f"{output_path}/{name}/output/output.tar.gz")
+
+    def _put_tar(self, directory: Path, uri: str) -> None:
+        bucket, key = parse_s3_uri(uri)
+        with tempfile.TemporaryFile() as spool:
+            with tarfile.open(fileobj=spool, mode="w:gz") as tar:
+                for entry in sorted(directory.iterdir()):
+                    # Entries at the tar root, as the real model.tar.gz holds model_algo-1.
+                    tar.add(entry, arcname=entry.name)
+            spool.seek(0)
+            self._s3.put_object(bucket, key, spool)
+
+    def _finish(self, name: str, status: TrainingJobStatus, reason: str | None) -> None:
+        at = now()
+        with self._lock:
+            job = self._jobs[name]
+            if job.status in TERMINAL_TRAINING_STATUSES:
+                return
+            if job.status == TrainingJobStatus.STOPPING and status == TrainingJobStatus.COMPLETED:
+                # StopTrainingJob won the race against a container that had just finished.
+                status = TrainingJobStatus.STOPPED
+            if status == TrainingJobStatus.STOPPED and reason is _MAX_RUNTIME:
+                secondary, message, reason = (
+                    SecondaryStatus.MAX_RUNTIME_EXCEEDED,
+                    MSG_MAX_RUNTIME,
+                    None,
+                )
+            elif status == TrainingJobStatus.STOPPED:
+                secondary, message = SecondaryStatus.STOPPED, MSG_STOPPED
+            elif status == TrainingJobStatus.FAILED:
+                secondary, message = SecondaryStatus.FAILED, MSG_FAILED
+            else:
+                secondary, message = SecondaryStatus.COMPLETED, MSG_COMPLETED
+            lifecycle.check_training(job.status, status)
+            job.status = status
+            job.failure_reason = reason
+            job.set_secondary(secondary, message, at)
+            job.transitions[-1].end_time = at
+            if job.training_start_time is None:
+                job.training_start_time = at
+            job.training_end_time = at
+            self._store.put(KIND, name, job)
+
+    def remove_job_dirs(self, name: str) -> None:
+        """Free the staged data of a finished job (kept otherwise, for inspection)."""
+        with contextlib.suppress(OSError):
+            shutil.rmtree(self._jobs_dir / name)

@@ -1,0 +1,352 @@
+"""The records the control plane keeps: one dataclass per SageMaker resource, plus status enums.
+
+The enums copy values from botocore's service model (a unit test checks every value against the
+model's enum). Each record keeps the validated create request (AWS PascalCase keys) and the few
+fields the service changes over its life, and converts to the Describe/List shapes in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+ACCOUNT_ID = "123456789012"
+"""moto's default account, so the ARNs of S3, IAM, STS and SageMaker agree."""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def sagemaker_arn(region: str, resource_type: str, name: str) -> str:
+    # The real service lower-cases the name part of SageMaker resource ARNs.
+    return f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:{resource_type}/{name.lower()}"
+
+
+class TrainingJobStatus(StrEnum):
+    """Shape TrainingJobStatus."""
+
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+
+
+class SecondaryStatus(StrEnum):
+    """Shape SecondaryStatus (the values this emulator produces)."""
+
+    STARTING = "Starting"
+    DOWNLOADING = "Downloading"
+    TRAINING = "Training"
+    UPLOADING = "Uploading"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+    MAX_RUNTIME_EXCEEDED = "MaxRuntimeExceeded"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+
+
+class EndpointStatus(StrEnum):
+    """Shape EndpointStatus (the values this emulator produces)."""
+
+    CREATING = "Creating"
+    UPDATING = "Updating"
+    IN_SERVICE = "InService"
+    DELETING = "Deleting"
+    FAILED = "Failed"
+
+
+class NotebookInstanceStatus(StrEnum):
+    """Shape NotebookInstanceStatus (only the value DescribeNotebookInstance answers)."""
+
+    IN_SERVICE = "InService"
+
+
+TERMINAL_TRAINING_STATUSES = frozenset(
+    {TrainingJobStatus.COMPLETED, TrainingJobStatus.FAILED, TrainingJobStatus.STOPPED}
+)
+
+
+@dataclass
+class StatusTransition:
+    """One SecondaryStatusTransition."""
+
+    status: SecondaryStatus
+    start_time: datetime
+    status_message: str
+    end_time: datetime | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "Status": self.status.value,
+            "StartTime": self.start_time,
+            "StatusMessage": self.status_message,
+        }
+        if self.end_time is not None:
+            wire["EndTime"] = self.end_time
+        return wire
+
+
+@dataclass
+class MetricValue:
+    """One FinalMetricDataList entry."""
+
+    name: str
+    value: float
+    timestamp: datetime
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"MetricName": self.name, "Value": self.value, "Timestamp": self.timestamp}
+
+
+@dataclass
+class TrainingJobRecord:
+    name: str
+    arn: str
+    request: dict[str, Any]
+    """The validated CreateTrainingJob request (without Tags)."""
+    creation_time: datetime
+    last_modified_time: datetime
+    status: TrainingJobStatus = TrainingJobStatus.IN_PROGRESS
+    secondary_status: SecondaryStatus = SecondaryStatus.STARTING
+    transitions: list[StatusTransition] = field(default_factory=list)
+    metric_definitions: list[dict[str, str]] = field(default_factory=list)
+    final_metrics: list[MetricValue] = field(default_factory=list)
+    failure_reason: str | None = None
+    training_start_time: datetime | None = None
+    training_end_time: datetime | None = None
+    model_artifacts: str | None = None
+    log_stream: str | None = None
+
+    def set_secondary(self, status: SecondaryStatus, message: str, at: datetime) -> None:
+        """Move to a secondary status, or update the message of the current one.
+
+        The real service rewrites StatusMessage while the status stays the same (the SDK prints each
+        change), and closes a transition (EndTime) when the next one starts.
+        """
+        last = self.transitions[-1] if self.transitions else None
+        if last is not None and last.status == status:
+            last.status_message = message
+        else:
+            if last is not None:
+                last.end_time = at
+            self.transitions.append(StatusTransition(status, at, message))
+        self.secondary_status = status
+        self.last_modified_time = at
+
+    def describe(self) -> dict[str, Any]:
+        req = self.request
+        algo = dict(req["AlgorithmSpecification"])
+        if self.metric_definitions:
+            algo["MetricDefinitions"] = self.metric_definitions
+        output = dict(req["OutputDataConfig"])
+        # The SDK's attach() indexes KmsKeyId directly, and the real service answers "".
+        output.setdefault("KmsKeyId", "")
+        wire: dict[str, Any] = {
+            "TrainingJobName": self.name,
+            "TrainingJobArn": self.arn,
+            "TrainingJobStatus": self.status.value,
+            "SecondaryStatus": self.secondary_status.value,
+            "HyperParameters": dict(req.get("HyperParameters", {})),
+            "AlgorithmSpecification": algo,
+            "RoleArn": req["RoleArn"],
+            "OutputDataConfig": output,
+            "ResourceConfig": req["ResourceConfig"],
+            "StoppingCondition": req["StoppingCondition"],
+            "CreationTime": self.creation_time,
+            "LastModifiedTime": self.last_modified_time,
+            "SecondaryStatusTransitions": [t.to_wire() for t in self.transitions],
+            "EnableNetworkIsolation": bool(req.get("EnableNetworkIsolation", False)),
+            "EnableInterContainerTrafficEncryption": bool(
+                req.get("EnableInterContainerTrafficEncryption", False)
+            ),
+            "EnableManagedSpotTraining": bool(req.get("EnableManagedSpotTraining", False)),
+        }
+        for key in ("InputDataConfig", "VpcConfig", "Environment", "CheckpointConfig"):
+            if key in req:
+                wire[key] = req[key]
+        if self.model_artifacts is not None:
+            wire["ModelArtifacts"] = {"S3ModelArtifacts": self.model_artifacts}
+        if self.failure_reason is not None:
+            wire["FailureReason"] = self.failure_reason
+        if self.final_metrics:
+            wire["FinalMetricDataList"] = [m.to_wire() for m in self.final_metrics]
+        if self.training_start_time is not None:
+            wire["TrainingStartTime"] = self.training_start_time
+        if self.training_end_time is not None:
+            wire["TrainingEndTime"] = self.training_end_time
+            if self.training_start_time is not None:
+                seconds = max(
+                    1, round((self.training_end_time - self.training_start_time).total_seconds())
+                )
+                wire["TrainingTimeInSeconds"] = seconds
+                # Billed per instance second, as the SDK's "Billable seconds:" line assumes.
+                wire["BillableTimeInSeconds"] = seconds * int(
+                    req["ResourceConfig"].get("InstanceCount", 1)
+                )
+        return wire
+
+    def summary(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "TrainingJobName": self.name,
+            "TrainingJobArn": self.arn,
+            "CreationTime": self.creation_time,
+            "LastModifiedTime": self.last_modified_time,
+            "TrainingJobStatus": self.status.value,
+            "SecondaryStatus": self.secondary_status.value,
+        }
+        if self.training_end_time is not None:
+            wire["TrainingEndTime"] = self.training_end_time
+        return wire
+
+
+@dataclass
+class ModelRecord:
+    name: str
+    arn: str
+    request: dict[str, Any]
+    creation_time: datetime
+
+    def containers(self) -> list[dict[str, Any]]:
+        """The model's container definitions (PrimaryContainer, or the Containers list)."""
+        if "PrimaryContainer" in self.request:
+            return [self.request["PrimaryContainer"]]
+        return list(self.request.get("Containers", []))
+
+    def describe(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "ModelName": self.name,
+            "ModelArn": self.arn,
+            "CreationTime": self.creation_time,
+            "EnableNetworkIsolation": bool(self.request.get("EnableNetworkIsolation", False)),
+        }
+        for key in (
+            "PrimaryContainer",
+            "Containers",
+            "InferenceExecutionConfig",
+            "ExecutionRoleArn",
+            "VpcConfig",
+        ):
+            if key in self.request:
+                wire[key] = self.request[key]
+        return wire
+
+    def summary(self) -> dict[str, Any]:
+        return {"ModelName": self.name, "ModelArn": self.arn, "CreationTime": self.creation_time}
+
+
+@dataclass
+class EndpointConfigRecord:
+    name: str
+    arn: str
+    request: dict[str, Any]
+    creation_time: datetime
+
+    def variants(self) -> list[dict[str, Any]]:
+        return list(self.request["ProductionVariants"])
+
+    def describe(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "EndpointConfigName": self.name,
+            "EndpointConfigArn": self.arn,
+            "ProductionVariants": self.variants(),
+            "CreationTime": self.creation_time,
+        }
+        for key in (
+            "DataCaptureConfig",
+            "KmsKeyId",
+            "AsyncInferenceConfig",
+            "ExplainerConfig",
+            "ShadowProductionVariants",
+            "ExecutionRoleArn",
+            "VpcConfig",
+            "EnableNetworkIsolation",
+        ):
+            if key in self.request:
+                wire[key] = self.request[key]
+        return wire
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "EndpointConfigName": self.name,
+            "EndpointConfigArn": self.arn,
+            "CreationTime": self.creation_time,
+        }
+
+
+@dataclass
+class VariantState:
+    """One production variant as deployed: what it runs (a snapshot of its model at deploy time,
+    so a restart can bring it back even if the model was deleted since) and what DescribeEndpoint
+    reports about it."""
+
+    variant_name: str
+    model_name: str
+    container: dict[str, Any]
+    """The model's container definition (Image, ModelDataUrl, Environment...)."""
+    weight: float
+    instance_count: int
+    instance_type: str = ""
+
+    @property
+    def image(self) -> str:
+        return str(self.container.get("Image", ""))
+
+    def to_wire(self, at: datetime) -> dict[str, Any]:
+        return {
+            "VariantName": self.variant_name,
+            "DeployedImages": [
+                {
+                    "SpecifiedImage": self.image,
+                    "ResolvedImage": self.image,
+                    "ResolutionTime": at,
+                }
+            ],
+            "CurrentWeight": self.weight,
+            "DesiredWeight": self.weight,
+            "CurrentInstanceCount": self.instance_count,
+            "DesiredInstanceCount": self.instance_count,
+        }
+
+
+@dataclass
+class EndpointRecord:
+    name: str
+    arn: str
+    config_name: str
+    creation_time: datetime
+    last_modified_time: datetime
+    status: EndpointStatus = EndpointStatus.CREATING
+    failure_reason: str | None = None
+    variants: list[VariantState] = field(default_factory=list)
+    pending_config_name: str | None = None
+    """The config an UpdateEndpoint is moving to, while Updating."""
+    pending_variants: list[VariantState] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "EndpointName": self.name,
+            "EndpointArn": self.arn,
+            "EndpointConfigName": self.config_name,
+            "EndpointStatus": self.status.value,
+            "CreationTime": self.creation_time,
+            "LastModifiedTime": self.last_modified_time,
+        }
+        # Variants are reported once they serve (the real service shows none while Creating).
+        if self.variants and self.status in (EndpointStatus.IN_SERVICE, EndpointStatus.UPDATING):
+            wire["ProductionVariants"] = [v.to_wire(self.last_modified_time) for v in self.variants]
+        if self.failure_reason is not None:
+            wire["FailureReason"] = self.failure_reason
+        return wire
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "EndpointName": self.name,
+            "EndpointArn": self.arn,
+            "CreationTime": self.creation_time,
+            "LastModifiedTime": self.last_modified_time,
+            "EndpointStatus": self.status.value,
+        }
