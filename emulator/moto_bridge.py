@@ -22,7 +22,7 @@ from moto.core.request import (
     PRESERVED_HEADER_NAMES_ENVIRON_KEY,
     should_preserve_original_header_name,
 )
-from moto.server import DomainDispatcherApplication, create_backend_app
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from starlette.types import Receive, Scope, Send
 
 from emulator.edge import SERVICE_SCOPE_KEY

@@ -94,6 +94,9 @@ def _check(shape: Shape, value: object, path: str, problems: list[str]) -> None:
     elif type_name == "blob":
         if not isinstance(value, str | bytes):
             raise _type_error(shape, value, path)
+        # Sensitive payloads (InvokeEndpoint's Body) are never echoed back in a message.
+        shown = "***" if shape.metadata.get("sensitive") else value
+        _check_length(shape, shown, len(value), path, problems)
 
 
 def _check_map_entries(

@@ -80,14 +80,14 @@ class S3Store:
                 self.backend.create_bucket(bucket, self.region)
             self.sync_bucket(bucket)
 
-    def put_object(self, bucket: str, key: str, data: bytes | IO[bytes]) -> None:
+    def put_object(self, bucket: str, key: str, data_or_file: bytes | IO[bytes]) -> None:
         with self.lock:
             self._bucket(bucket)
             fake = self.backend.put_object(bucket, key, b"", disable_notification=True)
-            if isinstance(data, bytes | bytearray | memoryview):
-                _fill(fake, [bytes(data)])
+            if isinstance(data_or_file, bytes | bytearray | memoryview):
+                _fill(fake, [bytes(data_or_file)])
             else:
-                _fill(fake, iter(lambda: data.read(_CHUNK), b""))
+                _fill(fake, _chunks(data_or_file))
             self.sync_bucket(bucket)
 
     def get_object(self, bucket: str, key: str) -> bytes:
@@ -99,7 +99,8 @@ class S3Store:
         with self.lock:
             self._key(bucket, key)
             meta = self._read_meta(bucket, key)
-            return (self._key_dir(bucket, key) / meta["body"]).open("rb")
+            stream: BinaryIO = (self._key_dir(bucket, key) / meta["body"]).open("rb")
+            return stream
 
     def list_keys(self, bucket: str, prefix: str = "") -> list[tuple[str, int]]:
         """(key, size) of every object under `prefix`, in key order, as ListObjectsV2 gives them."""
@@ -225,7 +226,7 @@ class S3Store:
                     body_path = meta_path.parent / meta["body"]
                     fake = backend.put_object(bucket, meta["key"], b"", disable_notification=True)
                     with body_path.open("rb") as stream:
-                        _fill(fake, iter(lambda s=stream: s.read(_CHUNK), b""))
+                        _fill(fake, _chunks(stream))
                 except (OSError, ValueError, KeyError) as exc:
                     log.warning("skipping unreadable S3 object record %s: %s", meta_path, exc)
                     continue
@@ -287,6 +288,11 @@ def _fill(fake: FakeKey, chunks: Iterable[bytes]) -> None:
             size += len(chunk)
     fake.contentsize = size
     fake._etag = digest.hexdigest()
+
+
+def _chunks(stream: IO[bytes]) -> Iterable[bytes]:
+    while chunk := stream.read(_CHUNK):
+        yield chunk
 
 
 def _signature(fake: FakeKey) -> _Signature:

@@ -1,0 +1,76 @@
+"""Composition root: settings -> stores, runtime, service -> one ASGI app on one port."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from starlette.types import ASGIApp
+
+from emulator.api import admin, control, runtime
+from emulator.aws.errors import UnknownOperationException
+from emulator.config import Settings
+from emulator.edge import EdgeRouter
+from emulator.moto_bridge import MotoBridge, moto_app
+from emulator.runtime.select import select_runtime
+from emulator.state.logs import LogStore
+from emulator.state.s3 import S3Store
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: Settings) -> ASGIApp:
+    data_dir = settings.data_dir.expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = settings.model_copy(update={"data_dir": data_dir})
+    s3 = S3Store(data_dir / "s3", settings.region)
+    logs = LogStore(data_dir / "logs", settings.region)
+    container_runtime = select_runtime(settings)
+
+    from emulator.services.sagemaker import SageMakerService
+
+    service: Any = SageMakerService(settings=settings, runtime=container_runtime, s3=s3, logs=logs)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        starter = getattr(service, "start", None)
+        if starter is not None:
+            starter()
+        log.info(
+            "sagemaker-emulator ready: runtime=%s data_dir=%s", container_runtime.name, data_dir
+        )
+        yield
+        # Stop containers and background work before the stores they write to close.
+        for name, closer in (
+            ("service", getattr(service, "close", None)),
+            ("runtime", container_runtime.close),
+            ("logs", logs.close),
+        ):
+            if closer is None:
+                continue
+            try:
+                closer()
+            except Exception:
+                log.exception("error while closing the %s", name)
+
+    api = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    api.include_router(admin.make_router(container_runtime.name, data_dir))
+    api.include_router(runtime.make_router(service))
+    api.include_router(control.make_router(service))
+
+    async def unknown_route(request: Request, exc: Exception) -> Response:
+        response = control.error_response(
+            UnknownOperationException(
+                f"No SageMaker operation answers {request.method} {request.url.path}."
+            )
+        )
+        response.status_code = getattr(exc, "status_code", 404)
+        return response
+
+    api.add_exception_handler(404, unknown_route)
+    api.add_exception_handler(405, unknown_route)
+
+    return EdgeRouter(ours=api, moto=MotoBridge(moto_app(), s3, logs))

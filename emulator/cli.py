@@ -1,0 +1,96 @@
+"""`sagemaker-emulator`: `serve` runs the emulator; `notebook-env` and `seed` come from sdk.cli."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from emulator import __version__
+from emulator.config import DEFAULT_PORT, Settings
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from emulator.app import build_app
+
+    overrides: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "host": args.host,
+            "port": args.port,
+            "data_dir": args.data_dir,
+            "runtime": args.runtime,
+            "region": args.region,
+            "log_level": args.log_level,
+        }.items()
+        if value is not None
+    }
+    settings = Settings(**overrides)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    app = build_app(settings)
+    print(
+        f"sagemaker-emulator {__version__} on http://{settings.host}:{settings.port} "
+        f"(data dir {settings.data_dir})",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        # Large S3 bodies and slow containers: no server-side cap beyond the client's own.
+        timeout_keep_alive=30,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sagemaker-emulator",
+        description="A local, offline emulator of Amazon SageMaker (training and hosting).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    s = commands.add_parser("serve", help="run the emulator (SageMaker, S3, STS, IAM, Logs)")
+    s.add_argument("--host", help="address to bind (default 127.0.0.1: loopback only)")
+    s.add_argument("--port", type=int, help=f"port to listen on (default {DEFAULT_PORT})")
+    s.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where records, S3 objects and logs persist (default ~/.local/share/sagemaker-emulator)",
+    )
+    s.add_argument(
+        "--runtime",
+        choices=["auto", "docker", "process"],
+        help="how containers run: Docker, subprocesses, or auto (Docker when usable)",
+    )
+    s.add_argument("--region", help="the region the emulator answers as (default us-east-1)")
+    s.add_argument("--log-level", help="debug, info, warning, error (default info)")
+    s.set_defaults(func=serve)
+    try:
+        from sdk.cli import add_commands
+    except ImportError:
+        pass  # an install without the client side: serve still works
+    else:
+        add_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
