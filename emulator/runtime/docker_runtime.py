@@ -1,0 +1,536 @@
+"""DockerRuntime: `train` / `serve` units of work as Docker containers (the only `docker` user).
+
+The /opt/ml tree travels by archive, not by bind mount: it is copied into a created container
+before it starts (put_archive) and model/ and output/ are copied back after it exits
+(get_archive). That works the same whether the emulator runs on the engine's host or in a
+container beside it (docker compose), where a bind mount of a path inside the emulator's own
+container would name a directory the engine cannot see.
+
+Serving containers are reached on a port published on 127.0.0.1 when the emulator runs on the
+host, and by their address on a shared network when it runs in a container (compose): the network
+is $SAGEMAKER_EMULATOR_DOCKER_NETWORK, or the emulator container's own network, found by its
+hostname.
+
+Every container carries labels naming the emulator that started it (scope = one data directory,
+instance = one run of the emulator) and its owner (the services' labels), so one emulator removes
+what it started on stop/close and what a crashed run of the same data directory left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import queue
+import re
+import socket
+import tarfile
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+
+from emulator.runtime.base import ContainerSpec, ImageNotFound, LogSink
+from emulator.runtime.images import ALGORITHMS, local_image
+
+log = logging.getLogger(__name__)
+
+LABEL_PREFIX: Final = "sagemaker-emulator"
+LABEL_MANAGED: Final = f"{LABEL_PREFIX}.managed"
+LABEL_SCOPE: Final = f"{LABEL_PREFIX}.scope"
+LABEL_INSTANCE: Final = f"{LABEL_PREFIX}.instance"
+LABEL_MODE: Final = f"{LABEL_PREFIX}.mode"
+
+NETWORK_ENV: Final = "SAGEMAKER_EMULATOR_DOCKER_NETWORK"
+SERVING_PORT: Final = 8080
+OPT_ML: Final = "/opt/ml"
+
+# What a container's first line of defence against a hung engine call is; streams (logs, wait)
+# run without a timeout, as docker-py sets them up.
+_API_TIMEOUT: Final = 120
+
+
+class DockerUnavailable(RuntimeError):
+    """No Docker engine answers."""
+
+
+def docker_client(timeout: float = 5.0) -> docker.DockerClient:
+    """A client of the engine named by the environment (DOCKER_HOST, else the local socket),
+    checked with a ping; DockerUnavailable when none answers."""
+    try:
+        client = docker.from_env(timeout=int(max(timeout, 1)), max_pool_size=64)
+        client.ping()
+    except Exception as exc:  # docker-py raises DockerException or requests' errors here.
+        raise DockerUnavailable(f"no Docker engine answers: {exc}") from exc
+    client.api.timeout = _API_TIMEOUT
+    return client
+
+
+def engine_answers(timeout: float = 5.0) -> bool:
+    try:
+        docker_client(timeout).close()
+    except DockerUnavailable:
+        return False
+    return True
+
+
+def missing_algorithm_images(client: docker.DockerClient | None = None) -> list[str]:
+    """The local tags of built-in algorithm images the engine does not have."""
+    own = client is None
+    client = client or docker_client()
+    try:
+        missing = []
+        for algorithm in ALGORITHMS:
+            try:
+                client.images.get(local_image(algorithm))
+            except docker.errors.ImageNotFound:
+                missing.append(local_image(algorithm))
+        return missing
+    finally:
+        if own:
+            client.close()
+
+
+def _container_name(spec: ContainerSpec) -> str:
+    # Docker names allow [a-zA-Z0-9][a-zA-Z0-9_.-]*; a suffix keeps a restarted job unique.
+    readable = re.sub(r"[^a-zA-Z0-9_.-]", "-", spec.name or spec.mode)[:60]
+    return f"{LABEL_PREFIX}-{readable}-{uuid.uuid4().hex[:6]}"
+
+
+# --- archives in and out ------------------------------------------------------------------------
+
+
+class _QueueWriter(io.RawIOBase):
+    """A write-only file whose writes go, bounded, to a queue that a generator drains."""
+
+    def __init__(self, chunks: queue.Queue[bytes | BaseException | None]) -> None:
+        self._chunks = chunks
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        payload = bytes(data)
+        if payload:
+            self._chunks.put(payload)
+        return len(payload)
+
+
+def _reset_owner(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    # Root-owned inside the container, as the real service stages /opt/ml. Directories are
+    # writable by all so an image that runs as another user can still write model/ and output/.
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    if info.isdir():
+        info.mode = 0o777
+    return info
+
+
+def _opt_ml_archive(opt_ml: Path) -> Iterator[bytes]:
+    """A tar stream of the host tree as /opt/ml, produced by a thread with bounded memory, so a
+    multi-GiB channel streams into the container instead of being built in memory."""
+    chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=16)
+
+    def produce() -> None:
+        try:
+            with tarfile.open(fileobj=_QueueWriter(chunks), mode="w|", bufsize=1 << 20) as tar:
+                opt = tarfile.TarInfo("opt")
+                opt.type = tarfile.DIRTYPE
+                opt.mode = 0o755
+                tar.addfile(opt)
+                tar.add(str(opt_ml), arcname="opt/ml", filter=_reset_owner)
+            chunks.put(None)
+        except BaseException as exc:  # Handed to the consumer, which raises it.
+            chunks.put(exc)
+
+    threading.Thread(target=produce, name="optml-archive", daemon=True).start()
+    while True:
+        chunk = chunks.get()
+        if chunk is None:
+            return
+        if isinstance(chunk, BaseException):
+            raise chunk
+        yield chunk
+
+
+class _ChunkReader(io.RawIOBase):
+    """A readable file over an iterator of byte chunks (what get_archive returns)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        size = min(len(view), len(self._pending))
+        view[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+def _copy_out(container: Container, path: str, destination: Path) -> bool:
+    """Extract the container's `path` (a directory) under `destination`; False if it is absent."""
+    try:
+        chunks, _stat = container.get_archive(path, chunk_size=1 << 20)
+    except docker.errors.NotFound:
+        return False
+    with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as tar:
+        # "data" refuses absolute paths, links out of the tree and device files: the archive is
+        # written by code we do not control (bring your own container).
+        tar.extractall(destination, filter="data")
+    return True
+
+
+# --- log streaming ------------------------------------------------------------------------------
+
+
+def _pump_logs(container: Container, sink: LogSink | None) -> None:
+    """Deliver the container's output to `sink` one line at a time as it arrives; returns when
+    the container's output ends (it exited or was removed)."""
+    pending = b""
+
+    def emit(raw: bytes) -> None:
+        if sink is None:
+            return
+        with contextlib.suppress(Exception):  # A failing sink must not stop the pump.
+            sink(raw.decode("utf-8", errors="replace").rstrip("\r"))
+
+    try:
+        for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                emit(line)
+    except Exception as exc:  # The container went away under the stream: its output ends.
+        log.debug("log stream of %s ended: %s", container.name, exc)
+    if pending:
+        emit(pending)
+
+
+# --- handles ------------------------------------------------------------------------------------
+
+
+class _Running:
+    """One started container: its log pump, its waiter, and its removal when it ends."""
+
+    def __init__(self, runtime: DockerRuntime, container: Container, spec: ContainerSpec) -> None:
+        self.runtime = runtime
+        self.container = container
+        self.spec = spec
+        self.exit_code: int | None = None
+        self.copy_error: BaseException | None = None
+        self.done = threading.Event()
+        self._stopping = threading.Lock()
+        self._pump = threading.Thread(
+            target=_pump_logs, args=(container, spec.on_log), name=f"log-{spec.name}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._pump.start()
+        threading.Thread(target=self._wait, name=f"wait-{self.spec.name}", daemon=True).start()
+
+    def _wait(self) -> None:
+        code = 137
+        try:
+            code = int(self.container.wait(timeout=None).get("StatusCode", 137))
+        except Exception as exc:  # Removed under us (close, or a user's docker rm).
+            log.debug("wait on %s ended: %s", self.container.name, exc)
+        # The caller reads the logs once wait() returns: let the pump deliver the last lines.
+        self._pump.join(timeout=10)
+        if self.spec.mode == "train":
+            try:
+                # The job ends here: copy its results out now, so the container can go at once
+                # whatever the caller does next.
+                _copy_out(self.container, f"{OPT_ML}/model", self.spec.opt_ml)
+                _copy_out(self.container, f"{OPT_ML}/output", self.spec.opt_ml)
+            except Exception as exc:
+                self.copy_error = exc
+        self.runtime._remove(self.container)
+        self.exit_code = code
+        self.done.set()
+
+    def wait(self, timeout: float | None) -> int | None:
+        if not self.done.wait(timeout):
+            return None
+        return self.exit_code
+
+    def stop(self, grace_seconds: float) -> None:
+        with self._stopping:
+            if not self.done.is_set():
+                # docker stop: SIGTERM (to the container's init, which forwards it), then SIGKILL
+                # after the grace period.
+                with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                    self.container.stop(timeout=max(0, round(grace_seconds)))
+        # The waiter copies out and removes; give it time to finish.
+        self.done.wait(timeout=30)
+
+
+class DockerTrainingHandle:
+    def __init__(self, running: _Running) -> None:
+        self._running = running
+
+    @property
+    def container_id(self) -> str:
+        return str(self._running.container.id)
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        return self._running.wait(timeout)
+
+    def stop(self, grace_seconds: float) -> None:
+        self._running.stop(grace_seconds)
+
+    def collect(self) -> None:
+        """model/ and output/ were copied to spec.opt_ml when the container exited; wait for
+        that copy and raise its error, if any."""
+        self._running.done.wait()
+        if self._running.copy_error is not None:
+            raise RuntimeError(
+                f"could not copy /opt/ml/model and /opt/ml/output out of the training container: "
+                f"{self._running.copy_error}"
+            ) from self._running.copy_error
+
+
+class DockerServingHandle:
+    def __init__(self, running: _Running, url: str) -> None:
+        self._running = running
+        self._url = url
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def container_id(self) -> str:
+        return str(self._running.container.id)
+
+    def is_running(self) -> bool:
+        return not self._running.done.is_set()
+
+    def stop(self, grace_seconds: float) -> None:
+        self._running.stop(grace_seconds)
+
+
+# --- the runtime --------------------------------------------------------------------------------
+
+
+class DockerRuntime:
+    """ContainerRuntime over a Docker engine."""
+
+    name = "docker"
+
+    def __init__(
+        self,
+        *,
+        scope: str = "default",
+        network: str | None = None,
+        client: docker.DockerClient | None = None,
+    ) -> None:
+        """scope: one emulator data directory (orphans of the same scope are removed at start);
+        network: the Docker network the emulator shares with its containers when it runs in a
+        container itself (None: $SAGEMAKER_EMULATOR_DOCKER_NETWORK, else detected)."""
+        self.client = client or docker_client()
+        self.scope = scope
+        self.instance = uuid.uuid4().hex[:12]
+        info = self.client.info()
+        self._host_cpus = float(info.get("NCPU") or os.cpu_count() or 1)
+        self._host_memory = int(info.get("MemTotal") or 0)
+        # tini as PID 1 forwards SIGTERM to the entrypoint; a Python PID 1 would ignore it and
+        # every stop would wait for the kill.
+        self._init = bool(info.get("InitBinary"))
+        self.network = network or os.environ.get(NETWORK_ENV) or self._own_network()
+        self._lock = threading.Lock()
+        self._live: dict[str, _Running] = {}
+
+    # -- where the emulator runs -----------------------------------------------------------------
+
+    def _own_network(self) -> str | None:
+        """The first network of the container this emulator runs in, or None on the host."""
+        if not Path("/.dockerenv").exists():
+            return None
+        try:
+            me = self.client.containers.get(socket.gethostname())
+        except docker.errors.DockerException:
+            return None
+        networks = me.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
+        return next(iter(networks), None)
+
+    # -- ContainerRuntime ------------------------------------------------------------------------
+
+    def start_training(self, spec: ContainerSpec) -> DockerTrainingHandle:
+        return DockerTrainingHandle(self._start(spec))
+
+    def start_serving(self, spec: ContainerSpec) -> DockerServingHandle:
+        running = self._start(spec)
+        try:
+            url = self._serving_url(running.container, spec)
+        except Exception:
+            running.stop(0)
+            raise
+        return DockerServingHandle(running, url)
+
+    def cleanup_orphans(self) -> None:
+        """Remove containers of this scope that an earlier run of the emulator left behind."""
+        for container in self._containers({LABEL_SCOPE: self.scope}):
+            if container.labels.get(LABEL_INSTANCE) != self.instance:
+                log.info("removing orphan container %s", container.name)
+                self._remove(container)
+
+    def close(self) -> None:
+        with self._lock:
+            live = list(self._live.values())
+        threads = [
+            threading.Thread(target=running.stop, args=(5.0,), daemon=True) for running in live
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        # Anything of this run still there (a start that failed half-way).
+        for container in self._containers({LABEL_INSTANCE: self.instance}):
+            self._remove(container)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _containers(self, labels: dict[str, str]) -> list[Container]:
+        filters = [LABEL_MANAGED + "=true", *(f"{k}={v}" for k, v in labels.items())]
+        try:
+            found: list[Container] = self.client.containers.list(
+                all=True, filters={"label": filters}
+            )
+        except docker.errors.DockerException as exc:
+            log.warning("could not list containers: %s", exc)
+            return []
+        return found
+
+    def _remove(self, container: Container) -> None:
+        with self._lock:
+            self._live.pop(str(container.id), None)
+        with contextlib.suppress(docker.errors.NotFound):
+            try:
+                container.remove(force=True)
+            except docker.errors.APIError as exc:
+                # "removal already in progress" is a success for us.
+                if "already in progress" not in str(exc):
+                    log.warning("could not remove container %s: %s", container.name, exc)
+
+    def _image(self, spec: ContainerSpec) -> str:
+        image = local_image(spec.algorithm) if spec.algorithm else spec.image
+        try:
+            self.client.images.get(image)
+        except docker.errors.ImageNotFound:
+            if spec.algorithm:
+                raise ImageNotFound(
+                    f'The image "{image}" of the built-in {spec.algorithm} algorithm (for '
+                    f'"{spec.image}") is not in the local Docker engine; build it with '
+                    "containers/build.sh."
+                ) from None
+            raise ImageNotFound(
+                f'The image "{spec.image}" does not exist in the local Docker engine.'
+            ) from None
+        return image
+
+    def _limits(self, spec: ContainerSpec) -> dict[str, Any]:
+        limits: dict[str, Any] = {}
+        if spec.cpus:
+            limits["nano_cpus"] = int(min(spec.cpus, self._host_cpus) * 1e9)
+        if spec.memory_bytes:
+            memory = spec.memory_bytes
+            if self._host_memory:
+                memory = min(memory, self._host_memory)
+            limits["mem_limit"] = memory
+        return limits
+
+    def _network_options(self, spec: ContainerSpec) -> dict[str, Any]:
+        if spec.network_isolation and spec.mode == "train":
+            # EnableNetworkIsolation: no network at all (the real service's training containers
+            # get no outbound access; ours never need one).
+            return {"network_mode": "none"}
+        if spec.network_isolation:
+            # A serving container must still answer /invocations: an internal network has no
+            # route out, but the emulator reaches the container's address on it.
+            return {"network": self._isolated_network()}
+        if self.network:
+            return {"network": self.network}
+        if spec.mode == "serve":
+            return {"ports": {f"{SERVING_PORT}/tcp": ("127.0.0.1", None)}}
+        return {}
+
+    def _isolated_network(self) -> str:
+        name = f"{LABEL_PREFIX}-isolated"
+        with self._lock:
+            try:
+                network = self.client.networks.get(name)
+            except docker.errors.NotFound:
+                network = self.client.networks.create(
+                    name, driver="bridge", internal=True, labels={LABEL_MANAGED: "true"}
+                )
+            if self.network:
+                # In a container: join the isolated network too, to reach the serving container.
+                with contextlib.suppress(docker.errors.APIError):
+                    network.connect(socket.gethostname())
+        return name
+
+    def _start(self, spec: ContainerSpec) -> _Running:
+        image = self._image(spec)
+        labels = {
+            **spec.labels,
+            LABEL_MANAGED: "true",
+            LABEL_SCOPE: self.scope,
+            LABEL_INSTANCE: self.instance,
+            LABEL_MODE: spec.mode,
+        }
+        # The container's /opt/ml is /opt/ml: a root moved for the process runtime must not leak.
+        environment = {k: v for k, v in spec.environment.items() if k != "SAGEMAKER_BASE_DIR"}
+        container: Container = self.client.containers.create(
+            image,
+            command=[spec.mode],
+            name=_container_name(spec),
+            labels=labels,
+            environment=environment,
+            init=self._init or None,
+            detach=True,
+            **self._network_options(spec),
+            **self._limits(spec),
+        )
+        try:
+            # "/" exists in every image; /opt/ml may not (bring your own container).
+            container.put_archive("/", _opt_ml_archive(spec.opt_ml))
+            container.start()
+        except BaseException:
+            self._remove(container)
+            raise
+        running = _Running(self, container, spec)
+        with self._lock:
+            self._live[str(container.id)] = running
+        # Only now: the waiter removes the container from _live when it exits.
+        running.start()
+        log.info("started %s container %s (%s)", spec.mode, container.name, image)
+        return running
+
+    def _serving_url(self, container: Container, spec: ContainerSpec) -> str:
+        container.reload()
+        settings = container.attrs.get("NetworkSettings", {})
+        if spec.network_isolation or self.network:
+            network = f"{LABEL_PREFIX}-isolated" if spec.network_isolation else str(self.network)
+            address = settings.get("Networks", {}).get(network, {}).get("IPAddress")
+            if not address:
+                raise RuntimeError(f"container {container.name} has no address on {network}")
+            return f"http://{address}:{SERVING_PORT}"
+        bindings = (settings.get("Ports") or {}).get(f"{SERVING_PORT}/tcp") or []
+        if not bindings:
+            raise RuntimeError(f"container {container.name} published no port for {SERVING_PORT}")
+        return f"http://127.0.0.1:{bindings[0]['HostPort']}"

@@ -1,0 +1,91 @@
+"""A container that honours the SageMaker contract, with behaviours the tests choose.
+
+train: reads /opt/ml/input/config/hyperparameters.json; "behaviour" is one of
+  ok        write model/model.json (hyperparameters + channel listing) and exit 0
+  fail      write output/failure and exit 1
+  sleep     print a line, then wait; SIGTERM -> print "terminated" and exit 0
+  stubborn  print a line, then wait ignoring SIGTERM (only SIGKILL ends it)
+  network   print the network interfaces the container has, exit 0
+serve: GET /ping, POST /invocations answering the model file's content + the request body.
+"""
+
+import http.server
+import json
+import os
+import signal
+import sys
+import time
+
+OPT_ML = "/opt/ml"
+
+
+def train() -> int:
+    with open(f"{OPT_ML}/input/config/hyperparameters.json") as f:
+        hyperparameters = json.load(f)
+    behaviour = hyperparameters.get("behaviour", "ok")
+    print(f"byo train: behaviour={behaviour}", flush=True)
+    if behaviour == "ok":
+        data = os.path.join(OPT_ML, "input", "data")
+        channels = {c: sorted(os.listdir(os.path.join(data, c))) for c in sorted(os.listdir(data))}
+        with open(f"{OPT_ML}/model/model.json", "w") as f:
+            json.dump({"hyperparameters": hyperparameters, "channels": channels}, f)
+        os.makedirs(f"{OPT_ML}/model/sub", exist_ok=True)
+        with open(f"{OPT_ML}/model/sub/weights.bin", "wb") as weights:
+            weights.write(bytes(range(256)) * 4096)
+        for i in range(3):
+            print(f"line {i}", flush=True)
+        return 0
+    if behaviour == "fail":
+        with open(f"{OPT_ML}/output/failure", "w") as f:
+            f.write("ClientError: the byo container refused its input")
+        print("failing", file=sys.stderr, flush=True)
+        return 1
+    if behaviour in ("sleep", "stubborn"):
+        if behaviour == "sleep":
+
+            def on_term(signum: int, frame: object) -> None:
+                print("terminated", flush=True)
+                sys.exit(0)
+
+            signal.signal(signal.SIGTERM, on_term)
+        else:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("sleeping", flush=True)
+        while True:
+            time.sleep(0.1)
+    if behaviour == "network":
+        print("interfaces: " + ",".join(sorted(os.listdir("/sys/class/net"))), flush=True)
+        return 0
+    print(f"unknown behaviour {behaviour}", flush=True)
+    return 2
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._answer(200 if self.path == "/ping" else 404, b"{}")
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with open(f"{OPT_ML}/model/model.json", "rb") as f:
+            model = json.load(f)
+        answer = {"model": model, "echo": body.decode("utf-8", "replace")}
+        self._answer(200, json.dumps(answer).encode())
+
+
+def serve() -> int:
+    print("byo serve: listening on 8080", flush=True)
+    http.server.ThreadingHTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(train() if sys.argv[1] == "train" else serve())
