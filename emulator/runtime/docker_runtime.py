@@ -25,6 +25,7 @@ import os
 import queue
 import re
 import socket
+import subprocess
 import tarfile
 import threading
 import uuid
@@ -95,6 +96,44 @@ def missing_algorithm_images(client: docker.DockerClient | None = None) -> list[
     finally:
         if own:
             client.close()
+
+
+def build_algorithm_images(timeout: float = 900) -> str | None:
+    """Run containers/build.sh from this checkout; None on success, else why it could not."""
+    script = Path(__file__).resolve().parents[2] / "containers" / "build.sh"
+    if not script.is_file():
+        return f"the algorithm images are missing and there is no {script} to build them"
+    log.info("building the algorithm images with %s (first time: about a minute)", script)
+    try:
+        done = subprocess.run(
+            ["bash", str(script)], capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"building the algorithm images failed: {exc}"
+    if done.returncode != 0:
+        return f"building the algorithm images failed: {done.stderr.strip()[-500:]}"
+    return None
+
+
+def docker_unavailable_reason(build: bool = True) -> str | None:
+    """None when Docker can run the built-in algorithms here (building their images first if
+    they are missing and `build`), else why not: what `--runtime auto` logs when it falls back."""
+    try:
+        client = docker_client()
+    except DockerUnavailable as exc:
+        return str(exc)
+    try:
+        missing = missing_algorithm_images(client)
+        if missing and build:
+            error = build_algorithm_images()
+            if error is not None:
+                return error
+            missing = missing_algorithm_images(client)
+        if missing:
+            return f"the algorithm images {', '.join(missing)} are missing (containers/build.sh)"
+        return None
+    finally:
+        client.close()
 
 
 def _container_name(spec: ContainerSpec) -> str:

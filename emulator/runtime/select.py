@@ -1,13 +1,19 @@
 """Which ContainerRuntime this emulator uses: `--runtime docker|process`, or `auto`.
 
-`auto` takes Docker when an engine answers and the algorithm images exist, else the process
-runtime; either way one log line says which and why (also shown by /_emulator/health).
+`auto` takes Docker when an engine answers and the algorithm images exist (building them with
+containers/build.sh when they are missing), else the process runtime; either way one log line says
+which and why (also shown by /_emulator/health).
+
+The Docker runtime's scope is the data directory: containers left by an earlier run of the same
+data directory are its orphans; other emulators' containers on the same engine are not.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
+from pathlib import Path
 from typing import Any, Protocol
 
 from emulator.runtime.base import ContainerRuntime
@@ -19,6 +25,9 @@ class RuntimeSettings(Protocol):
     @property
     def runtime(self) -> str: ...
 
+    @property
+    def data_dir(self) -> Path: ...
+
 
 def select_runtime(settings: RuntimeSettings) -> ContainerRuntime:
     choice = settings.runtime
@@ -26,13 +35,13 @@ def select_runtime(settings: RuntimeSettings) -> ContainerRuntime:
         log.info("runtime: process (asked for with --runtime process)")
         return _process_runtime()
     if choice == "docker":
-        runtime = _docker_runtime()
+        runtime = _docker_runtime(settings)
         log.info("runtime: docker (asked for with --runtime docker)")
         return runtime
     reason = _docker_unavailable_reason()
     if reason is None:
         log.info("runtime: docker (auto: a Docker engine answers and the algorithm images exist)")
-        return _docker_runtime()
+        return _docker_runtime(settings)
     log.warning("runtime: process (auto: %s)", reason)
     return _process_runtime()
 
@@ -43,10 +52,16 @@ def _process_runtime() -> ContainerRuntime:
     return ProcessRuntime()
 
 
-def _docker_runtime() -> ContainerRuntime:
+def docker_scope(data_dir: Path) -> str:
+    """The label value that ties Docker containers to one data directory."""
+    resolved = str(Path(data_dir).expanduser().resolve())
+    return hashlib.sha256(resolved.encode()).hexdigest()[:16]
+
+
+def _docker_runtime(settings: RuntimeSettings) -> ContainerRuntime:
     # Imported lazily: only this path needs the docker SDK and an engine.
     module: Any = importlib.import_module("emulator.runtime.docker_runtime")
-    runtime: ContainerRuntime = module.DockerRuntime()
+    runtime: ContainerRuntime = module.DockerRuntime(scope=docker_scope(settings.data_dir))
     return runtime
 
 
