@@ -591,7 +591,7 @@ class _RowSource:
         return block
 
 
-def _rebatch(blocks: Iterator[np.ndarray], batch_size: int) -> Iterator[np.ndarray]:
+def rebatch(blocks: Iterator[np.ndarray], batch_size: int) -> Iterator[np.ndarray]:
     """Exactly `batch_size` rows per batch (the last may be shorter); blocks pass through whole."""
     pending: list[np.ndarray] = []
     have = 0
@@ -629,7 +629,7 @@ def iter_dense_batches(
             with open(path, "rb", buffering=0) as stream:
                 yield from source.blocks(_Reader(stream, str(path)), batch_size)
 
-    yield from _rebatch(blocks(), batch_size)
+    yield from rebatch(blocks(), batch_size)
 
 
 def decode_matrix(payload: bytes, feature_dim: int | None) -> np.ndarray:
