@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from emulator.aws import arns
 from emulator.aws.errors import ValidationException
 from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound, ServingHandle
 from emulator.runtime.images import algorithm_for_image
@@ -39,7 +40,6 @@ from emulator.state.records import (
     ModelRecord,
     VariantState,
     now,
-    sagemaker_arn,
 )
 from emulator.state.store import RecordStore
 
@@ -154,7 +154,7 @@ class HostingService:
         return None if endpoint is None else endpoint.status.value
 
     def _arn(self, resource_type: str, name: str) -> str:
-        return sagemaker_arn(self._region, resource_type, name)
+        return arns.arn(self._region, resource_type, name)
 
     # --- models ---------------------------------------------------------------------------------
 

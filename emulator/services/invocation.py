@@ -18,18 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from emulator.aws.errors import AwsError, ModelError, ServiceUnavailableRuntime
+from emulator.aws.arns import ACCOUNT_ID
+from emulator.aws.errors import ModelError, ServiceUnavailableRuntime, ValidationError
 from emulator.runtime.base import ServingHandle
-from emulator.state.records import ACCOUNT_ID
 
 INVOCATION_TIMEOUT_SECONDS = 60.0
 """The container must answer /invocations within 60 s (spec §2)."""
 
 CUSTOM_ATTRIBUTES_HEADER = "X-Amzn-SageMaker-Custom-Attributes"
-
-
-class ValidationError(AwsError):
-    """sagemaker-runtime's code for an unknown or not-InService endpoint (400)."""
 
 
 @dataclass(frozen=True)

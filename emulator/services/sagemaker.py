@@ -11,18 +11,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from emulator.aws import arns
 from emulator.runtime.base import ContainerRuntime
 from emulator.services.hosting import HostingService
 from emulator.services.invocation import InvocationRouter, InvokeResult
 from emulator.services.ports import LogWriter, ObjectStore, ServiceSettings
 from emulator.services.tags import TagService
 from emulator.services.training import TrainingService
-from emulator.state.records import ACCOUNT_ID, NotebookInstanceStatus, now, sagemaker_arn
+from emulator.state.records import NotebookInstanceStatus, now
 from emulator.state.store import RecordStore
 
 log = logging.getLogger(__name__)
 
-NOTEBOOK_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/SageMakerRole"
+NOTEBOOK_ROLE_ARN = f"arn:aws:iam::{arns.ACCOUNT_ID}:role/SageMakerRole"
 """The role DescribeNotebookInstance reports, so the SDK's get_execution_role() works offline."""
 
 
@@ -35,7 +36,7 @@ class SageMakerService:
         logs: LogWriter,
     ) -> None:
         self._region = settings.region
-        data_dir = settings.data_dir
+        data_dir = settings.data_dir.expanduser().resolve()
         self.runtime = runtime
         self._store = RecordStore(data_dir / "state.sqlite3")
         self._tags = TagService(self._store, self._resource_exists)
@@ -59,10 +60,12 @@ class SageMakerService:
         log.info("SageMaker control plane started with the %s runtime", self.runtime.name)
 
     def close(self) -> None:
-        """Stop running jobs and serving containers; the records stay in the store."""
+        """Stop running jobs and serving containers; the records stay in the store.
+
+        The runtime itself is closed by its owner, the composition root.
+        """
         self._training.close()
         self._hosting.close()
-        self.runtime.close()
         self._store.close()
 
     def _resource_exists(self, arn: str) -> bool:
@@ -163,7 +166,7 @@ class SageMakerService:
         name = request["NotebookInstanceName"]
         at = now()
         return {
-            "NotebookInstanceArn": sagemaker_arn(self._region, "notebook-instance", name),
+            "NotebookInstanceArn": arns.arn(self._region, "notebook-instance", name),
             "NotebookInstanceName": name,
             "NotebookInstanceStatus": NotebookInstanceStatus.IN_SERVICE.value,
             "Url": f"{name}.notebook.{self._region}.sagemaker.aws",

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emulator.aws import arns
 from emulator.aws.errors import ResourceInUse, ResourceNotFound, ValidationException
 from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound, TrainingHandle
 from emulator.runtime.images import algorithm_for_image
@@ -35,7 +36,6 @@ from emulator.state.records import (
     TrainingJobRecord,
     TrainingJobStatus,
     now,
-    sagemaker_arn,
 )
 from emulator.state.store import RecordStore
 
@@ -165,7 +165,7 @@ class TrainingService:
         )
         stored_request = {k: v for k, v in request.items() if k != "Tags"}
         at = now()
-        arn = sagemaker_arn(self._region, "training-job", name)
+        arn = arns.arn(self._region, "training-job", name)
         job = TrainingJobRecord(
             name=name,
             arn=arn,

@@ -12,17 +12,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-ACCOUNT_ID = "123456789012"
-"""moto's default account, so the ARNs of S3, IAM, STS and SageMaker agree."""
-
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def sagemaker_arn(region: str, resource_type: str, name: str) -> str:
-    # The real service lower-cases the name part of SageMaker resource ARNs.
-    return f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:{resource_type}/{name.lower()}"
 
 
 class TrainingJobStatus(StrEnum):
