@@ -1,0 +1,31 @@
+"""The census county table as the segmentation notebook prepares it (test data helper).
+
+``acs2015_county_data.csv``: dropna (3,218 rows), drop the non-numeric CensusId/State/County
+columns (34 features left), MinMax-scale each column, float32.
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+CENSUS_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "acs2015_county_data.csv"
+NON_NUMERIC = ("CensusId", "State", "County")
+
+
+@cache
+def census_matrix() -> npt.NDArray[np.float32]:
+    with CENSUS_CSV.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    columns = [c for c in rows[0] if c not in NON_NUMERIC]
+    complete = [r for r in rows if all(r[c] not in ("", None) for c in rows[0])]
+    data = np.array([[float(r[c]) for c in columns] for r in complete], dtype=np.float64)
+    low, high = data.min(axis=0), data.max(axis=0)
+    scaled = (data - low) / (high - low)
+    result = scaled.astype(np.float32)
+    result.setflags(write=False)
+    return result
