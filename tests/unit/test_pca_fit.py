@@ -57,7 +57,7 @@ def test_sign_convention_largest_entry_positive() -> None:
 
 
 def test_far_from_origin_stays_exact() -> None:
-    # A large common offset would wreck Σxᵀx − n·μμᵀ without the shift by the first batch's mean.
+    # A large common offset would wreck sum(x^T x) - n mu mu^T without the shift by the first batch's mean.
     rng = np.random.default_rng(1)
     x = (rng.normal(size=(20_000, 8)) * [1, 2, 3, 4, 5, 6, 7, 8] + 1000.0).astype(np.float32)
     model = fit_regular(_batches(x, 1000), 8, 8, True)
