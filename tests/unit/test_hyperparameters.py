@@ -39,7 +39,7 @@ def test_unknown_names_rejected_like_json_schema() -> None:
         PcaHyperparameters.from_raw({**PCA_SDK, "mini_batch_siz": "5"})
     with pytest.raises(HyperparameterError, match=r"\('a', 'b' were unexpected\)"):
         PcaHyperparameters.from_raw({**PCA_SDK, "a": "1", "b": "2"})
-    with pytest.raises(HyperparameterError, match="^Additional properties are not allowed"):
+    with pytest.raises(HyperparameterError, match=r"^Additional properties are not allowed"):
         KMeansHyperparameters.from_raw({**KMEANS_SDK, "x": "1"})
 
 
