@@ -67,8 +67,9 @@ def _handler_class(invoke: Invoker) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         # Small responses must not wait for a delayed ACK (Nagle + delayed ACK = 40 ms).
         disable_nagle_algorithm = True
-        server_version = "sagemaker-emulator-algorithm"
-        sys_version = ""
+
+        def version_string(self) -> str:
+            return "sagemaker-emulator-algorithm"
 
         def log_message(self, format: str, *args: object) -> None:
             # The real images do not log per request; keep stdout for the algorithm's lines.
