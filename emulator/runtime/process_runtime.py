@@ -55,8 +55,8 @@ class _Process:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            # Its own session: a Ctrl-C in the emulator's terminal does not reach the child.
-            start_new_session=True,
+            # Same process group as the emulator: whoever kills the emulator's group (a launcher,
+            # a terminal's Ctrl-C) takes the children too, so no algorithm outlives a crash.
         )
         self._pump = threading.Thread(
             target=self._read_output, args=(spec.on_log,), name=f"log-{spec.name}", daemon=True
@@ -151,8 +151,8 @@ class ProcessRuntime:
         return ProcessServingHandle(process, port)
 
     def cleanup_orphans(self) -> None:
-        """Children die with their session leader's pipes; nothing survives an emulator crash
-        that this runtime could find again, so there is nothing to clean."""
+        """Nothing to find: children share the emulator's process group, so a crash that killed
+        the group took them with it (a lone `kill -9` of the emulator's pid does not)."""
 
     def close(self) -> None:
         with self._lock:
