@@ -9,6 +9,7 @@ Everything that is not ours (s3, sts, iam, logs, ...) goes to moto's server app 
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -26,6 +27,7 @@ class Route(StrEnum):
     RUNTIME = "runtime"
     ADMIN = "admin"
     MOTO = "moto"
+    BAD_SIGNATURE = "bad-signature"
 
 
 def signing_service(authorization: str | None, query_string: str) -> str | None:
@@ -53,7 +55,11 @@ def classify(path: str, headers: dict[str, str], query_string: str = "") -> Rout
     """Where a request goes. `headers` has lower-case names."""
     if path.startswith(ADMIN_PREFIX) or path == ADMIN_PREFIX.rstrip("/"):
         return Route.ADMIN
-    service = signing_service(headers.get("authorization"), query_string)
+    authorization = headers.get("authorization")
+    service = signing_service(authorization, query_string)
+    if service is None and authorization and authorization.startswith("AWS4-"):
+        # A SigV4 header without a usable credential scope: AWS answers 400, not 500.
+        return Route.BAD_SIGNATURE
     target = headers.get("x-amz-target", "")
     if service == "sagemaker":
         return Route.RUNTIME if is_invocation_path(path) else Route.CONTROL
@@ -84,8 +90,33 @@ class EdgeRouter:
         scope[SERVICE_SCOPE_KEY] = signing_service(headers.get("authorization"), query_string)
         if route is Route.MOTO:
             await self.moto(scope, receive, send)
+        elif route is Route.BAD_SIGNATURE:
+            await _incomplete_signature(send)
         else:
             await self.ours(scope, receive, send)
+
+
+async def _incomplete_signature(send: Send) -> None:
+    code = "IncompleteSignatureException"
+    body = json.dumps(
+        {
+            "__type": code,
+            "message": "Authorization header requires a 'Credential' parameter of the form "
+            "AKID/date/region/service/aws4_request.",
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 400,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"x-amzn-errortype", code.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _headers(scope: Scope) -> dict[str, str]:

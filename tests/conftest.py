@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from botocore.config import Config
 from sdk.launcher import EmulatorServer, start_emulator
 
 RUNTIMES = ("process", "docker")
-SKIP_DOCKER_ENV = "SAGEMAKER_EMULATOR_SKIP_DOCKER"
 REGION = "us-east-1"
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,12 +49,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def require_runtime(runtime: str) -> None:
-    """Skip the Docker runtime only when told to, loudly; otherwise let it fail if it must."""
-    if runtime == "docker" and os.environ.get(SKIP_DOCKER_ENV) == "1":
-        pytest.skip(
-            f"!!! {SKIP_DOCKER_ENV}=1: the Docker runtime is NOT tested (engine and images "
-            "unchecked) !!!"
-        )
+    """Docker: start the engine and build the images if needed; fail loudly if that cannot be
+    done, skip loudly only when SAGEMAKER_EMULATOR_SKIP_DOCKER=1 (tests.docker.engine decides)."""
+    if runtime == "docker":
+        from tests.docker.engine import require_docker
+
+        require_docker()
 
 
 def boto_kwargs(url: str) -> dict[str, Any]:

@@ -88,3 +88,10 @@ def test_scope_of_a_real_boto3_client_request() -> None:
 )
 def test_invocation_paths(path: str, expected: bool) -> None:
     assert is_invocation_path(path) is expected
+
+
+def test_a_sigv4_header_without_a_credential_scope_is_rejected_at_the_edge() -> None:
+    assert classify("/", {"authorization": "AWS4-HMAC-SHA256 garbage"}) is Route.BAD_SIGNATURE
+    assert (
+        classify("/", {"authorization": "AWS4-HMAC-SHA256 Credential=a/b"}) is Route.BAD_SIGNATURE
+    )

@@ -1,0 +1,165 @@
+"""S3 and CloudWatch Logs survive a restart on the same data dir, a `kill -9` included."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from sdk.launcher import EmulatorServer
+from tests.conftest import boto_kwargs
+
+StartEmulator = Callable[..., EmulatorServer]
+
+
+def s3_of(server: EmulatorServer) -> Any:
+    return boto3.client("s3", **boto_kwargs(server.url))
+
+
+def snapshot(s3: Any) -> dict[str, dict[str, tuple[int, str, str]]]:
+    """bucket -> key -> (size, etag, sha256 of the body)."""
+    state: dict[str, dict[str, tuple[int, str, str]]] = {}
+    for bucket in s3.list_buckets()["Buckets"]:
+        name = bucket["Name"]
+        state[name] = {}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+            for entry in page.get("Contents", []):
+                body = s3.get_object(Bucket=name, Key=entry["Key"])["Body"].read()
+                digest = hashlib.sha256(body).hexdigest()
+                state[name][entry["Key"]] = (entry["Size"], entry["ETag"], digest)
+    return state
+
+
+def test_s3_survives_a_clean_restart(emulator_factory: StartEmulator, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = emulator_factory(data_dir=data_dir)
+    s3 = s3_of(first)
+    s3.create_bucket(Bucket="persist-a")
+    s3.create_bucket(Bucket="persist-gone")
+    s3.put_object(Bucket="persist-a", Key="small.txt", Body=b"hello", ContentType="text/plain")
+    s3.put_object(Bucket="persist-a", Key="meta", Body=b"m", Metadata={"owner": "me"})
+    s3.put_object(Bucket="persist-a", Key="overwritten", Body=b"old")
+    s3.put_object(Bucket="persist-a", Key="overwritten", Body=b"new")
+    s3.put_object(Bucket="persist-a", Key="deleted", Body=b"x")
+    s3.delete_object(Bucket="persist-a", Key="deleted")
+    s3.copy_object(Bucket="persist-a", Key="copy.txt", CopySource="persist-a/small.txt")
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(12 * 1024 * 1024))
+    s3.upload_file(str(big), "persist-a", "dir/big.bin")  # multipart
+    s3.delete_objects(Bucket="persist-a", Delete={"Objects": [{"Key": "meta"}, {"Key": "missing"}]})
+    s3.put_object(Bucket="persist-a", Key="meta2", Body=b"m", Metadata={"owner": "me"})
+    s3.delete_bucket(Bucket="persist-gone")
+    before = snapshot(s3)
+    first.stop()
+
+    second = emulator_factory(data_dir=data_dir)
+    s3 = s3_of(second)
+    assert snapshot(s3) == before
+    assert set(before["persist-a"]) == {
+        "small.txt",
+        "overwritten",
+        "copy.txt",
+        "dir/big.bin",
+        "meta2",
+    }
+    assert s3.get_object(Bucket="persist-a", Key="overwritten")["Body"].read() == b"new"
+    head = s3.head_object(Bucket="persist-a", Key="meta2")
+    assert head["Metadata"] == {"owner": "me"}
+    assert s3.head_object(Bucket="persist-a", Key="small.txt")["ContentType"] == "text/plain"
+    assert "persist-gone" not in before
+
+
+def test_s3_writes_acknowledged_before_a_kill_9_survive(
+    emulator_factory: StartEmulator, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    first = emulator_factory(data_dir=data_dir)
+    s3 = s3_of(first)
+    s3.create_bucket(Bucket="crash-bucket")
+    payload = os.urandom(3 * 1024 * 1024)
+    s3.put_object(Bucket="crash-bucket", Key="last-write.bin", Body=payload)
+    first.kill()  # SIGKILL right after the PUT was acknowledged: no shutdown hook runs
+    assert first.process.returncode == -9
+
+    second = emulator_factory(data_dir=data_dir)
+    s3 = s3_of(second)
+    body = s3.get_object(Bucket="crash-bucket", Key="last-write.bin")["Body"].read()
+    assert body == payload
+    # And the restarted server keeps persisting: one more round trip through a crash.
+    s3.delete_object(Bucket="crash-bucket", Key="last-write.bin")
+    s3.put_object(Bucket="crash-bucket", Key="after.txt", Body=b"after")
+    second.kill()
+    third = emulator_factory(data_dir=data_dir)
+    listed = s3_of(third).list_objects_v2(Bucket="crash-bucket")
+    assert [entry["Key"] for entry in listed["Contents"]] == ["after.txt"]
+
+
+def test_log_store_events_replay_after_a_restart(tmp_path: Path) -> None:
+    """LogStore writes (the services' container output) are journaled and replayed on start."""
+    from moto.logs.models import logs_backends
+
+    from emulator.aws.arns import ACCOUNT_ID
+    from emulator.state.logs import LogStore
+
+    region = "eu-west-3"  # a region no other test in this process writes to
+    group, stream = "/aws/sagemaker/TrainingJobs", "job-1/algo-1-1700000000"
+    store = LogStore(tmp_path / "logs", region)
+    store.ensure_stream(group, "job-1/empty-stream")
+    store.put_lines(group, stream, ["first", "second"], timestamp_ms=1_000)  # older than 14 days
+    store.put_lines(group, stream, ["third"])
+    store.close()
+    with (tmp_path / "logs" / "journal.jsonl").open("a") as journal:
+        journal.write('{"group": "cut short by a cr')  # what kill -9 mid-write leaves
+
+    logs_backends[ACCOUNT_ID][region].reset()  # a fresh process: moto starts empty
+    replayed = LogStore(tmp_path / "logs", region)
+    streams = replayed.backend.groups[group].streams
+    assert set(streams) == {stream, "job-1/empty-stream"}
+    assert [e.message for e in streams[stream].events] == ["first", "second", "third"]
+    assert streams[stream].events[0].timestamp == 1_000
+    replayed.put_lines(group, stream, ["fourth"])
+    replayed.close()
+
+    logs_backends[ACCOUNT_ID][region].reset()
+    again = LogStore(tmp_path / "logs", region)
+    events = again.backend.groups[group].streams[stream].events
+    assert [e.message for e in events] == ["first", "second", "third", "fourth"]
+    again.close()
+
+
+@pytest.mark.parametrize("key", ["plain", "dir/with spaces/ünïcode.txt", "a" * 900])
+def test_s3_store_round_trip_through_the_data_dir(tmp_path: Path, key: str) -> None:
+    """The services' S3Store: put/get/list/open, persisted and reloaded by a new store."""
+    from moto.s3.models import s3_backends
+
+    from emulator.aws.arns import ACCOUNT_ID, PARTITION
+    from emulator.state.s3 import NoSuchBucket, NoSuchKey, S3Store
+
+    bucket = "store-round-trip"
+    s3_backends[ACCOUNT_ID][PARTITION].reset()
+    store = S3Store(tmp_path / "s3")
+    assert not store.head_bucket(bucket)
+    with pytest.raises(NoSuchBucket):
+        store.put_object(bucket, key, b"x")
+    store.create_bucket(bucket)
+    store.put_object(bucket, key, b"first")
+    with (tmp_path / "payload").open("wb") as out:
+        out.write(b"y" * 100_000)
+    with (tmp_path / "payload").open("rb") as stream:
+        store.put_object(bucket, key + ".stream", stream)
+    assert store.get_object(bucket, key) == b"first"
+    with pytest.raises(NoSuchKey):
+        store.get_object(bucket, "missing")
+
+    s3_backends[ACCOUNT_ID][PARTITION].reset()
+    reloaded = S3Store(tmp_path / "s3")
+    assert reloaded.head_bucket(bucket)
+    assert reloaded.list_keys(bucket, "") == sorted([(key, 5), (key + ".stream", 100_000)])
+    with reloaded.open_object(bucket, key + ".stream") as stream:
+        assert stream.read() == b"y" * 100_000
+    s3_backends[ACCOUNT_ID][PARTITION].reset()
