@@ -183,4 +183,20 @@ def load(path_or_file: str | Path | IO[bytes]) -> list[np.ndarray] | dict[str, n
     return loads(data, getattr(path_or_file, "name", "<stream>"))
 
 
-__all__ = ["NDArrayFileError", "dumps", "load", "loads", "save"]
+def load_list(path_or_file: str | Path | IO[bytes]) -> list[np.ndarray]:
+    """`load` for a file that must hold an unnamed list (the k-means model)."""
+    loaded = load(path_or_file)
+    if not isinstance(loaded, list):
+        raise NDArrayFileError(f"expected an unnamed NDArray list, found names {list(loaded)}")
+    return loaded
+
+
+def load_named(path_or_file: str | Path | IO[bytes]) -> dict[str, np.ndarray]:
+    """`load` for a file that must hold named arrays (the PCA model: s, v, mean)."""
+    loaded = load(path_or_file)
+    if not isinstance(loaded, dict):
+        raise NDArrayFileError(f"expected named NDArrays, found an unnamed list of {len(loaded)}")
+    return loaded
+
+
+__all__ = ["NDArrayFileError", "dumps", "load", "load_list", "load_named", "loads", "save"]

@@ -357,7 +357,7 @@ class _Reader:
 
     def error(self, message: str, offset: int | None = None) -> RecordIOError:
         where = self.offset if offset is None else offset
-        return RecordIOError(f"{self.name}: {message} at byte offset {where}")
+        return RecordIOError(f"{self.name}, byte offset {where}: {message}")
 
     def next_payload(self) -> tuple[int, bytes, bool] | None:
         """The next record: (offset, payload, was multi-part), or None at the end of the stream."""
@@ -496,6 +496,9 @@ def _row_of(record: Any, reader: _Reader, offset: int, width: int | None) -> np.
     _, tensor = found
     values = np.asarray(tensor.values, dtype=np.float32)
     if not len(tensor.keys):
+        if len(tensor.shape) and not len(values):
+            # The SDK's sparse writer gives an all-zero row no keys and no values, only a shape.
+            return np.zeros(int(np.prod(np.asarray(tensor.shape, dtype=np.uint64))), np.float32)
         return values
     keys = np.asarray(tensor.keys, dtype=np.uint64)
     if len(keys) != len(values):
