@@ -26,6 +26,6 @@ def census_matrix() -> npt.NDArray[np.float32]:
     data = np.array([[float(r[c]) for c in columns] for r in complete], dtype=np.float64)
     low, high = data.min(axis=0), data.max(axis=0)
     scaled = (data - low) / (high - low)
-    result = scaled.astype(np.float32)
+    result: npt.NDArray[np.float32] = scaled.astype(np.float32)
     result.setflags(write=False)
     return result
