@@ -94,7 +94,12 @@ def _numbers(values: Any, where: str) -> np.ndarray:
         raise BadRequest(f"{where} must be a flat list of numbers") from None
     if array.size == 0:
         return np.zeros(0, dtype=np.float64)
-    if array.ndim != 1 or array.dtype.kind not in "iuf":
+    # numpy reads true/false as 1/0 when numbers are beside them; JSON booleans are not numbers.
+    if (
+        array.ndim != 1
+        or array.dtype.kind not in "iuf"
+        or any(v is True or v is False for v in values)
+    ):
         raise BadRequest(f"{where} must be a flat list of numbers")
     return array.astype(np.float64)
 

@@ -73,6 +73,13 @@ def parse_csv(
     sets it. Blank lines are skipped. Raises CsvDataError naming the line (counted from
     `first_line`) and what is wrong.
     """
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line = first_line + data.count(b"\n", 0, nul)
+        raise CsvDataError(
+            f"{name}: line {line} holds binary data, not CSV "
+            "text (is this application/x-recordio-protobuf?)"
+        )
     if b"\r" in data:
         data = data.replace(b"\r", b"")
     if not data.endswith(b"\n"):
