@@ -294,7 +294,9 @@ class TrainingService:
             self._finish(name, TrainingJobStatus.FAILED, str(exc)[:1024])
             return
         status, reason = outcome
-        if status != TrainingJobStatus.FAILED:
+        stopped_empty = status == TrainingJobStatus.STOPPED and not any(tree.model_dir.iterdir())
+        # A stopped job uploads what it saved so far; with nothing saved there is no artifact.
+        if status != TrainingJobStatus.FAILED and not stopped_empty:
             try:
                 self._secondary(name, SecondaryStatus.UPLOADING, MSG_UPLOADING)
                 self._upload(name, request, tree)
