@@ -28,6 +28,8 @@ def build_app(settings: Settings) -> ASGIApp:
     settings = settings.model_copy(update={"data_dir": data_dir})
     s3 = S3Store(data_dir / "s3", settings.region)
     logs = LogStore(data_dir / "logs", settings.region)
+    if settings.seed_dir is not None:
+        s3.seed_tree(settings.seed_dir.expanduser())
     container_runtime = select_runtime(settings)
 
     from emulator.services.sagemaker import SageMakerService

@@ -27,6 +27,7 @@ def serve(args: argparse.Namespace) -> int:
             "runtime": args.runtime,
             "region": args.region,
             "log_level": args.log_level,
+            "seed_dir": args.seed_dir,
         }.items()
         if value is not None
     }
@@ -35,7 +36,11 @@ def serve(args: argparse.Namespace) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    app = build_app(settings)
+    try:
+        app = build_app(settings)
+    except ValueError as exc:  # a bad --seed-dir, say: a message, not a trace
+        print(f"sagemaker-emulator: {exc}", file=sys.stderr)
+        return 2
     print(
         f"sagemaker-emulator {__version__} on http://{settings.host}:{settings.port} "
         f"(data dir {settings.data_dir})",
@@ -76,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--region", help="the region the emulator answers as (default us-east-1)")
     s.add_argument("--log-level", help="debug, info, warning, error (default info)")
+    s.add_argument(
+        "--seed-dir",
+        type=Path,
+        help="upload this folder to S3 at start: its top-level folders are buckets",
+    )
     s.set_defaults(func=serve)
     try:
         from sdk.cli import add_commands

@@ -25,4 +25,6 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     runtime: RuntimeChoice = "auto"
     region: str = "us-east-1"
+    seed_dir: Path | None = None
+    """Uploaded to S3 at start: its top-level folders are buckets (`<dir>/<bucket>/<key>`)."""
     log_level: str = "info"

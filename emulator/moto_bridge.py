@@ -49,8 +49,7 @@ class MotoBridge:
         self.logs = logs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
-        try:
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as body:
             length = 0
             more = True
             while more:
@@ -66,8 +65,6 @@ class MotoBridge:
             environ = _environ(scope, body, length)
             service = scope.get(SERVICE_SCOPE_KEY)
             status, headers, chunks = await anyio.to_thread.run_sync(self._run, environ, service)
-        finally:
-            body.close()
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b"".join(chunks)})
 

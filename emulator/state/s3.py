@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import mimetypes
 import os
 import shutil
 import threading
@@ -80,7 +81,13 @@ class S3Store:
                 self.backend.create_bucket(bucket, self.region)
             self.sync_bucket(bucket)
 
-    def put_object(self, bucket: str, key: str, data_or_file: bytes | IO[bytes]) -> None:
+    def put_object(
+        self,
+        bucket: str,
+        key: str,
+        data_or_file: bytes | IO[bytes],
+        content_type: str | None = None,
+    ) -> None:
         with self.lock:
             self._bucket(bucket)
             fake = self.backend.put_object(bucket, key, b"", disable_notification=True)
@@ -88,7 +95,31 @@ class S3Store:
                 _fill(fake, [bytes(data_or_file)])
             else:
                 _fill(fake, _chunks(data_or_file))
+            if content_type:
+                fake.set_metadata({"Content-Type": content_type})
             self.sync_bucket(bucket)
+
+    def seed_tree(self, root: Path) -> int:
+        """Upload `root/<bucket>/<key...>` (serve --seed-dir): top-level folders are buckets."""
+        if not root.is_dir():
+            raise ValueError(f"seed dir {root} is not a folder")
+        loose = sorted(p.name for p in root.iterdir() if p.is_file())
+        if loose:
+            raise ValueError(
+                f"seed dir {root} has files at its top level ({', '.join(loose)}); "
+                "its top-level folders are buckets: put files in <seed dir>/<bucket>/..."
+            )
+        count = 0
+        for bucket_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+            self.create_bucket(bucket_dir.name)
+            for path in sorted(p for p in bucket_dir.rglob("*") if p.is_file()):
+                content_type, _ = mimetypes.guess_type(path.name)
+                with path.open("rb") as stream:
+                    key = path.relative_to(bucket_dir).as_posix()
+                    self.put_object(bucket_dir.name, key, stream, content_type)
+                count += 1
+        log.info("S3: seeded %d object(s) from %s", count, root)
+        return count
 
     def get_object(self, bucket: str, key: str) -> bytes:
         with self.open_object(bucket, key) as stream:

@@ -163,3 +163,34 @@ def test_s3_store_round_trip_through_the_data_dir(tmp_path: Path, key: str) -> N
     with reloaded.open_object(bucket, key + ".stream") as stream:
         assert stream.read() == b"y" * 100_000
     s3_backends[ACCOUNT_ID][PARTITION].reset()
+
+
+def test_serve_seed_dir_uploads_buckets_at_start(
+    emulator_factory: StartEmulator, tmp_path: Path
+) -> None:
+    seed = tmp_path / "seed"
+    (seed / "seed-bucket" / "data" / "nested").mkdir(parents=True)
+    (seed / "seed-bucket" / "data" / "train.csv").write_bytes(b"1,2\n3,4\n")
+    (seed / "seed-bucket" / "data" / "nested" / "x.bin").write_bytes(b"\x00\x01")
+    (seed / "second-bucket").mkdir()
+    server = emulator_factory(data_dir=tmp_path / "data", extra_args=["--seed-dir", str(seed)])
+    s3 = s3_of(server)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="seed-bucket")["Contents"]]
+    assert keys == ["data/nested/x.bin", "data/train.csv"]
+    head = s3.head_object(Bucket="seed-bucket", Key="data/train.csv")
+    assert head["ContentType"] == "text/csv"
+    assert "second-bucket" in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+
+
+def test_serve_refuses_a_seed_dir_with_loose_files(
+    emulator_factory: StartEmulator, tmp_path: Path
+) -> None:
+    from sdk.launcher import EmulatorStartError
+
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "loose.txt").write_text("no bucket")
+    with pytest.raises(EmulatorStartError) as info:
+        emulator_factory(data_dir=tmp_path / "data", extra_args=["--seed-dir", str(seed)])
+    assert "top-level folders are buckets" in str(info.value)
+    assert "Traceback" not in str(info.value)
