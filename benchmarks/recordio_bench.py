@@ -33,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
-from algorithms.common import recordio  # noqa: E402
+from algorithms.common import recordio
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 START = "<!-- recordio-bench:start -->"
