@@ -60,7 +60,6 @@ def build_app(settings: Settings) -> ASGIApp:
 
     api = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     api.include_router(admin.make_router(container_runtime.name, data_dir))
-    api.include_router(runtime.make_router(service))
     api.include_router(control.make_router(service))
 
     async def unknown_route(request: Request, exc: Exception) -> Response:
@@ -75,4 +74,6 @@ def build_app(settings: Settings) -> ASGIApp:
     api.add_exception_handler(404, unknown_route)
     api.add_exception_handler(405, unknown_route)
 
-    return EdgeRouter(ours=api, moto=MotoBridge(moto_app(), s3, logs))
+    return EdgeRouter(
+        ours=api, moto=MotoBridge(moto_app(), s3, logs), runtime=runtime.RuntimeApp(service)
+    )

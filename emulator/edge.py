@@ -73,11 +73,13 @@ def classify(path: str, headers: dict[str, str], query_string: str = "") -> Rout
 
 
 class EdgeRouter:
-    """ASGI app: our FastAPI app for SageMaker and admin, the moto bridge for the rest."""
+    """ASGI app: the runtime app for invocations (the hot path, no framework routing), our
+    FastAPI app for the control plane and admin, the moto bridge for the rest."""
 
-    def __init__(self, ours: ASGIApp, moto: ASGIApp) -> None:
+    def __init__(self, ours: ASGIApp, moto: ASGIApp, runtime: ASGIApp) -> None:
         self.ours = ours
         self.moto = moto
+        self.runtime = runtime
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,7 +90,9 @@ class EdgeRouter:
         query_string = scope.get("query_string", b"").decode("latin-1")
         route = classify(scope["path"], headers, query_string)
         scope[SERVICE_SCOPE_KEY] = signing_service(headers.get("authorization"), query_string)
-        if route is Route.MOTO:
+        if route is Route.RUNTIME:
+            await self.runtime(scope, receive, send)
+        elif route is Route.MOTO:
             await self.moto(scope, receive, send)
         elif route is Route.BAD_SIGNATURE:
             await _incomplete_signature(send)

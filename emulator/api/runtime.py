@@ -15,10 +15,19 @@ import logging
 import uuid
 from typing import Any, Protocol
 
-from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
-from emulator.aws.errors import AwsError, InternalFailure, ValidationError, ValidationException
+from emulator.api import control
+from emulator.aws.errors import (
+    AwsError,
+    InternalFailure,
+    UnknownOperationException,
+    ValidationError,
+    ValidationException,
+)
 from emulator.aws.specs import SAGEMAKER_RUNTIME, runtime_model
 from emulator.aws.validate import validate_input
 
@@ -53,15 +62,31 @@ def error_response(error: AwsError) -> Response:
     )
 
 
-def make_router(service: Any) -> APIRouter:
-    router = APIRouter()
-    invoke = service.invoke_endpoint
-    is_async = inspect.iscoroutinefunction(invoke)
+class RuntimeApp:
+    """A bare ASGI app for the invocations route: no framework routing on the hot path."""
 
-    async def invocations(request: Request, endpoint_name: str) -> Response:
+    def __init__(self, service: Any) -> None:
+        self._invoke = service.invoke_endpoint
+        self._is_async = inspect.iscoroutinefunction(self._invoke)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self._respond(scope, receive)
+        await response(scope, receive, send)
+
+    async def _respond(self, scope: Scope, receive: Receive) -> Response:
         try:
-            body = await request.body()
-            headers = request.headers
+            parts = scope["path"].split("/")
+            if scope["method"] != "POST" or len(parts) != 4 or parts[3] != "invocations":
+                response = control.error_response(
+                    UnknownOperationException(
+                        f"No runtime operation answers {scope['method']} {scope['path']}."
+                    )
+                )
+                response.status_code = 404 if scope["method"] == "POST" else 405
+                return response
+            body = await _read_body(receive)
+            headers = Headers(scope=scope)
+            endpoint_name = parts[2]
             try:
                 validate_input(
                     OPERATION, {"EndpointName": endpoint_name, "Body": body}, SAGEMAKER_RUNTIME
@@ -77,10 +102,10 @@ def make_router(service: Any) -> APIRouter:
                 "target_variant": headers.get("x-amzn-sagemaker-target-variant"),
             }
             result: InvokeResultLike
-            if is_async:
-                result = await invoke(**kwargs)
+            if self._is_async:
+                result = await self._invoke(**kwargs)
             else:
-                result = await run_in_threadpool(invoke, **kwargs)
+                result = await run_in_threadpool(self._invoke, **kwargs)
         except AwsError as error:
             return error_response(error)
         except Exception:
@@ -95,10 +120,14 @@ def make_router(service: Any) -> APIRouter:
             out_headers["X-Amzn-SageMaker-Custom-Attributes"] = result.custom_attributes
         return Response(content=result.body, headers=out_headers)
 
-    router.add_api_route(
-        "/endpoints/{endpoint_name}/invocations",
-        invocations,
-        methods=["POST"],
-        include_in_schema=False,
-    )
-    return router
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
