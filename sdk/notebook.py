@@ -63,6 +63,14 @@ def cell_text(cell: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def cell_result(cell: dict[str, Any]) -> str:
+    """The cell's value as IPython displays it (`execute_result` text), without its streams."""
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "execute_result":
+            return _joined(out.get("data", {}).get("text/plain", ""))
+    return ""
+
+
 def _joined(text: str | list[str]) -> str:
     return text if isinstance(text, str) else "".join(text)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -14,30 +13,16 @@ import numpy as np
 import pytest
 
 from tests.classic_env import classic_python
+from tests.sdk.tiers import sdk_runtime
 
 REPO = Path(__file__).resolve().parents[2]
 CENSUS_CSV = REPO.parent / "shared" / "data" / "acs2015_county_data.csv"
 
 
-def test_runtime() -> str:
-    """The runtime the SDK and notebook tiers run on: Docker, as in CI.
-
-    Only SAGEMAKER_EMULATOR_SKIP_DOCKER=1 (the project's one switch) moves them to the process
-    runtime; SAGEMAKER_EMULATOR_SDK_RUNTIME names one explicitly.
-    """
-    explicit = os.environ.get("SAGEMAKER_EMULATOR_SDK_RUNTIME")
-    if explicit:
-        return explicit
-    return "process" if os.environ.get("SAGEMAKER_EMULATOR_SKIP_DOCKER") == "1" else "docker"
-
-
-test_runtime.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
-
-
 @pytest.fixture(scope="session")
 def sagemaker_emulator_runtime() -> str:
     """Overrides the plugin's choice (the server's `auto`): these tiers must not guess."""
-    return test_runtime()
+    return sdk_runtime()
 
 
 _MX_LOAD = """
