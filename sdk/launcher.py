@@ -122,7 +122,7 @@ def start_emulator(
     data_dir: Path | str,
     runtime: str = "process",
     *,
-    host: str = "127.0.0.1",
+    host: str | None = "127.0.0.1",
     port: int | None = None,
     env: Mapping[str, str] | None = None,
     extra_args: list[str] | None = None,
@@ -130,19 +130,21 @@ def start_emulator(
     log_path: Path | str | None = None,
     timeout: float = 60.0,
 ) -> EmulatorServer:
-    """Start `sagemaker-emulator serve` and return once GET /_emulator/health answers."""
+    """Start `sagemaker-emulator serve` and return once GET /_emulator/health answers.
+
+    host=None leaves --host out, so the server binds its default (loopback)."""
+    connect_host = host or "127.0.0.1"
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     log_file = Path(log_path) if log_path else data_dir.parent / f"{data_dir.name}.emulator.log"
     attempts = 1 if port is not None else 3
     last_error: EmulatorStartError | None = None
     for _ in range(attempts):
-        chosen = port if port is not None else free_port(host)
+        chosen = port if port is not None else free_port(connect_host)
         command = [
             *serve_command(python),
             "serve",
-            "--host",
-            host,
+            *(["--host", host] if host else []),
             "--port",
             str(chosen),
             "--data-dir",
@@ -161,7 +163,7 @@ def start_emulator(
                 env=child_env,
                 start_new_session=True,
             )
-        server = EmulatorServer(process, host, chosen, data_dir, runtime, log_file)
+        server = EmulatorServer(process, connect_host, chosen, data_dir, runtime, log_file)
         try:
             server.health = _wait_healthy(server, timeout)
             return server

@@ -7,6 +7,9 @@ Nothing a client sends may produce a 500 or a stack trace; every error has the A
 from __future__ import annotations
 
 import json
+import socket
+import struct
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -80,9 +83,22 @@ def test_health_says_which_runtime_runs(emulator: EmulatorServer, runtime_name: 
     assert health["data_dir"] == str(emulator.data_dir.resolve())
 
 
-def test_binds_loopback_by_default(emulator: EmulatorServer) -> None:
-    assert emulator.host == "127.0.0.1"
-    assert emulator.url.startswith("http://127.0.0.1:")
+def listening_addresses(port: int) -> set[str]:
+    """Local IPv4 addresses with a socket listening on `port` (from /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, port_hex = local.split(":")
+        if state == "0A" and int(port_hex, 16) == port:  # 0A: LISTEN
+            found.add(socket.inet_ntoa(struct.pack("<I", int(address, 16))))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
+def test_binds_loopback_unless_told(emulator_factory: Any) -> None:
+    server = emulator_factory(host=None)  # no --host flag: the default
+    assert listening_addresses(server.port) == {"127.0.0.1"}
+    assert httpx.get(server.url + "/_emulator/health").json()["status"] == "ok"
 
 
 def test_bad_json_body_is_a_serialization_error(emulator: EmulatorServer) -> None:
