@@ -527,6 +527,7 @@ class HostingService:
             self._wait_for_ping(handle, variant.variant_name, name, generation, tail)
         except DeployError:
             handle.stop(1.0)
+            shutil.rmtree(tree.root, ignore_errors=True)
             raise
         return LiveVariant(
             name=variant.variant_name,
@@ -534,6 +535,7 @@ class HostingService:
             handle=handle,
             pool=ConnectionPool(handle.url),
             log_group=group,
+            root=tree.root,
         )
 
     def _unpack_model(self, url: str, model_dir: Path) -> None:
@@ -584,10 +586,6 @@ class HostingService:
         finally:
             pool.close()
         raise DeployError(failure)
-
-    def remove_endpoint_dirs(self, name: str) -> None:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(self._endpoints_dir / name)
 
 
 def _stop_variants(variants: list[LiveVariant]) -> None:

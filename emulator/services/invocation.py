@@ -11,11 +11,13 @@ import bisect
 import http.client
 import itertools
 import random
+import shutil
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from emulator.aws.arns import ACCOUNT_ID
@@ -111,6 +113,8 @@ class LiveVariant:
     handle: ServingHandle
     pool: ConnectionPool
     log_group: str
+    root: Path | None = None
+    """The variant's host /opt/ml tree, removed once the container has stopped."""
     in_flight: int = 0
     _counter_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -129,6 +133,8 @@ class LiveVariant:
             time.sleep(0.01)
         self.pool.close()
         self.handle.stop(grace_seconds)
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 class LiveEndpoint:

@@ -8,7 +8,6 @@ to CloudWatch Logs, then tar /opt/ml/model into <S3OutputPath>/<job>/output/mode
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
 import shutil
 import tarfile
@@ -48,6 +47,9 @@ STOP_GRACE_SECONDS = 120.0
 _POLL_SECONDS = 0.05
 _LOG_TAIL_LINES = 20
 
+SHUTDOWN_REASON = (
+    "InternalServerError: The emulator was shut down while this training job was running."
+)
 RESTART_REASON = (
     "InternalServerError: The emulator stopped while this training job was running; the job was "
     "marked Failed when the emulator started again."
@@ -81,6 +83,8 @@ class _Run:
     """The live, in-memory part of a running job."""
 
     stop_requested: threading.Event = field(default_factory=threading.Event)
+    shutdown: bool = False
+    """The stop comes from the emulator shutting down, not from StopTrainingJob."""
     thread: threading.Thread | None = None
     handle: TrainingHandle | None = None
 
@@ -128,6 +132,7 @@ class TrainingService:
             self._closed = True
             runs = list(self._runs.values())
         for run in runs:
+            run.shutdown = True
             run.stop_requested.set()
         for run in runs:
             if run.thread is not None:
@@ -256,6 +261,8 @@ class TrainingService:
             log.exception("training job %s failed inside the emulator", name)
             self._finish(name, TrainingJobStatus.FAILED, f"InternalServerError: {exc}"[:1024])
         finally:
+            # The staged input is a copy of S3 objects: free the disk, keep model and output.
+            shutil.rmtree(OptMlTree(self._jobs_dir / name / "opt_ml").input_data_dir, True)
             with self._lock:
                 self._runs.pop(name, None)
 
@@ -288,7 +295,10 @@ class TrainingService:
             self._secondary(name, SecondaryStatus.TRAINING, MSG_IMAGE)
             outcome = self._train(name, request, tree, run, creation.timestamp())
         except _JobStopped:
-            self._finish(name, TrainingJobStatus.STOPPED, None)
+            if run.shutdown:
+                self._finish(name, TrainingJobStatus.FAILED, SHUTDOWN_REASON)
+            else:
+                self._finish(name, TrainingJobStatus.STOPPED, None)
             return
         except StagingError as exc:
             self._finish(name, TrainingJobStatus.FAILED, str(exc)[:1024])
@@ -371,6 +381,9 @@ class TrainingService:
                 break
         handle.collect()
         self._update(name, final_metrics=collector.final())
+        if run.shutdown:
+            # Like a restart after a crash: the job did not end by itself or by StopTrainingJob.
+            return TrainingJobStatus.FAILED, SHUTDOWN_REASON
         if run.stop_requested.is_set():
             return TrainingJobStatus.STOPPED, None
         if timed_out:
@@ -441,8 +454,3 @@ class TrainingService:
                 job.training_start_time = at
             job.training_end_time = at
             self._store.put(KIND, name, job)
-
-    def remove_job_dirs(self, name: str) -> None:
-        """Free the staged data of a finished job (kept otherwise, for inspection)."""
-        with contextlib.suppress(OSError):
-            shutil.rmtree(self._jobs_dir / name)

@@ -523,3 +523,24 @@ def test_describe_notebook_instance_gives_a_role(aws: Aws) -> None:
     d = aws.sm.describe_notebook_instance(NotebookInstanceName="any-notebook")
     assert d["NotebookInstanceStatus"] == "InService"
     assert d["RoleArn"] == "arn:aws:iam::123456789012:role/SageMakerRole"
+
+
+def test_many_endpoints_at_once(aws: Aws, kmeans_trained: Trained) -> None:
+    names = [unique("many") for _ in range(4)]
+    _model(aws, names[0], "kmeans", kmeans_trained.model_data)
+    _config(aws, names[0], [("AllTraffic", names[0], 1.0)])
+    for name in names:
+        aws.sm.create_endpoint(EndpointName=name, EndpointConfigName=names[0])
+    for name in names:
+        assert wait_endpoint(aws, name)["EndpointStatus"] == "InService"
+    answers = {
+        aws.rt.invoke_endpoint(
+            EndpointName=name, Body=b"1,2,3,4", ContentType="text/csv", Accept="text/csv"
+        )["Body"].read()
+        for name in names
+    }
+    assert len(answers) == 1  # the same model everywhere
+    for name in names:
+        aws.sm.delete_endpoint(EndpointName=name)
+    remaining = aws.sm.list_endpoints(NameContains="many-", MaxResults=100)["Endpoints"]
+    assert not {e["EndpointName"] for e in remaining} & set(names)
