@@ -15,6 +15,7 @@ from sdk.launcher import EmulatorServer
 from tests.conftest import boto_kwargs
 
 StartEmulator = Callable[..., EmulatorServer]
+ODD_KEYS = ["100%/q?x=1#frag", "a//b", "ünï/code ✓", " lead", "x%2Fy", "tilde~/plus+"]
 
 
 def s3_of(server: EmulatorServer) -> Any:
@@ -54,6 +55,9 @@ def test_s3_survives_a_clean_restart(emulator_factory: StartEmulator, tmp_path: 
     s3.delete_objects(Bucket="persist-a", Delete={"Objects": [{"Key": "meta"}, {"Key": "missing"}]})
     s3.put_object(Bucket="persist-a", Key="meta2", Body=b"m", Metadata={"owner": "me"})
     s3.delete_bucket(Bucket="persist-gone")
+    s3.create_bucket(Bucket="persist-odd")
+    for odd in ODD_KEYS:
+        s3.put_object(Bucket="persist-odd", Key=odd, Body=odd.encode())
     before = snapshot(s3)
     first.stop()
 
@@ -72,6 +76,9 @@ def test_s3_survives_a_clean_restart(emulator_factory: StartEmulator, tmp_path: 
     assert head["Metadata"] == {"owner": "me"}
     assert s3.head_object(Bucket="persist-a", Key="small.txt")["ContentType"] == "text/plain"
     assert "persist-gone" not in before
+    assert set(before["persist-odd"]) == set(ODD_KEYS)
+    for odd in ODD_KEYS:
+        assert s3.get_object(Bucket="persist-odd", Key=odd)["Body"].read() == odd.encode()
 
 
 def test_s3_writes_acknowledged_before_a_kill_9_survive(
