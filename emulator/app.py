@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from starlette.types import ASGIApp
 
 from emulator.api import admin, control, runtime
+from emulator.aws import specs
 from emulator.aws.errors import UnknownOperationException
 from emulator.config import Settings
 from emulator.edge import EdgeRouter
@@ -31,6 +32,9 @@ def build_app(settings: Settings) -> ASGIApp:
     if settings.seed_dir is not None:
         s3.seed_tree(settings.seed_dir.expanduser())
     container_runtime = select_runtime(settings)
+    # Load the service models now, not on the first request (a few hundred milliseconds).
+    specs.sagemaker_model()
+    specs.runtime_model()
 
     from emulator.services.sagemaker import SageMakerService
 
@@ -71,8 +75,12 @@ def build_app(settings: Settings) -> ASGIApp:
         response.status_code = getattr(exc, "status_code", 404)
         return response
 
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        return control.internal_failure(f"{request.method} {request.url.path}")
+
     api.add_exception_handler(404, unknown_route)
     api.add_exception_handler(405, unknown_route)
+    api.add_exception_handler(Exception, unexpected)
 
     return EdgeRouter(
         ours=api, moto=MotoBridge(moto_app(), s3, logs), runtime=runtime.RuntimeApp(service)

@@ -10,11 +10,14 @@ Everything that is not ours (s3, sts, iam, logs, ...) goes to moto's server app 
 from __future__ import annotations
 
 import json
+import logging
 from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
 
 SERVICE_SCOPE_KEY = "emulator.service"
 """ASGI scope key where the edge leaves the signing service it found (or None)."""
@@ -90,29 +93,42 @@ class EdgeRouter:
         query_string = scope.get("query_string", b"").decode("latin-1")
         route = classify(scope["path"], headers, query_string)
         scope[SERVICE_SCOPE_KEY] = signing_service(headers.get("authorization"), query_string)
-        if route is Route.RUNTIME:
-            await self.runtime(scope, receive, send)
-        elif route is Route.MOTO:
-            await self.moto(scope, receive, send)
-        elif route is Route.BAD_SIGNATURE:
-            await _incomplete_signature(send)
-        else:
-            await self.ours(scope, receive, send)
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            if route is Route.RUNTIME:
+                await self.runtime(scope, receive, tracking_send)
+            elif route is Route.MOTO:
+                await self.moto(scope, receive, tracking_send)
+            elif route is Route.BAD_SIGNATURE:
+                await _error(tracking_send, 400, "IncompleteSignatureException", _NO_SCOPE)
+            else:
+                await self.ours(scope, receive, tracking_send)
+        except Exception:
+            # Last line of defence: the trace goes to the log, the client gets AWS's shape.
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                await _error(send, 500, "InternalFailure", "An internal error occurred.")
 
 
-async def _incomplete_signature(send: Send) -> None:
-    code = "IncompleteSignatureException"
-    body = json.dumps(
-        {
-            "__type": code,
-            "message": "Authorization header requires a 'Credential' parameter of the form "
-            "AKID/date/region/service/aws4_request.",
-        }
-    ).encode()
+_NO_SCOPE = (
+    "Authorization header requires a 'Credential' parameter of the form "
+    "AKID/date/region/service/aws4_request."
+)
+
+
+async def _error(send: Send, status: int, code: str, message: str) -> None:
+    body = json.dumps({"__type": code, "message": message}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 400,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"x-amzn-errortype", code.encode()),
