@@ -6,8 +6,9 @@
   (or the `runtime` fixture) run once per runtime, `process` and `docker`; mark a test
   `@pytest.mark.runtimes("process")` to limit it. The Docker run needs an engine and the images
   and fails loudly without them; only SAGEMAKER_EMULATOR_SKIP_DOCKER=1 skips it, with a reason.
-- `sagemaker_client`, `runtime_client`, `s3_client`, `logs_client`, `sts_client`, `iam_client`:
-  boto3 clients pointed at `emulator`.
+- `boto_sagemaker`, `boto_runtime`, `boto_s3`, `boto_logs`, `boto_sts`, `boto_iam`: boto3
+  clients pointed at `emulator` (named apart from the sdk plugin's `sagemaker_client`,
+  `s3_client`... so that neither shadows the other).
 """
 
 from __future__ import annotations
@@ -118,30 +119,30 @@ def aws_kwargs(emulator: EmulatorServer) -> dict[str, Any]:
 
 
 @pytest.fixture
-def sagemaker_client(aws_kwargs: dict[str, Any]) -> Any:
+def boto_sagemaker(aws_kwargs: dict[str, Any]) -> Any:
     return boto3.client("sagemaker", **aws_kwargs)
 
 
 @pytest.fixture
-def runtime_client(aws_kwargs: dict[str, Any]) -> Any:
+def boto_runtime(aws_kwargs: dict[str, Any]) -> Any:
     return boto3.client("sagemaker-runtime", **aws_kwargs)
 
 
 @pytest.fixture
-def s3_client(aws_kwargs: dict[str, Any]) -> Any:
+def boto_s3(aws_kwargs: dict[str, Any]) -> Any:
     return boto3.client("s3", **aws_kwargs)
 
 
 @pytest.fixture
-def logs_client(aws_kwargs: dict[str, Any]) -> Any:
+def boto_logs(aws_kwargs: dict[str, Any]) -> Any:
     return boto3.client("logs", **aws_kwargs)
 
 
 @pytest.fixture
-def sts_client(aws_kwargs: dict[str, Any]) -> Any:
+def boto_sts(aws_kwargs: dict[str, Any]) -> Any:
     return boto3.client("sts", **aws_kwargs)
 
 
 @pytest.fixture
-def iam_client(aws_kwargs: dict[str, Any]) -> Any:
+def boto_iam(aws_kwargs: dict[str, Any]) -> Any:
     return boto3.client("iam", **aws_kwargs)
