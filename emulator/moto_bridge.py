@@ -66,7 +66,12 @@ class MotoBridge:
             service = scope.get(SERVICE_SCOPE_KEY)
             status, headers, chunks = await anyio.to_thread.run_sync(self._run, environ, service)
         await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"".join(chunks)})
+        # Chunk by chunk: a large S3 GET is not copied into one more bytes object.
+        for index, chunk in enumerate(chunks):
+            more = index < len(chunks) - 1
+            await send({"type": "http.response.body", "body": chunk, "more_body": more})
+        if not chunks:
+            await send({"type": "http.response.body", "body": b""})
 
     def _run(
         self, environ: dict[str, Any], service: str | None
