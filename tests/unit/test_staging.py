@@ -57,9 +57,7 @@ def test_prefix_without_slash_and_object_uri(s3: S3Store, bucket: str, tmp_path:
     assert _files(target) == {"train.csv": b"x\n"}
 
 
-def test_manifest_written_by_the_sdk_record_set(
-    s3: S3Store, bucket: str, tmp_path: Path
-) -> None:
+def test_manifest_written_by_the_sdk_record_set(s3: S3Store, bucket: str, tmp_path: Path) -> None:
     from sagemaker.amazon.common import write_numpy_to_dense_tensor
 
     matrix = np.arange(12, dtype=np.float32).reshape(4, 3)
@@ -124,7 +122,7 @@ def test_bad_manifests(s3: S3Store, bucket: str, tmp_path: Path, body: bytes) ->
 def test_manifest_entry_missing(s3: S3Store, bucket: str, tmp_path: Path) -> None:
     manifest = [{"prefix": f"s3://{bucket}/p/"}, "absent.pbr"]
     s3.put_object(bucket, "p/.amazon.manifest", json.dumps(manifest).encode())
-    with pytest.raises(StagingError, match="absent.pbr"):
+    with pytest.raises(StagingError, match=r"absent\.pbr"):
         stage_channel(
             s3,
             _channel(f"s3://{bucket}/p/.amazon.manifest", "ManifestFile"),
