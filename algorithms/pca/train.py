@@ -10,7 +10,13 @@ from algorithms.common import logs, ndarray_file
 from algorithms.common.failures import ClientError
 from algorithms.common.optml import OptMl
 from algorithms.common.trainjob import Batch, Tally, TrainingJob
-from algorithms.pca.fit import CHUNK_ROWS, PcaModel, fit_randomized, fit_regular
+from algorithms.pca.fit import (
+    CHUNK_ROWS,
+    POWER_ITERATIONS,
+    PcaModel,
+    fit_randomized,
+    fit_regular,
+)
 from algorithms.pca.hyperparameters import SCHEMA, PcaHyperparameters
 
 MODEL_FILE = "model_algo-1"
@@ -50,7 +56,7 @@ def train(optml: OptMl) -> None:
         model = fit_randomized(
             source, hp.feature_dim, hp.num_components, hp.subtract_mean, hp.sketch_size
         )
-        passes = 2  # the sketch, then the projection onto it
+        passes = 2 + POWER_ITERATIONS  # the sketch, power iterations, the Nystrom pass
     else:
         model = fit_regular(source(), hp.feature_dim, hp.num_components, hp.subtract_mean)
         passes = 1
