@@ -175,12 +175,11 @@ def create_job(
     image: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
+    spec = {"TrainingImage": image or image_uri(algorithm, REGION), "TrainingInputMode": "File"}
+    spec.update(extra.pop("AlgorithmSpecification", {}))
     response: dict[str, Any] = aws.sm.create_training_job(
         TrainingJobName=name,
-        AlgorithmSpecification={
-            "TrainingImage": image or image_uri(algorithm, REGION),
-            "TrainingInputMode": "File",
-        },
+        AlgorithmSpecification=spec,
         RoleArn=ROLE,
         InputDataConfig=channels,
         OutputDataConfig={"S3OutputPath": f"s3://{aws.bucket}/output/"},

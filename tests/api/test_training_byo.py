@@ -1,0 +1,120 @@
+"""Bring-your-own images through boto3 (Docker runtime): the image runs as-is under the contract.
+
+The process runtime runs only the built-ins (test_training.py checks its clear failure); these
+scenarios run on the Docker runtime with the test image of tests/docker/byo.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+
+import pytest
+
+from tests.api.conftest import (
+    ROLE,
+    Aws,
+    channel,
+    create_job,
+    unique,
+    wait_endpoint,
+    wait_job,
+)
+
+
+@pytest.fixture(scope="module")
+def byo(aws: Aws) -> str:
+    if aws.runtime != "docker":
+        pytest.skip("bring-your-own images need the Docker runtime (process: see test_training.py)")
+    from tests.docker.engine import build_byo_image
+
+    return build_byo_image()
+
+
+def _input(aws: Aws) -> str:
+    prefix = f"byo/{unique('in')}"
+    aws.s3.put_object(Bucket=aws.bucket, Key=f"{prefix}/a.csv", Body=b"1,2\n")
+    aws.s3.put_object(Bucket=aws.bucket, Key=f"{prefix}/deep/b.csv", Body=b"3,4\n")
+    return f"s3://{aws.bucket}/{prefix}/"
+
+
+def test_byo_train_then_serve(aws: Aws, byo: str) -> None:
+    name = unique("byo-ok")
+    create_job(
+        aws,
+        name,
+        "",
+        [channel(_input(aws))],
+        {"behaviour": "ok", "lr": "0.1"},
+        image=byo,
+        AlgorithmSpecification={"MetricDefinitions": [{"Name": "lines", "Regex": r"line (\d+)"}]},
+    )
+    d = wait_job(aws, name)
+    assert d["TrainingJobStatus"] == "Completed", d.get("FailureReason")
+    assert d["AlgorithmSpecification"]["TrainingImage"] == byo
+    assert [m["Value"] for m in d["FinalMetricDataList"] if m["MetricName"] == "lines"] == [2.0]
+    uri = d["ModelArtifacts"]["S3ModelArtifacts"]
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    body = aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        names = set(tar.getnames())
+        model = json.load(tar.extractfile("model.json"))  # type: ignore[arg-type]
+    assert {"model.json", "sub/weights.bin"} <= names
+    assert model["hyperparameters"] == {"behaviour": "ok", "lr": "0.1"}
+    assert model["channels"] == {"train": ["a.csv", "deep"]}
+
+    aws.sm.create_model(
+        ModelName=name, PrimaryContainer={"Image": byo, "ModelDataUrl": uri}, ExecutionRoleArn=ROLE
+    )
+    aws.sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    aws.sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    assert wait_endpoint(aws, name)["EndpointStatus"] == "InService"
+    answer = json.loads(
+        aws.rt.invoke_endpoint(EndpointName=name, Body=b"\x00hello", ContentType="x/y")[
+            "Body"
+        ].read()
+    )
+    assert answer["echo"] == "\x00hello"
+    assert answer["model"]["hyperparameters"]["lr"] == "0.1"
+    aws.sm.delete_endpoint(EndpointName=name)
+
+
+def test_byo_failure_file_is_the_reason(aws: Aws, byo: str) -> None:
+    name = unique("byo-fail")
+    create_job(aws, name, "", [channel(_input(aws))], {"behaviour": "fail"}, image=byo)
+    d = wait_job(aws, name)
+    assert d["TrainingJobStatus"] == "Failed"
+    assert d["FailureReason"] == "ClientError: the byo container refused its input"
+
+
+def test_byo_stop_sends_sigterm(aws: Aws, byo: str) -> None:
+    name = unique("byo-sleep")
+    create_job(aws, name, "", [channel(_input(aws))], {"behaviour": "sleep"}, image=byo)
+    import time
+
+    deadline = time.monotonic() + 60
+    while aws.sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] != "Training":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(1.0)  # let the container reach its sleep
+    aws.sm.stop_training_job(TrainingJobName=name)
+    d = wait_job(aws, name, timeout=60)
+    assert d["TrainingJobStatus"] == "Stopped"
+    stream = aws.logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=name + "/"
+    )["logStreams"][0]["logStreamName"]
+    events = aws.logs.get_log_events(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream, startFromHead=True
+    )["events"]
+    assert [e["message"] for e in events][-1] == "terminated"
