@@ -12,23 +12,28 @@ WAIT_SECONDS="${DOCKER_ENGINE_WAIT:-60}"
 
 answers() { docker info >/dev/null 2>&1; }
 
-if command -v docker >/dev/null 2>&1 && answers; then
-  echo "docker-engine: an engine already answers ($(docker info --format '{{.ServerVersion}}' 2>/dev/null))"
-  exit 0
-fi
-
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v docker >/dev/null 2>&1 || missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
-if [ "${#missing[@]}" -gt 0 ]; then
+# A compose tool for docker-compose.yml and its tests: Debian bookworm has no v2 plugin
+# (docker-compose-plugin is Docker Inc.'s package), but it has docker-compose 1.29.
+if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
+  missing+=(docker-compose)
+fi
+if [ "${#missing[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
   # shellcheck disable=SC2207
   pkgs=($(printf '%s\n' "${missing[@]}" | sort -u))
   echo "docker-engine: installing ${pkgs[*]} from Debian"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+fi
+
+if answers; then
+  echo "docker-engine: an engine already answers ($(docker info --format '{{.ServerVersion}}' 2>/dev/null))"
+  exit 0
 fi
 
 # A dockerd that is starting (or stuck) already: wait for it rather than start a second one,

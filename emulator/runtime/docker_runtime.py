@@ -24,13 +24,14 @@ import logging
 import os
 import queue
 import re
+import shutil
 import socket
 import subprocess
 import tarfile
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
 import docker
@@ -227,11 +228,37 @@ def _copy_out(container: Container, path: str, destination: Path) -> bool:
         chunks, _stat = container.get_archive(path, chunk_size=1 << 20)
     except docker.errors.NotFound:
         return False
-    with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as tar:
-        # "data" refuses absolute paths, links out of the tree and device files: the archive is
-        # written by code we do not control (bring your own container).
-        tar.extractall(destination, filter="data")
+    try:
+        with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as tar:
+            for member in tar:
+                _extract_member(tar, member, destination)
+    finally:
+        # Read the response to its end whatever happened: the engine holds the container's lock
+        # until it has written the whole archive, and a removal would wait for it.
+        for _ in chunks:
+            pass
     return True
+
+
+def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, destination: Path) -> None:
+    """Plain files and directories only, inside `destination`: the archive comes from code we do
+    not control (bring your own container). Written out by hand because tarfile's extraction
+    filters need Python 3.11.4 and Debian bookworm's python3 is 3.11.2."""
+    parts = PurePosixPath(member.name).parts
+    if member.name.startswith("/") or ".." in parts or not parts:
+        log.warning("skipping %r from %s: outside the tree", member.name, destination)
+        return
+    target = destination.joinpath(*parts)
+    if member.isdir():
+        target.mkdir(parents=True, exist_ok=True)
+    elif member.isfile():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = tar.extractfile(member)
+        assert source is not None  # a regular file always has content
+        with source, open(target, "wb") as sink:
+            shutil.copyfileobj(source, sink, 1 << 20)
+    else:
+        log.warning("skipping %r from %s: not a file or directory", member.name, destination)
 
 
 # --- log streaming ------------------------------------------------------------------------------
@@ -290,17 +317,21 @@ class _Running:
             log.debug("wait on %s ended: %s", self.container.name, exc)
         # The caller reads the logs once wait() returns: let the pump deliver the last lines.
         self._pump.join(timeout=10)
-        if self.spec.mode == "train":
-            try:
+        try:
+            if self.spec.mode == "train":
                 # The job ends here: copy its results out now, so the container can go at once
                 # whatever the caller does next.
                 _copy_out(self.container, f"{OPT_ML}/model", self.spec.opt_ml)
                 _copy_out(self.container, f"{OPT_ML}/output", self.spec.opt_ml)
-            except Exception as exc:
-                self.copy_error = exc
-        self.runtime._remove(self.container)
-        self.exit_code = code
-        self.done.set()
+        except Exception as exc:
+            self.copy_error = exc
+        finally:
+            try:
+                self.runtime._remove(self.container)
+            except Exception as exc:  # Never leave a waiter of this handle blocked.
+                log.warning("could not remove container %s: %s", self.container.name, exc)
+            self.exit_code = code
+            self.done.set()
 
     def wait(self, timeout: float | None) -> int | None:
         if not self.done.wait(timeout):
