@@ -13,6 +13,7 @@ import inspect
 import json
 import logging
 import uuid
+from functools import cache
 from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
@@ -24,6 +25,7 @@ from emulator.api import control
 from emulator.aws.errors import (
     AwsError,
     InternalFailure,
+    NotImplementedOperation,
     UnknownOperationException,
     ValidationError,
     ValidationException,
@@ -76,7 +78,12 @@ class RuntimeApp:
     async def _respond(self, scope: Scope, receive: Receive) -> Response:
         try:
             parts = scope["path"].split("/")
-            if scope["method"] != "POST" or len(parts) != 4 or parts[3] != "invocations":
+            operation = _operations_by_suffix().get(parts[3]) if len(parts) == 4 else None
+            if scope["method"] == "POST" and operation not in (None, OPERATION):
+                raise NotImplementedOperation(
+                    f"The operation {operation} is not implemented by sagemaker-emulator."
+                )
+            if scope["method"] != "POST" or operation != OPERATION:
                 response = control.error_response(
                     UnknownOperationException(
                         f"No runtime operation answers {scope['method']} {scope['path']}."
@@ -119,6 +126,19 @@ class RuntimeApp:
         if result.custom_attributes:
             out_headers["X-Amzn-SageMaker-Custom-Attributes"] = result.custom_attributes
         return Response(content=result.body, headers=out_headers)
+
+
+@cache
+def _operations_by_suffix() -> dict[str, str]:
+    """`invocations` -> InvokeEndpoint, `async-invocations` -> InvokeEndpointAsync, ... (from the
+    request URIs of the sagemaker-runtime model)."""
+    model = runtime_model()
+    found: dict[str, str] = {}
+    for name in model.operation_names:
+        uri = model.operation_model(name).http.get("requestUri", "")
+        if uri.startswith("/endpoints/{EndpointName}/"):
+            found[uri.rsplit("/", 1)[1]] = name
+    return found
 
 
 async def _read_body(receive: Receive) -> bytes:

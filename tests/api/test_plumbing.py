@@ -229,3 +229,11 @@ def test_garbage_authorization_never_gives_a_trace(emulator: EmulatorServer) -> 
         emulator.url + "/", content=b"{}", headers={"Authorization": "AWS4-HMAC-SHA256 garbage"}
     )
     assert_aws_error(response, 400, "IncompleteSignatureException")
+
+
+def test_runtime_operations_not_implemented_say_so(emulator: EmulatorServer) -> None:
+    rt = client(emulator, "sagemaker-runtime")
+    response = error_of(rt.invoke_endpoint_async, EndpointName="ep", InputLocation="s3://b/in")
+    assert response["Error"]["Code"] == "NotImplemented"
+    assert "InvokeEndpointAsync" in response["Error"]["Message"]
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 501
