@@ -18,8 +18,9 @@ import shutil
 import tarfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from emulator.aws import arns
@@ -54,6 +55,7 @@ PING_TIMEOUT_SECONDS = 240.0
 STOP_GRACE_SECONDS = 30.0
 """SIGTERM, then SIGKILL 30 s later (spec §2)."""
 _PING_INTERVAL_SECONDS = 0.02
+MONITOR_INTERVAL_SECONDS = 1.0
 _LOG_TAIL_LINES = 15
 
 
@@ -93,6 +95,9 @@ class HostingService:
         self._next_generation = 0
         self._background: set[threading.Thread] = set()
         self._closed = False
+        self._healing: set[str] = set()
+        self._stop_monitor = threading.Event()
+        self._monitor: threading.Thread | None = None
 
     # --- lifecycle of the service ---------------------------------------------------------------
 
@@ -107,11 +112,14 @@ class HostingService:
             if e.status
             in (EndpointStatus.IN_SERVICE, EndpointStatus.CREATING, EndpointStatus.UPDATING)
         ]
-        if not revive:
-            return
-        with ThreadPoolExecutor(max_workers=min(8, len(revive))) as pool:
-            for endpoint in revive:
-                pool.submit(self._revive, endpoint.name)
+        if revive:
+            with ThreadPoolExecutor(max_workers=min(8, len(revive))) as pool:
+                for endpoint in revive:
+                    pool.submit(self._revive, endpoint.name)
+        self._monitor = threading.Thread(
+            target=self._watch_containers, name="endpoint-monitor", daemon=True
+        )
+        self._monitor.start()
 
     def _revive(self, name: str) -> None:
         with self._lock:
@@ -124,6 +132,9 @@ class HostingService:
         self._deploy_and_switch(name, generation, variants, endpoint.config_name, update=False)
 
     def close(self) -> None:
+        self._stop_monitor.set()
+        if self._monitor is not None:
+            self._monitor.join(timeout=10)
         with self._lock:
             self._closed = True
             for name in list(self._generations):
@@ -139,6 +150,52 @@ class HostingService:
             thread.start()
         for thread in threads + background:
             thread.join(timeout=60)
+
+    def _watch_containers(self) -> None:
+        """Replace a serving container that died, as the real service replaces a failed instance.
+
+        The endpoint stays InService; requests that reach the dead container meanwhile fail with
+        ServiceUnavailable.
+        """
+        while not self._stop_monitor.wait(MONITOR_INTERVAL_SECONDS):
+            for name, live in self._router.items():
+                dead = [v.name for v in live.variants if not v.handle.is_running()]
+                with self._lock:
+                    if not dead or name in self._healing or self._closed:
+                        continue
+                    self._healing.add(name)
+                log.warning("endpoint %s: container of %s exited; replacing it", name, dead)
+                self._spawn(self._heal, name, live)
+
+    def _heal(self, name: str, live: LiveEndpoint) -> None:
+        try:
+            with self._lock:
+                endpoint = self._endpoints.get(name)
+                if endpoint is None or endpoint.status != EndpointStatus.IN_SERVICE:
+                    return
+                generation = self._generations[name]
+                states = {v.variant_name: v for v in endpoint.variants}
+            replacements: list[LiveVariant] = []
+            dead: list[LiveVariant] = []
+            for variant in live.variants:
+                if variant.handle.is_running() or variant.name not in states:
+                    replacements.append(variant)
+                    continue
+                try:
+                    replacements.append(self._start_variant(name, generation, states[variant.name]))
+                except DeployError as exc:
+                    log.warning("endpoint %s: replacing %s failed: %s", name, variant.name, exc)
+                    _stop_variants([v for v in replacements if v not in live.variants])
+                    return
+                dead.append(variant)
+            with self._lock:
+                swapped = self._router.get(name) is live and self._current(name, generation)
+                if swapped:
+                    self._router.swap(name, LiveEndpoint(replacements))
+            _stop_variants(dead if swapped else [v for v in replacements if v not in live.variants])
+        finally:
+            with self._lock:
+                self._healing.discard(name)
 
     def exists(self, arn: str) -> bool:
         with self._lock:
@@ -491,7 +548,12 @@ class HostingService:
     def _start_variant(self, name: str, generation: int, variant: VariantState) -> LiveVariant:
         container = variant.container
         image = str(container.get("Image", ""))
-        tree = OptMlTree(self._endpoints_dir / name / f"{variant.variant_name}-{generation}")
+        # A fresh tree per container: a replaced container's tree is removed when it stops.
+        tree = OptMlTree(
+            self._endpoints_dir
+            / name
+            / f"{variant.variant_name}-{generation}-{secrets.token_hex(3)}"
+        )
         tree.create()
         url = container.get("ModelDataUrl")
         if url:
@@ -551,7 +613,10 @@ class HostingService:
         try:
             with stream, tarfile.open(fileobj=stream, mode="r|*") as tar:
                 # The "data" filter refuses absolute paths, links out of the tree and devices.
-                tar.extractall(model_dir, filter="data")
+                if hasattr(tarfile, "data_filter"):
+                    tar.extractall(model_dir, filter="data")
+                else:  # Python < 3.11.4 (bookworm's python3, in the offline emulator image)
+                    tar.extractall(model_dir, members=_plain_members(tar))
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise DeployError(failure) from exc
 
@@ -603,3 +668,11 @@ def _with_token(response: dict[str, Any], token: str | None) -> dict[str, Any]:
     if token is not None:
         response["NextToken"] = token
     return response
+
+
+def _plain_members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    """Files and directories inside the tree: what the "data" filter keeps, for old Pythons."""
+    for member in tar:
+        inside = not member.name.startswith("/") and ".." not in PurePosixPath(member.name).parts
+        if inside and (member.isfile() or member.isdir()):
+            yield member

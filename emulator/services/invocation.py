@@ -169,6 +169,9 @@ class InvocationRouter:
     def get(self, name: str) -> LiveEndpoint | None:
         return self._live.get(name)
 
+    def items(self) -> list[tuple[str, LiveEndpoint]]:
+        return list(self._live.items())
+
     def swap(self, name: str, endpoint: LiveEndpoint | None) -> LiveEndpoint | None:
         """Atomically replace what an endpoint serves; returns the previous variants."""
         old = self._live.get(name)

@@ -3,7 +3,8 @@
 Copies what the real service downloads: S3Prefix (every object under the prefix) and ManifestFile
 (the manifest's prefix + each listed suffix, as the SDK's record_set() writes it). One host gets
 every object under both FullyReplicated and ShardedByS3Key. Gzip channels are decompressed while
-staging, so the container reads plain files.
+staging, so the container reads plain files. Pipe and FastFile channels are staged the same way:
+the built-ins read a channel's folder when it exists, whatever the input mode.
 """
 
 from __future__ import annotations

@@ -336,7 +336,11 @@ class TrainingService:
         def on_log(line: str) -> None:
             tail.append(line)
             self._logs.put_lines(LOG_GROUP, stream, [line], int(time.time() * 1000))
-            collector.feed(line, now())
+            if collector.feed(line, now()):
+                # Describe shows metrics while the job runs; the store gets them at the next
+                # status change.
+                with self._lock:
+                    self._jobs[name].final_metrics = collector.final()
 
         environment = {
             # What the real built-in containers see (spec §1); the request's map is added last.

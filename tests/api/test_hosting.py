@@ -544,3 +544,55 @@ def test_many_endpoints_at_once(aws: Aws, kmeans_trained: Trained) -> None:
         aws.sm.delete_endpoint(EndpointName=name)
     remaining = aws.sm.list_endpoints(NameContains="many-", MaxResults=100)["Endpoints"]
     assert not {e["EndpointName"] for e in remaining} & set(names)
+
+
+def _kill_serving_container(runtime: str, endpoint: str) -> None:
+    """Kill the endpoint's container behind the emulator's back (a crashed instance)."""
+    import os
+    import signal
+    import subprocess
+
+    if runtime == "docker":
+        ids = subprocess.run(
+            ["docker", "ps", "-q", "--filter", f"label=sagemaker-emulator.endpoint={endpoint}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert len(ids) == 1
+        subprocess.run(["docker", "kill", *ids], capture_output=True, check=True)
+        return
+    marker = f"/endpoints/{endpoint}/".encode()
+    killed = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                environ = handle.read()
+        except OSError:
+            continue
+        if marker in environ and b"SAGEMAKER_BIND_TO_PORT" in environ:
+            os.kill(int(pid), signal.SIGKILL)
+            killed += 1
+    assert killed == 1
+
+
+def test_a_dead_container_is_replaced(aws: Aws, kmeans_trained: Trained) -> None:
+    name = deploy(aws, kmeans_trained.model_data, "kmeans")
+    before = aws.rt.invoke_endpoint(EndpointName=name, Body=b"1,2,3,4", ContentType="text/csv")
+    expected = before["Body"].read()
+    _kill_serving_container(aws.runtime, name)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            answer = aws.rt.invoke_endpoint(
+                EndpointName=name, Body=b"1,2,3,4", ContentType="text/csv"
+            )["Body"].read()
+            if answer == expected:
+                break
+        except ClientError as exc:
+            # While the instance is replaced the runtime answers like an unavailable service.
+            assert exc.response["Error"]["Code"] == "ServiceUnavailable", exc
+        assert time.monotonic() < deadline, "the endpoint never served again"
+        time.sleep(0.1)
+    assert aws.sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
+    aws.sm.delete_endpoint(EndpointName=name)
