@@ -562,18 +562,40 @@ def _kill_serving_container(runtime: str, endpoint: str) -> None:
         assert len(ids) == 1
         subprocess.run(["docker", "kill", *ids], capture_output=True, check=True)
         return
+    pids = _serving_processes(endpoint)
+    assert len(pids) == 1
+    os.kill(pids[0], signal.SIGKILL)
+
+
+def _serving_processes(endpoint: str) -> list[int]:
+    """Process runtime: the pids serving an endpoint (their /opt/ml lies under its folder)."""
+    import os
+
     marker = f"/endpoints/{endpoint}/".encode()
-    killed = 0
+    found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/environ", "rb") as handle:
                 environ = handle.read()
+            with open(f"/proc/{pid}/stat") as stat:
+                zombie = stat.read().rsplit(")", 1)[1].split()[0] == "Z"
         except OSError:
             continue
-        if marker in environ and b"SAGEMAKER_BIND_TO_PORT" in environ:
-            os.kill(int(pid), signal.SIGKILL)
-            killed += 1
-    assert killed == 1
+        if marker in environ and b"SAGEMAKER_BIND_TO_PORT" in environ and not zombie:
+            found.append(int(pid))
+    return found
+
+
+def test_delete_endpoint_stops_its_containers(aws: Aws, kmeans_trained: Trained) -> None:
+    if aws.runtime != "process":
+        pytest.skip("tests/docker checks the Docker runtime removes containers")
+    name = deploy(aws, kmeans_trained.model_data, "kmeans")
+    assert len(_serving_processes(name)) == 1
+    aws.sm.delete_endpoint(EndpointName=name)
+    deadline = time.monotonic() + 30
+    while _serving_processes(name):
+        assert time.monotonic() < deadline, "the serving process outlived DeleteEndpoint"
+        time.sleep(0.1)
 
 
 def test_a_dead_container_is_replaced(aws: Aws, kmeans_trained: Trained) -> None:

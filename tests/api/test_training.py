@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import re
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -252,8 +253,6 @@ def _slow_kmeans(aws: Aws, name: str, max_runtime: int = 600) -> None:
 
 
 def _wait_training_started(aws: Aws, name: str) -> None:
-    import time
-
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         d = aws.sm.describe_training_job(TrainingJobName=name)
@@ -269,6 +268,22 @@ def test_stop_training_job_stops_the_container(aws: Aws) -> None:
     name = unique("kmeans-stop")
     _slow_kmeans(aws, name)
     _wait_training_started(aws, name)
+    # The container's lines are in CloudWatch while it runs, not only at the end.
+    group = "/aws/sagemaker/TrainingJobs"
+    deadline = time.monotonic() + 30
+    while True:
+        streams = aws.logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=name + "/")
+        events = aws.logs.get_log_events(
+            logGroupName=group,
+            logStreamName=streams["logStreams"][0]["logStreamName"],
+            startFromHead=True,
+        )["events"]
+        if events:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert events[0]["message"] == "Docker entrypoint called with argument(s): train"
+    assert aws.sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "InProgress"
     aws.sm.stop_training_job(TrainingJobName=name)
     assert aws.sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] in (
         "Stopping",

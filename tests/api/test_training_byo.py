@@ -118,3 +118,14 @@ def test_byo_stop_sends_sigterm(aws: Aws, byo: str) -> None:
         logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream, startFromHead=True
     )["events"]
     assert [e["message"] for e in events][-1] == "terminated"
+
+
+def test_byo_exit_code_without_failure_file(aws: Aws, byo: str) -> None:
+    name = unique("byo-exit")
+    create_job(aws, name, "", [channel(_input(aws))], {"behaviour": "no-such"}, image=byo)
+    d = wait_job(aws, name)
+    assert d["TrainingJobStatus"] == "Failed"
+    assert d["FailureReason"].startswith(
+        "AlgorithmError: the training container exited with code 2"
+    )
+    assert "unknown behaviour no-such" in d["FailureReason"]
