@@ -53,12 +53,11 @@ def test_get_execution_role_and_default_bucket_work_offline(
     assert sagemaker_emulator_env.bucket in buckets
 
 
-def _printed_logs(out: str, job_name: str) -> None:
+def _printed_logs(out: str) -> None:
     """What fit(logs=True) must have printed: the status lines and the algorithm's own lines."""
     assert "Docker entrypoint called with argument(s): train" in out, out[-3000:]
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d Completed - Training job completed", out)
     assert "Training seconds:" in out and "Billable seconds:" in out
-    assert job_name in out  # "Creating training-job with name: ..."
 
 
 def _assert_endpoint_gone(client: Any, name: str) -> None:
@@ -100,7 +99,7 @@ def test_pca_record_set_fit_attach_deploy_predict_delete(
 
     pca.fit(records, logs=True)
     job = pca.latest_training_job.name
-    _printed_logs(capsys.readouterr().out, job)
+    _printed_logs(capsys.readouterr().out)
     assert job.startswith("pca-")
     assert pca.model_data == f"s3://{bucket}/counties/{job}/output/model.tar.gz"
     description = session.sagemaker_client.describe_training_job(TrainingJobName=job)
@@ -182,7 +181,7 @@ def test_kmeans_with_a_test_channel_attach_deploy_predict_delete(
     kmeans.fit([kmeans.record_set(train), kmeans.record_set(test, channel="test")], logs=True)
     job = kmeans.latest_training_job.name
     out = capsys.readouterr().out
-    _printed_logs(out, job)
+    _printed_logs(out)
     assert "#quality_metric: host=algo-1, test msd <loss>=" in out
     assert kmeans.model_data == f"s3://{bucket}/kmeans/{job}/output/model.tar.gz"
 
