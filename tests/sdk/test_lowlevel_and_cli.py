@@ -234,3 +234,25 @@ def test_seed_command_file_folder_and_seed_dir(
 
     bad = emulator_cli("seed", str(tmp_path / "folder"), "not-a-uri", *url)
     assert bad.returncode == 2 and "not an S3 URI" in bad.stderr
+
+
+def test_serve_seed_dir_provides_the_notebooks_public_bucket(tmp_path: Path) -> None:
+    """The compose way: a seed dir whose top-level folders are buckets, read at server start."""
+    from sdk.launcher import start_emulator
+    from sdk.session import boto_session
+
+    census = Path(__file__).resolve().parents[3] / "shared" / "data" / "acs2015_county_data.csv"
+    bucket_dir = tmp_path / "seed" / "aws-ml-blog-sagemaker-census-segmentation"
+    bucket_dir.mkdir(parents=True)
+    (bucket_dir / census.name).write_bytes(census.read_bytes())
+    (tmp_path / "seed" / "census-segmentation-output").mkdir()
+    with start_emulator(
+        tmp_path / "data", runtime="process", extra_args=["--seed-dir", str(tmp_path / "seed")]
+    ) as server:
+        s3 = boto_session(server.url).client("s3")
+        names = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+        assert {"aws-ml-blog-sagemaker-census-segmentation", "census-segmentation-output"} <= names
+        body = s3.get_object(
+            Bucket="aws-ml-blog-sagemaker-census-segmentation", Key="acs2015_county_data.csv"
+        )["Body"].read()
+        assert body == census.read_bytes()
