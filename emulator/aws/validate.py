@@ -102,31 +102,25 @@ def _check(shape: Shape, value: object, path: str, problems: list[str]) -> None:
 def _check_map_entries(
     shape: MapShape, value: Mapping[Any, Any], path: str, problems: list[str]
 ) -> None:
-    # Coral reports map entry failures once per map, listing the inner constraints.
+    # Coral reports a map's entry failures once per map (the whole map as the value), listing
+    # the inner constraints that failed: "Map value must satisfy constraint: [...]".
+    key_failures: dict[str, None] = {}
+    value_failures: dict[str, None] = {}
     for key, item in value.items():
-        key_failures = _string_failures(shape.key, key) if isinstance(key, str) else []
-        if key_failures:
-            problems.append(
-                _failure(
-                    key, path, "Map keys must satisfy constraint: [" + ", ".join(key_failures) + "]"
-                )
-            )
+        if isinstance(key, str):
+            key_failures.update(dict.fromkeys(_string_failures(shape.key, key)))
         if item is None:
             continue
         if shape.value.type_name == "string":
             if not isinstance(item, str):
                 raise _type_error(shape.value, item, f"{path}.{key}")
-            value_failures = _string_failures(shape.value, item)
-            if value_failures:
-                problems.append(
-                    _failure(
-                        item,
-                        path,
-                        "Map value must satisfy constraint: [" + ", ".join(value_failures) + "]",
-                    )
-                )
+            value_failures.update(dict.fromkeys(_string_failures(shape.value, item)))
         else:
             _check(shape.value, item, f"{path}.{key}", problems)
+    for kind, failures in (("Map keys", key_failures), ("Map value", value_failures)):
+        if failures:
+            constraint = f"{kind} must satisfy constraint: [" + ", ".join(failures) + "]"
+            problems.append(_failure(value, path, constraint))
 
 
 def _string_failures(shape: Shape, value: str) -> list[str]:

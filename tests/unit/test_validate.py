@@ -134,14 +134,22 @@ def test_numeric_bounds() -> None:
     )
 
 
-def test_map_values_are_checked() -> None:
-    request = sdk_training_request(HyperParameters={"k": "x" * 2501})
+def test_map_entries_are_reported_once_per_map() -> None:
+    request = sdk_training_request(HyperParameters={"k": "x" * 2501, "d": "y" * 2501})
     message = error_of("CreateTrainingJob", request)
+    assert message.startswith("1 validation error detected: Value '{k=")
+    assert message.endswith(
+        "at 'hyperParameters' failed to satisfy constraint: Map value must satisfy constraint: "
+        "[Member must have length less than or equal to 2500]"
+    )
+
+
+def test_map_keys_are_checked() -> None:
+    message = error_of("CreateTrainingJob", sdk_training_request(HyperParameters={"": "1"}))
     assert (
-        "at 'hyperParameters' failed to satisfy constraint: Map value must satisfy constraint: ["
+        "Map keys must satisfy constraint: [Member must have length greater than or equal to 1"
         in message
     )
-    assert "Member must have length less than or equal to 2500" in message
 
 
 def test_list_length_bounds() -> None:
