@@ -145,10 +145,10 @@ def test_map_entries_are_reported_once_per_map() -> None:
 
 
 def test_map_keys_are_checked() -> None:
-    message = error_of("CreateTrainingJob", sdk_training_request(HyperParameters={"": "1"}))
-    assert (
-        "Map keys must satisfy constraint: [Member must have length greater than or equal to 1"
-        in message
+    request = sdk_training_request(HyperParameters={"k" * 257: "1"})
+    message = error_of("CreateTrainingJob", request)
+    assert message.endswith(
+        "Map keys must satisfy constraint: [Member must have length less than or equal to 256]"
     )
 
 
