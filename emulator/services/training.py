@@ -119,9 +119,15 @@ class TrainingService:
         for job in self._store.load_all(KIND, TrainingJobRecord):
             if job.status not in TERMINAL_TRAINING_STATUSES:
                 at = now()
-                job.status = TrainingJobStatus.FAILED
-                job.failure_reason = RESTART_REASON
-                job.set_secondary(SecondaryStatus.FAILED, MSG_FAILED, at)
+                if job.status == TrainingJobStatus.STOPPING:
+                    # StopTrainingJob had been accepted: the container is gone, so it stopped.
+                    job.status = TrainingJobStatus.STOPPED
+                    job.set_secondary(SecondaryStatus.STOPPED, MSG_STOPPED, at)
+                else:
+                    job.status = TrainingJobStatus.FAILED
+                    job.failure_reason = RESTART_REASON
+                    job.set_secondary(SecondaryStatus.FAILED, MSG_FAILED, at)
+                job.transitions[-1].end_time = at
                 job.training_end_time = at
                 self._store.put(KIND, job.name, job)
             self._jobs[job.name] = job
