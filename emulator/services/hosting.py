@@ -427,8 +427,13 @@ class HostingService:
         name = request["EndpointName"]
         with self._lock:
             endpoint = self._endpoint(name)
-            if endpoint.status != EndpointStatus.IN_SERVICE:
+            if endpoint.status in (EndpointStatus.CREATING, EndpointStatus.UPDATING):
                 raise ValidationException(f'Cannot update in-progress endpoint "{endpoint.arn}".')
+            if endpoint.status != EndpointStatus.IN_SERVICE:
+                raise ValidationException(
+                    f'Cannot update endpoint "{endpoint.arn}" in status {endpoint.status}: '
+                    "delete it and create it again."
+                )
             config = self._config(request["EndpointConfigName"])
             variants = self._snapshot(config)
             lifecycle.check_endpoint(endpoint.status, EndpointStatus.UPDATING)

@@ -350,6 +350,10 @@ def test_bad_model_archive_fails_the_endpoint(aws: Aws) -> None:
     with pytest.raises(ClientError) as exc:
         aws.rt.invoke_endpoint(EndpointName=name, Body=b"1,2,3,4", ContentType="text/csv")
     assert _error(exc)[0] == "ValidationError"
+    with pytest.raises(ClientError) as exc:
+        aws.sm.update_endpoint(EndpointName=name, EndpointConfigName=name)
+    code, message = _error(exc)
+    assert code == "ValidationException" and "in status Failed" in message
     aws.sm.delete_endpoint(EndpointName=name)
 
 
