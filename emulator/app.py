@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from starlette.types import ASGIApp
@@ -17,6 +16,7 @@ from emulator.config import Settings
 from emulator.edge import EdgeRouter
 from emulator.moto_bridge import MotoBridge, moto_app
 from emulator.runtime.select import select_runtime
+from emulator.services.sagemaker import SageMakerService
 from emulator.state.logs import LogStore
 from emulator.state.s3 import S3Store
 
@@ -35,28 +35,21 @@ def build_app(settings: Settings) -> ASGIApp:
     # Load the service models now, not on the first request (a few hundred milliseconds).
     specs.sagemaker_model()
     specs.runtime_model()
-
-    from emulator.services.sagemaker import SageMakerService
-
-    service: Any = SageMakerService(settings=settings, runtime=container_runtime, s3=s3, logs=logs)
+    service = SageMakerService(settings=settings, runtime=container_runtime, s3=s3, logs=logs)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        starter = getattr(service, "start", None)
-        if starter is not None:
-            starter()
+        service.start()  # recovers stored state: failed-over jobs, endpoints serving again
         log.info(
             "sagemaker-emulator ready: runtime=%s data_dir=%s", container_runtime.name, data_dir
         )
         yield
         # Stop containers and background work before the stores they write to close.
         for name, closer in (
-            ("service", getattr(service, "close", None)),
+            ("service", service.close),
             ("runtime", container_runtime.close),
             ("logs", logs.close),
         ):
-            if closer is None:
-                continue
             try:
                 closer()
             except Exception:
