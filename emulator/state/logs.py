@@ -72,9 +72,12 @@ class LogStore:
         self._streams.add((group, stream))
 
     def _put(self, group: str, stream: str, events: list[dict[str, Any]]) -> None:
+        groups = self.backend.groups
+        if group not in groups or stream not in groups[group].streams:
+            self._ensure(group, stream)  # a client deleted it through the Logs API meanwhile
         # The stream's own method: the backend's put_log_events drops events older than 14 days,
         # which would lose old jobs' logs on replay.
-        self.backend.groups[group].streams[stream].put_log_events(events)
+        groups[group].streams[stream].put_log_events(events)
 
     def _append(self, record: dict[str, Any]) -> None:
         self._append_raw(json.dumps(record, separators=(",", ":")) + "\n")

@@ -136,6 +136,9 @@ def test_log_store_events_replay_after_a_restart(tmp_path: Path) -> None:
     again = LogStore(tmp_path / "logs", region)
     events = again.backend.groups[group].streams[stream].events
     assert [e.message for e in events] == ["first", "second", "third", "fourth"]
+    again.backend.delete_log_group(group)  # what a client can do through the Logs API
+    again.put_lines(group, stream, ["fifth"])
+    assert [e.message for e in again.backend.groups[group].streams[stream].events] == ["fifth"]
     again.close()
 
 
