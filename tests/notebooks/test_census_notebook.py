@@ -29,7 +29,7 @@ from sdk.launcher import EmulatorServer, start_emulator
 from sdk.notebook import cell_result, cell_text, code_cells
 from sdk.session import boto_session
 from tests.classic_env import classic_python
-from tests.sdk.tiers import sdk_runtime
+from tests.sdk.tiers import ready_runtime
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -42,7 +42,7 @@ OUTPUT_BUCKET = "census-segmentation-output"  # the notebook's default OUTPUT_BU
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
-    server = start_emulator(tmp_path_factory.mktemp("census") / "data", runtime=sdk_runtime())
+    server = start_emulator(tmp_path_factory.mktemp("census") / "data", runtime=ready_runtime())
     try:
         yield server
     finally:
@@ -53,7 +53,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServe
 def executed(emulator: EmulatorServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Seed the data, prepare the environment, run the notebook; the executed notebook's JSON."""
     work = tmp_path_factory.mktemp("census-run")
-    assert emulator.health["runtime"] == sdk_runtime()
+    assert emulator.health["runtime"] == ready_runtime()
     sm_seed.seed_emulator(CENSUS_CSV, DATA_URI, emulator.url)
 
     prepared = sm_env.prepare(

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.classic_env import classic_python
-from tests.sdk.tiers import sdk_runtime
+from tests.sdk.tiers import ready_runtime
 
 REPO = Path(__file__).resolve().parents[2]
 CENSUS_CSV = REPO.parent / "shared" / "data" / "acs2015_county_data.csv"
@@ -22,7 +22,7 @@ CENSUS_CSV = REPO.parent / "shared" / "data" / "acs2015_county_data.csv"
 @pytest.fixture(scope="session")
 def sagemaker_emulator_runtime() -> str:
     """Overrides the plugin's choice (the server's `auto`): these tiers must not guess."""
-    return sdk_runtime()
+    return ready_runtime()
 
 
 _MX_LOAD = """

@@ -15,3 +15,16 @@ def sdk_runtime() -> str:
     if explicit:
         return explicit
     return "process" if os.environ.get("SAGEMAKER_EMULATOR_SKIP_DOCKER") == "1" else "docker"
+
+
+def ready_runtime() -> str:
+    """`sdk_runtime()`, with the Docker engine started and the images built when it is Docker.
+
+    Without them the tier fails loudly (tests.docker.engine), never skips silently.
+    """
+    runtime = sdk_runtime()
+    if runtime == "docker":
+        from tests.docker.engine import require_docker
+
+        require_docker()
+    return runtime
