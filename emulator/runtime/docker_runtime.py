@@ -27,6 +27,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tarfile
 import threading
 import uuid
@@ -135,6 +136,18 @@ def docker_unavailable_reason(build: bool = True) -> str | None:
         return None
     finally:
         client.close()
+
+
+def _routable(address: str, timeout: float = 0.5) -> bool:
+    """Whether this process can reach `address` directly. Called before the server in the
+    container listens: a refused connection proves the route as well as an accepted one."""
+    try:
+        with socket.create_connection((address, SERVING_PORT), timeout=timeout):
+            return True
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
 
 
 def _container_name(spec: ContainerSpec) -> str:
@@ -422,6 +435,13 @@ class DockerRuntime:
         # every stop would wait for the kill.
         self._init = bool(info.get("InitBinary"))
         self.network = network or os.environ.get(NETWORK_ENV) or self._own_network()
+        # Container addresses are reachable from the emulator only where the engine runs in this
+        # machine's network namespace (Linux, local socket; not Docker Desktop's VM, not rootless).
+        self._local_bridge = (
+            sys.platform == "linux"
+            and str(self.client.api.base_url).startswith("http+docker://localhost")
+            and not info.get("SecurityOptions", []).count("name=rootless")
+        )
         self._lock = threading.Lock()
         self._live: dict[str, _Running] = {}
 
@@ -599,6 +619,11 @@ class DockerRuntime:
             address = settings.get("Networks", {}).get(network, {}).get("IPAddress")
             if not address:
                 raise RuntimeError(f"container {container.name} has no address on {network}")
+            return f"http://{address}:{SERVING_PORT}"
+        address = settings.get("IPAddress")
+        if address and self._local_bridge and _routable(address):
+            # On a Linux host the bridge address is one kernel hop away; the published port goes
+            # through docker-proxy, which adds ~0.1 ms to every invocation and a long p99 tail.
             return f"http://{address}:{SERVING_PORT}"
         bindings = (settings.get("Ports") or {}).get(f"{SERVING_PORT}/tcp") or []
         if not bindings:
