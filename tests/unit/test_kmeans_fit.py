@@ -116,3 +116,17 @@ def test_shrink_needs_k_live_centres() -> None:
             1,
             np.random.default_rng(0),
         )
+
+
+def test_cluster_sums_few_and_many_clusters() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3000, 6))
+    weights = rng.random(3000)
+    for k in (5, 300):
+        labels = rng.integers(0, k, size=3000)
+        sums, counts = cluster_sums(x, labels, k, weights)
+        expected = np.zeros((k, 6))
+        for j in range(k):
+            expected[j] = (x[labels == j] * weights[labels == j, None]).sum(axis=0)
+        np.testing.assert_allclose(sums, expected, rtol=1e-9, atol=1e-9)
+        assert counts.sum() == pytest.approx(weights.sum())
