@@ -74,8 +74,9 @@ def cluster_sums(
         return np.zeros((n_clusters, dim), dtype=np.float64), counts
     cells = labels[:, None] * dim + np.arange(dim)
     values = x if weights is None else x * weights[:, None]
-    sums = np.bincount(cells.ravel(), weights=values.ravel(), minlength=n_clusters * dim)
-    return sums.reshape(n_clusters, dim), counts
+    flat = np.bincount(cells.ravel(), weights=values.ravel(), minlength=n_clusters * dim)
+    sums: F64 = flat.astype(np.float64, copy=False).reshape(n_clusters, dim)
+    return sums, counts
 
 
 def kmeans_plus_plus(
