@@ -135,7 +135,7 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _write_sdk_config(
-    config_path: Path, bucket: str, environ: Mapping[str, str], notices: list[str]
+    config_path: Path, bucket: str, previous_override: str | None, notices: list[str]
 ) -> None:
     """Write our SDK defaults file, keeping the user's own defaults in it.
 
@@ -143,8 +143,9 @@ def _write_sdk_config(
     user's defaults came from (their override, else ~/.config/sagemaker/config.yaml) is merged in,
     with our two keys on top, and the user is told.
     """
-    previous = environ.get(USER_CONFIG_VARIABLE)
-    source = Path(previous) if previous else _user_sdk_config_path()
+    source = Path(previous_override) if previous_override else _user_sdk_config_path()
+    if source.resolve() == config_path.resolve():
+        source = _user_sdk_config_path()
     if source.is_dir():
         source = source / "config.yaml"
     user_config: dict[str, Any] = {}
@@ -228,7 +229,15 @@ def prepare(
     notices: list[str] = []
 
     config_path = state_dir / CONFIG_FILE_NAME
-    _write_sdk_config(config_path, bucket, env, notices)
+    # The user's override as it was before any prepare: in a shell where notebook-env already
+    # ran, the variable names our own file, and the recorded value is the user's.
+    recorded = state.get("previous_environment", {})
+    previous_override = (
+        recorded[USER_CONFIG_VARIABLE]
+        if USER_CONFIG_VARIABLE in recorded
+        else env.get(USER_CONFIG_VARIABLE)
+    )
+    _write_sdk_config(config_path, bucket, previous_override, notices)
     state["config_path"] = str(config_path)
 
     if metadata_path is not None:

@@ -171,3 +171,24 @@ def test_undo_without_state_says_so(home: Path) -> None:
     restoration = sm_env.undo(home / "nothing")
     assert restoration.variables == {}
     assert "nothing to undo" in restoration.notices[0]
+
+
+def test_a_second_prepare_in_a_prepared_shell_keeps_the_users_settings(home: Path) -> None:
+    user_config = home / "mine.yaml"
+    user_config.write_text(
+        yaml.safe_dump(
+            {
+                "SchemaVersion": "1.0",
+                "SageMaker": {
+                    "PythonSDK": {"Modules": {"Session": {"DefaultS3ObjectKeyPrefix": "p"}}}
+                },
+            }
+        )
+    )
+    first = prepare(home, environ={"SAGEMAKER_USER_CONFIG_OVERRIDE": str(user_config)})
+    # The shell now names our file; notebook-env runs again (say, the emulator moved port).
+    second = prepare(home, environ=first.variables)
+    config = yaml.safe_load(second.config_path.read_text())
+    assert config["SageMaker"]["PythonSDK"]["Modules"]["Session"]["DefaultS3ObjectKeyPrefix"] == "p"
+    restoration = sm_env.undo(home / "state")
+    assert restoration.variables["SAGEMAKER_USER_CONFIG_OVERRIDE"] == str(user_config)
