@@ -11,7 +11,7 @@ run of an environment that has this package; nothing starts until a test asks fo
 - `sagemaker_session`: a `sagemaker.Session` on it (needs the SageMaker SDK).
 - `sagemaker_emulator_env`: the whole process environment pointed at it (as `notebook-env` does),
   for code that builds its own clients (`sagemaker.Session()`, `get_execution_role()`); undone
-  at the end of the session.
+  at the end of each test module that uses it.
 
 This module is imported by every pytest run (the entry point), so it imports nothing heavy at the
 top: boto3, the launcher and the SDK load inside the fixtures.
@@ -127,14 +127,16 @@ def sagemaker_session(sagemaker_emulator_url: str) -> Any:
     return make_session(sagemaker_emulator_url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def sagemaker_emulator_env(
     sagemaker_emulator_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NotebookEnv]:
     """`os.environ`, the SDK defaults file and the notebook metadata file set for the emulator.
 
     The metadata file is the real `/opt/ml/metadata/resource-metadata.json` (the SDK reads no
-    other); one that existed is backed up and put back at the end, with the variables.
+    other); one that existed is backed up and put back at the end, with the variables. Module
+    scope: the rest of the session (other modules, other plugins' tests) gets its environment
+    back as it was.
     """
     from sdk import env as sm_env
 
