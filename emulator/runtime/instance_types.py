@@ -7,7 +7,7 @@ notebook asking for ml.c4.8xlarge still runs on a laptop. Figures are the publis
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, TypedDict
 
 GIB: Final = 1024**3
 
@@ -84,3 +84,16 @@ def resources_for(instance_type: str) -> tuple[float, int] | None:
     if large is None or factor is None:
         return None
     return large[0] * factor, int(large[1] * factor * GIB)
+
+
+class ContainerLimits(TypedDict, total=False):
+    cpus: float
+    memory_bytes: int
+
+
+def container_limits(instance_type: str) -> ContainerLimits:
+    """The ContainerSpec keyword arguments for an instance type (none for an unknown one)."""
+    resources = resources_for(instance_type)
+    if resources is None:
+        return {}
+    return {"cpus": resources[0], "memory_bytes": resources[1]}
