@@ -145,7 +145,11 @@ if [ "$build_emulator" = 1 ]; then
   download_wheels "$HERE/wheels/emulator" "${reqs[@]}"
   log "building sagemaker-emulator/emulator:latest"
   DOCKER_BUILDKIT=0 docker build -q -f containers/emulator.Dockerfile \
-    --build-arg "BASE_IMAGE=$base" -t sagemaker-emulator/emulator:latest . >/dev/null
+    --build-arg "BASE_IMAGE=$base" --label "sagemaker-emulator.image=emulator" \
+    -t sagemaker-emulator/emulator:latest . >/dev/null
 fi
+
+# Earlier builds of our images, now untagged: each differs from the current one by a code layer.
+docker image prune -f --filter "label=sagemaker-emulator.image" >/dev/null 2>&1 || true
 
 docker image ls --filter 'reference=sagemaker-emulator/*' --format '{{.Repository}}:{{.Tag}}  {{.Size}}'
