@@ -361,6 +361,33 @@ def test_pca_bad_requests_are_4xx_and_it_keeps_serving(pca_endpoint: Endpoint) -
     assert pca_endpoint.invoke(csv_body(row), "text/csv")[0] == 200
 
 
+def test_pca_randomized_from_csv_without_mean(tmp_path: Path) -> None:
+    x = census_matrix()
+    hp = {
+        "feature_dim": "34",
+        "num_components": "5",
+        "mini_batch_size": "200",
+        "algorithm_mode": "randomized",
+        "subtract_mean": "False",
+    }
+    root = make_tree(tmp_path, hp, {"train": (csv_body(x), "text/csv;label_size=0")})
+    run = run_train("pca", root)
+    assert run.code == 0, "\n".join(run.lines)
+    model = ndarray_file.load(root / "model" / "model_algo-1")
+    assert isinstance(model, dict) and list(model) == ["s", "v"]  # no mean when not centred
+    s = np.linalg.svd(x.astype(np.float64), compute_uv=False)
+    # A sketch, not exact: on this flat spectrum it is within 1e-4 of the SVD.
+    np.testing.assert_allclose(model["s"], s[:5][::-1], rtol=1e-4)
+    endpoint = Endpoint("pca", root)
+    try:
+        status, payload, _ = endpoint.invoke(csv_body(x[:3]), "text/csv")
+        assert status == 200
+        got = np.array([p["projection"] for p in json.loads(payload)["projections"]])
+        np.testing.assert_allclose(got, x[:3].astype(np.float64) @ model["v"], atol=1e-5)
+    finally:
+        assert endpoint.stop() == 0
+
+
 # --- k-means ------------------------------------------------------------------------------------
 
 
