@@ -135,7 +135,7 @@ def _msd(x: np.ndarray, centres: np.ndarray) -> float:
         labels, _ = assign(block, centres)
         diff = block.astype(np.float64) - centres[labels].astype(np.float64)
         total += float(np.einsum("ij,ij->", diff, diff))
-    return total / x.shape[0]
+    return total / float(x.shape[0])
 
 
 def _stage(folder: Path, tree: Path, hyperparameters: dict[str, str]) -> None:
@@ -231,7 +231,7 @@ def run_method(method: str, ds: Dataset, folder: Path, scratch: Path) -> dict[st
             start = time.perf_counter()
             fk.train(x)
             elapsed = time.perf_counter() - start
-            centres = fk.centroids
+            centres = np.asarray(fk.centroids)
         else:
             raise SystemExit(f"unknown method {method}")
     result["seconds"] = elapsed
