@@ -13,11 +13,14 @@ from typing import Any
 
 import boto3
 import docker
+import numpy as np
 import pytest
 import yaml
 from botocore.config import Config
 
+from algorithms.common.recordio import encode_dense
 from emulator.runtime.docker_runtime import LABEL_SCOPE
+from emulator.runtime.images import image_uri
 from emulator.runtime.select import docker_scope
 from tests.docker.compose import compose_command, compose_stack
 from tests.docker.engine import ROOT
@@ -99,6 +102,7 @@ def test_emulator_in_compose_runs_sibling_training_and_serving_containers(
     with compose_stack(command) as stack:
         try:
             run_byo_flow(stack.url, byo_image, engine)
+            run_builtin_training(stack.url)
         except BaseException:
             print(stack.logs()[-6000:])
             raise
@@ -183,3 +187,42 @@ def run_byo_flow(url: str, image: str, engine: docker.DockerClient) -> None:
     while engine.containers.list(all=True, filters=labels) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert engine.containers.list(all=True, filters=labels) == []
+
+
+def run_builtin_training(url: str) -> None:
+    """The pca ECR URI maps to the local image from inside the emulator's container too."""
+    sagemaker, s3 = boto(url, "sagemaker"), boto(url, "s3")
+    data = np.random.default_rng(1).normal(size=(200, 5)).astype(np.float32)
+    s3.put_object(Bucket="compose", Key="pca/train/matrix_0.pbr", Body=encode_dense(data))
+    sagemaker.create_training_job(
+        TrainingJobName="compose-pca",
+        AlgorithmSpecification={
+            "TrainingImage": image_uri("pca", "us-east-1"),
+            "TrainingInputMode": "File",
+        },
+        RoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+        HyperParameters={"feature_dim": "5", "num_components": "2", "mini_batch_size": "50"},
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "ContentType": "application/x-recordio-protobuf",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": "s3://compose/pca/train/",
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+        ],
+        OutputDataConfig={"S3OutputPath": "s3://compose/output"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    )
+    job = wait_for(
+        lambda: sagemaker.describe_training_job(TrainingJobName="compose-pca"),
+        "TrainingJobStatus",
+        {"Completed", "Failed", "Stopped"},
+    )
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    s3.head_object(Bucket="compose", Key="output/compose-pca/output/model.tar.gz")
