@@ -27,6 +27,7 @@ from emulator.aws import arns
 from emulator.aws.errors import ValidationException
 from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound, ServingHandle
 from emulator.runtime.images import algorithm_for_image
+from emulator.runtime.instance_types import container_limits
 from emulator.runtime.optml import OptMlTree
 from emulator.services.invocation import ConnectionPool, InvocationRouter, LiveEndpoint, LiveVariant
 from emulator.services.listing import list_summaries
@@ -585,6 +586,8 @@ class HostingService:
             },
             name=f"{name}-{variant.variant_name}",
             on_log=on_log,
+            # The instance type's vCPUs and memory (the Docker runtime caps them to the host).
+            **container_limits(variant.instance_type),
         )
         try:
             handle = self._runtime.start_serving(spec)

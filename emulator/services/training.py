@@ -22,6 +22,7 @@ from emulator.aws import arns
 from emulator.aws.errors import ResourceInUse, ResourceNotFound, ValidationException
 from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound, TrainingHandle
 from emulator.runtime.images import algorithm_for_image
+from emulator.runtime.instance_types import container_limits
 from emulator.runtime.optml import OptMlTree
 from emulator.services.listing import list_summaries
 from emulator.services.metrics import BUILTIN_METRIC_DEFINITIONS, MetricCollector
@@ -368,6 +369,8 @@ class TrainingService:
             name=name,
             network_isolation=bool(request.get("EnableNetworkIsolation", False)),
             on_log=on_log,
+            # The instance type's vCPUs and memory (the Docker runtime caps them to the host).
+            **container_limits(request["ResourceConfig"]["InstanceType"]),
         )
         try:
             handle = self._runtime.start_training(spec)
