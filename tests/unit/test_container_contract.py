@@ -574,6 +574,38 @@ def test_kmeans_bad_requests_are_4xx(kmeans_endpoint: Endpoint) -> None:
     assert kmeans_endpoint.invoke(b"1,2,3,4,5\n", "text/csv")[0] == 200
 
 
+MX_LOAD = """
+import json, sys
+import mxnet as mx
+pca = mx.nd.load(sys.argv[1])
+km = mx.nd.load(sys.argv[2])
+print(json.dumps({
+    "pca": {k: [list(v.shape), v.asnumpy().ravel()[:3].tolist()] for k, v in pca.items()},
+    "pca_order": list(pca),
+    "kmeans": [[list(v.shape), v.asnumpy().ravel()[:3].tolist()] for v in km],
+}))
+"""
+
+
+def test_trained_artifacts_load_with_real_mxnet(
+    pca_job: tuple[Path, Run], kmeans_job: tuple[Path, Run, npt.NDArray[np.float32]]
+) -> None:
+    from tests.classic_env import run_classic
+
+    pca_path = pca_job[0] / "model" / "model_algo-1"
+    kmeans_path = kmeans_job[0] / "model" / "model_algo-1"
+    loaded = json.loads(run_classic(MX_LOAD, str(pca_path), str(kmeans_path)))
+    ours = ndarray_file.load(pca_path)
+    assert isinstance(ours, dict)
+    assert loaded["pca_order"] == ["s", "v", "mean"]
+    for name, (shape, head) in loaded["pca"].items():
+        assert shape == list(ours[name].shape)
+        assert head == ours[name].ravel()[:3].tolist()
+    centres = ndarray_file.load(kmeans_path)
+    assert isinstance(centres, list)
+    assert loaded["kmeans"] == [[[7, 5], centres[0].ravel()[:3].tolist()]]
+
+
 # --- failures -----------------------------------------------------------------------------------
 
 
