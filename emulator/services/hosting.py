@@ -537,6 +537,13 @@ class HostingService:
                 with lock:
                     errors.append(str(exc))
                 return
+            except Exception as exc:  # A bug or a dead engine: it must fail the deploy, not vanish.
+                log.exception(
+                    "starting variant %s of endpoint %s failed", variant.variant_name, name
+                )
+                with lock:
+                    errors.append(f"InternalServerError: {exc}")
+                return
             with lock:
                 started.append(live)
 
@@ -545,9 +552,11 @@ class HostingService:
             thread.start()
         for thread in threads:
             thread.join()
-        if errors:
+        if errors or len(started) != len(variants):
             _stop_variants(started)
-            raise DeployError(errors[0])
+            raise DeployError(
+                errors[0] if errors else "InternalServerError: a variant did not start."
+            )
         order = {v.variant_name: i for i, v in enumerate(variants)}
         return sorted(started, key=lambda live: order[live.name])
 
