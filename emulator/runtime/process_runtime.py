@@ -147,7 +147,10 @@ class ProcessRuntime:
 
     def start_serving(self, spec: ContainerSpec) -> ProcessServingHandle:
         port = free_port()
-        process = self._start(spec, {"SAGEMAKER_BIND_TO_PORT": str(port)})
+        # Loopback only: a subprocess shares the host's interfaces, unlike a container.
+        process = self._start(
+            spec, {"SAGEMAKER_BIND_TO_PORT": str(port), "SAGEMAKER_BIND_TO_HOST": "127.0.0.1"}
+        )
         return ProcessServingHandle(process, port)
 
     def cleanup_orphans(self) -> None:
