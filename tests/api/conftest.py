@@ -58,6 +58,27 @@ def make_aws(server: EmulatorServer, runtime: str, bucket: str | None = None) ->
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect (not skip) a test marked `runtime_only(...)` for the other runtimes' params.
+
+    Some behaviour exists on one runtime only (bring-your-own images need Docker; the process
+    runtime's children are checked through /proc): those tests are not generated for the other.
+    """
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        marker = item.get_closest_marker("runtime_only")
+        callspec = getattr(item, "callspec", None)
+        runtime = callspec.params.get("runtime_name") if callspec is not None else None
+        if marker is not None and runtime is not None and runtime not in marker.args:
+            dropped.append(item)
+        else:
+            keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session", params=["process", "docker"])
 def runtime_name(request: pytest.FixtureRequest) -> str:
     name: str = request.param

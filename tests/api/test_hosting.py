@@ -590,9 +590,8 @@ def _serving_processes(endpoint: str) -> list[int]:
     return found
 
 
+@pytest.mark.runtime_only("process")  # tests/docker checks Docker removes its containers
 def test_delete_endpoint_stops_its_containers(aws: Aws, kmeans_trained: Trained) -> None:
-    if aws.runtime != "process":
-        pytest.skip("tests/docker checks the Docker runtime removes containers")
     name = deploy(aws, kmeans_trained.model_data, "kmeans")
     assert len(_serving_processes(name)) == 1
     aws.sm.delete_endpoint(EndpointName=name)

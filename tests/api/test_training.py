@@ -195,9 +195,8 @@ def test_missing_input_fails_with_the_real_message(aws: Aws) -> None:
     )
 
 
+@pytest.mark.runtime_only("process")  # Docker runs such images: test_training_byo.py
 def test_bring_your_own_image_on_process_runtime(aws: Aws) -> None:
-    if aws.runtime != "process":
-        pytest.skip("the Docker runtime runs bring-your-own images (tests/docker covers it)")
     uri = upload_csv(aws, low_rank(n=20), f"data/{unique('byo')}", parts=1)
     name = unique("byo")
     create_job(aws, name, "pca", [channel(uri)], {}, image="my-registry/my-algo:3")

@@ -22,11 +22,12 @@ from tests.api.conftest import (
     wait_job,
 )
 
+# Bring-your-own images need the Docker runtime (the process runtime: see test_training.py).
+pytestmark = pytest.mark.runtime_only("docker")
+
 
 @pytest.fixture(scope="module")
 def byo(aws: Aws) -> str:
-    if aws.runtime != "docker":
-        pytest.skip("bring-your-own images need the Docker runtime (process: see test_training.py)")
     from tests.docker.engine import build_byo_image
 
     return build_byo_image()
