@@ -38,9 +38,27 @@ class InvokeResult:
     custom_attributes: str | None = None
 
 
+CONNECT_TIMEOUT_SECONDS = 2.0
+"""A container must accept a socket within 250 ms (spec §2); one that takes 2 s is gone (a killed
+Docker container takes its bridge address with it, and a connect to it hangs)."""
+
+
+class ContainerUnreachable(ConnectionError):
+    """The container did not accept a connection: it is down, not slow."""
+
+
 class _NoDelayConnection(http.client.HTTPConnection):
+    def __init__(self, host: str, port: int, timeout: float, connect_timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._connect_timeout = connect_timeout
+
     def connect(self) -> None:
-        super().connect()
+        try:
+            self.sock = socket.create_connection((self.host, self.port), self._connect_timeout)
+        except TimeoutError as exc:
+            raise ContainerUnreachable(f"{self.host}:{self.port} accepted no connection") from exc
+        # Once connected, the invocation's own timeout applies to the answer.
+        self.sock.settimeout(self.timeout)
         # http.client may write headers and body in two sends; without TCP_NODELAY the second one
         # waits for a delayed ACK (~40 ms on Linux).
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -49,11 +67,17 @@ class _NoDelayConnection(http.client.HTTPConnection):
 class ConnectionPool:
     """Keep-alive connections to one container, shared by the request threads."""
 
-    def __init__(self, url: str, timeout: float = INVOCATION_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeout: float = INVOCATION_TIMEOUT_SECONDS,
+        connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+    ) -> None:
         parts = urlsplit(url)
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or 80
         self._timeout = timeout
+        self._connect_timeout = min(connect_timeout, timeout)
         self._idle: list[_NoDelayConnection] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -62,7 +86,10 @@ class ConnectionPool:
         with self._lock:
             if self._idle:
                 return self._idle.pop(), True
-        return _NoDelayConnection(self._host, self._port, timeout=self._timeout), False
+        connection = _NoDelayConnection(
+            self._host, self._port, timeout=self._timeout, connect_timeout=self._connect_timeout
+        )
+        return connection, False
 
     def _release(self, conn: _NoDelayConnection) -> None:
         with self._lock:
