@@ -12,39 +12,22 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from algorithms.common.optml import OptMl
 
-class OptMlTree:
-    """Paths of an /opt/ml tree rooted at a host directory."""
+
+class OptMlTree(OptMl):
+    """An /opt/ml tree rooted at a host directory: the container's layout (one definition, in
+    algorithms.common.optml), plus what the control plane does with it."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
-
-    @property
-    def config_dir(self) -> Path:
-        return self.root / "input" / "config"
+        super().__init__(root)
 
     @property
     def input_data_dir(self) -> Path:
         return self.root / "input" / "data"
 
     def channel_dir(self, channel: str) -> Path:
-        return self.input_data_dir / channel
-
-    @property
-    def model_dir(self) -> Path:
-        return self.root / "model"
-
-    @property
-    def output_dir(self) -> Path:
-        return self.root / "output"
-
-    @property
-    def output_data_dir(self) -> Path:
-        return self.output_dir / "data"
-
-    @property
-    def failure_path(self) -> Path:
-        return self.output_dir / "failure"
+        return self.data_dir(channel)
 
     def create(self) -> None:
         """Make the empty tree (a fresh tree for every job or serving container)."""
