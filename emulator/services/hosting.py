@@ -357,6 +357,7 @@ class HostingService:
                     weight=float(variant.get("InitialVariantWeight", 1.0)),
                     instance_count=int(variant.get("InitialInstanceCount", 1)),
                     instance_type=str(variant.get("InstanceType", "")),
+                    network_isolation=bool(model.request.get("EnableNetworkIsolation", False)),
                 )
             )
         return snapshot
@@ -595,6 +596,7 @@ class HostingService:
             },
             name=f"{name}-{variant.variant_name}",
             on_log=on_log,
+            network_isolation=variant.network_isolation,
             # The instance type's vCPUs and memory (the Docker runtime caps them to the host).
             **container_limits(variant.instance_type),
         )

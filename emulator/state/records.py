@@ -282,6 +282,8 @@ class VariantState:
     weight: float
     instance_count: int
     instance_type: str = ""
+    network_isolation: bool = False
+    """The model's EnableNetworkIsolation: the serving container gets no outside network."""
 
     @property
     def image(self) -> str:

@@ -247,14 +247,24 @@ def load_model(aws: Aws, s3_uri: str, tmp_path: Path) -> Any:
 
 
 def deploy(
-    aws: Aws, model_data: str, algorithm: str, name: str | None = None, **variant: Any
+    aws: Aws,
+    model_data: str,
+    algorithm: str,
+    name: str | None = None,
+    *,
+    model_extra: dict[str, Any] | None = None,
+    **variant: Any,
 ) -> str:
-    """Model + endpoint config + endpoint, waited to InService; returns the endpoint name."""
+    """Model + endpoint config + endpoint, waited to InService; returns the endpoint name.
+
+    `model_extra` adds CreateModel members (EnableNetworkIsolation...); `variant` adds
+    production-variant members."""
     name = name or unique(algorithm)
     aws.sm.create_model(
         ModelName=name,
         PrimaryContainer={"Image": image_uri(algorithm, REGION), "ModelDataUrl": model_data},
         ExecutionRoleArn=ROLE,
+        **(model_extra or {}),
     )
     aws.sm.create_endpoint_config(
         EndpointConfigName=name,

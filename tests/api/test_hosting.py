@@ -621,3 +621,40 @@ def test_a_dead_container_is_replaced(aws: Aws, kmeans_trained: Trained) -> None
         time.sleep(0.1)
     assert aws.sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
     aws.sm.delete_endpoint(EndpointName=name)
+
+
+@pytest.mark.runtime_only("docker")  # a subprocess has the host's network whatever it asks
+def test_network_isolated_model_serves_from_an_internal_network(
+    aws: Aws, kmeans_trained: Trained
+) -> None:
+    import subprocess
+
+    name = deploy(
+        aws, kmeans_trained.model_data, "kmeans", model_extra={"EnableNetworkIsolation": True}
+    )
+    answer = aws.rt.invoke_endpoint(EndpointName=name, Body=b"1,2,3,4", ContentType="text/csv")
+    assert b"closest_cluster" in answer["Body"].read()
+    ids = subprocess.run(
+        ["docker", "ps", "-q", "--filter", f"label=sagemaker-emulator.endpoint={name}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert len(ids) == 1
+    inspected = json.loads(
+        subprocess.run(
+            ["docker", "inspect", ids[0]], capture_output=True, text=True, check=True
+        ).stdout
+    )[0]
+    networks = inspected["NetworkSettings"]["Networks"]
+    assert list(networks) == ["sagemaker-emulator-isolated"]
+    internal = json.loads(
+        subprocess.run(
+            ["docker", "network", "inspect", "sagemaker-emulator-isolated"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )[0]["Internal"]
+    assert internal is True
+    aws.sm.delete_endpoint(EndpointName=name)
