@@ -8,18 +8,25 @@ run only our two algorithms; any other image is reported as ImageNotFound.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from emulator.runtime.base import ContainerSpec, ImageNotFound, LogSink
 
 # The directory that holds the `algorithms` package, so the child finds it from any cwd.
 _CODE_ROOT = str(Path(__file__).resolve().parents[2])
+SCOPE_ENV = "SAGEMAKER_EMULATOR_SCOPE"
+"""Set in every child: the emulator's scope (its data dir), so a successor can find orphans."""
+ORPHAN_GRACE_SECONDS = 5.0
+
+log = logging.getLogger(__name__)
 
 
 def free_port() -> int:
@@ -32,7 +39,7 @@ def free_port() -> int:
 class _Process:
     """One child process with its output pumped line by line into the spec's log sink."""
 
-    def __init__(self, spec: ContainerSpec, extra_env: dict[str, str]) -> None:
+    def __init__(self, spec: ContainerSpec, extra_env: dict[str, str], scope: str) -> None:
         if spec.algorithm is None:
             raise ImageNotFound(
                 f"The process runtime runs only the built-in pca and kmeans algorithms; image "
@@ -43,6 +50,8 @@ class _Process:
         env.update(spec.environment)
         env.update(extra_env)
         env["SAGEMAKER_BASE_DIR"] = str(spec.opt_ml)
+        if scope:
+            env[SCOPE_ENV] = scope
         env["PYTHONUNBUFFERED"] = "1"
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (_CODE_ROOT, os.environ.get("PYTHONPATH", "")) if p
@@ -56,7 +65,8 @@ class _Process:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             # Same process group as the emulator: whoever kills the emulator's group (a launcher,
-            # a terminal's Ctrl-C) takes the children too, so no algorithm outlives a crash.
+            # a terminal's Ctrl-C) takes the children too. A lone `kill -9` of the emulator does
+            # not: the next emulator on the data dir stops those (cleanup_orphans).
         )
         self._pump = threading.Thread(
             target=self._read_output, args=(spec.on_log,), name=f"log-{spec.name}", daemon=True
@@ -131,12 +141,13 @@ class ProcessRuntime:
 
     name = "process"
 
-    def __init__(self) -> None:
+    def __init__(self, scope: str = "") -> None:
+        self.scope = scope
         self._lock = threading.Lock()
         self._live: list[_Process] = []
 
     def _start(self, spec: ContainerSpec, extra_env: dict[str, str]) -> _Process:
-        process = _Process(spec, extra_env)
+        process = _Process(spec, extra_env, self.scope)
         with self._lock:
             self._live = [p for p in self._live if p.popen.poll() is None]
             self._live.append(process)
@@ -154,8 +165,24 @@ class ProcessRuntime:
         return ProcessServingHandle(process, port)
 
     def cleanup_orphans(self) -> None:
-        """Nothing to find: children share the emulator's process group, so a crash that killed
-        the group took them with it (a lone `kill -9` of the emulator's pid does not)."""
+        """Stop the children an emulator of the same scope left when it died (Linux /proc)."""
+        if not self.scope:
+            return
+        with self._lock:
+            ours = {p.popen.pid for p in self._live}
+        orphans = [pid for pid in _pids_with_env(SCOPE_ENV, self.scope) if pid not in ours]
+        for pid in orphans:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + ORPHAN_GRACE_SECONDS
+        while orphans and time.monotonic() < deadline:
+            orphans = [pid for pid in orphans if _running(pid)]
+            time.sleep(0.05)
+        for pid in orphans:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        if orphans:
+            log.info("stopped %d orphaned algorithm process(es) of a previous run", len(orphans))
 
     def close(self) -> None:
         with self._lock:
@@ -169,3 +196,27 @@ class ProcessRuntime:
             thread.start()
         for thread in threads:
             thread.join()
+
+
+def _pids_with_env(name: str, value: str) -> list[int]:
+    """Processes whose environment has name=value (none where there is no /proc)."""
+    wanted = f"{name}={value}".encode()
+    me = os.getpid()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if wanted in environ.split(b"\0") and int(entry.name) != me:
+            found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a zombie child of a dead parent waits for init to reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

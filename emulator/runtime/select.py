@@ -4,8 +4,8 @@
 containers/build.sh when they are missing), else the process runtime; either way one log line says
 which and why (also shown by /_emulator/health).
 
-The Docker runtime's scope is the data directory: containers left by an earlier run of the same
-data directory are its orphans; other emulators' containers on the same engine are not.
+A runtime's scope is the data directory: containers (or subprocesses) left by an earlier run of
+the same data directory are its orphans; other emulators' on the same machine are not.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def select_runtime(settings: RuntimeSettings) -> ContainerRuntime:
     choice = settings.runtime
     if choice == "process":
         log.info("runtime: process (asked for with --runtime process)")
-        return _process_runtime()
+        return _process_runtime(settings)
     if choice == "docker":
         runtime = _docker_runtime(settings)
         log.info("runtime: docker (asked for with --runtime docker)")
@@ -43,17 +43,17 @@ def select_runtime(settings: RuntimeSettings) -> ContainerRuntime:
         log.info("runtime: docker (auto: a Docker engine answers and the algorithm images exist)")
         return _docker_runtime(settings)
     log.warning("runtime: process (auto: %s)", reason)
-    return _process_runtime()
+    return _process_runtime(settings)
 
 
-def _process_runtime() -> ContainerRuntime:
+def _process_runtime(settings: RuntimeSettings) -> ContainerRuntime:
     from emulator.runtime.process_runtime import ProcessRuntime
 
-    return ProcessRuntime()
+    return ProcessRuntime(scope=runtime_scope(settings.data_dir))
 
 
-def docker_scope(data_dir: Path) -> str:
-    """The label value that ties Docker containers to one data directory."""
+def runtime_scope(data_dir: Path) -> str:
+    """The value that ties containers and subprocesses to one data directory."""
     resolved = str(Path(data_dir).expanduser().resolve())
     return hashlib.sha256(resolved.encode()).hexdigest()[:16]
 
@@ -61,7 +61,7 @@ def docker_scope(data_dir: Path) -> str:
 def _docker_runtime(settings: RuntimeSettings) -> ContainerRuntime:
     # Imported lazily: only this path needs the docker SDK and an engine.
     module: Any = importlib.import_module("emulator.runtime.docker_runtime")
-    runtime: ContainerRuntime = module.DockerRuntime(scope=docker_scope(settings.data_dir))
+    runtime: ContainerRuntime = module.DockerRuntime(scope=runtime_scope(settings.data_dir))
     return runtime
 
 

@@ -21,7 +21,7 @@ from botocore.config import Config
 from algorithms.common.recordio import encode_dense
 from emulator.runtime.docker_runtime import LABEL_SCOPE
 from emulator.runtime.images import image_uri
-from emulator.runtime.select import docker_scope
+from emulator.runtime.select import runtime_scope
 from tests.docker.compose import compose_command, compose_stack
 from tests.docker.engine import ROOT
 
@@ -108,7 +108,7 @@ def test_emulator_in_compose_runs_sibling_training_and_serving_containers(
             raise
     # compose down stopped the emulator, which removed every container it had started.
     # (Its scope: the data directory /data inside its container.)
-    scope = {"label": f"{LABEL_SCOPE}={docker_scope(Path('/data'))}"}
+    scope = {"label": f"{LABEL_SCOPE}={runtime_scope(Path('/data'))}"}
     assert [c.name for c in engine.containers.list(all=True, filters=scope)] == []
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from emulator.config import Settings
 from emulator.runtime.docker_runtime import LABEL_SCOPE, DockerRuntime, docker_unavailable_reason
-from emulator.runtime.select import docker_scope, select_runtime
+from emulator.runtime.select import runtime_scope, select_runtime
 
 
 def test_auto_picks_docker_where_an_engine_answers(
@@ -21,7 +21,7 @@ def test_auto_picks_docker_where_an_engine_answers(
     try:
         assert runtime.name == "docker"
         assert isinstance(runtime, DockerRuntime)
-        assert runtime.scope == docker_scope(tmp_path)
+        assert runtime.scope == runtime_scope(tmp_path)
         assert "runtime: docker (auto" in caplog.text
     finally:
         runtime.close()
@@ -43,6 +43,6 @@ def test_auto_falls_back_to_process_and_says_why(
 
 
 def test_scope_is_one_per_data_directory(tmp_path: Path) -> None:
-    assert docker_scope(tmp_path / "a") == docker_scope(tmp_path / "a" / ".." / "a")
-    assert docker_scope(tmp_path / "a") != docker_scope(tmp_path / "b")
+    assert runtime_scope(tmp_path / "a") == runtime_scope(tmp_path / "a" / ".." / "a")
+    assert runtime_scope(tmp_path / "a") != runtime_scope(tmp_path / "b")
     assert LABEL_SCOPE == "sagemaker-emulator.scope"
