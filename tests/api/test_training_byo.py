@@ -81,13 +81,25 @@ def test_byo_train_then_serve(aws: Aws, byo: str) -> None:
     )
     aws.sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
     assert wait_endpoint(aws, name)["EndpointStatus"] == "InService"
-    answer = json.loads(
-        aws.rt.invoke_endpoint(EndpointName=name, Body=b"\x00hello", ContentType="x/y")[
-            "Body"
-        ].read()
+    response = aws.rt.invoke_endpoint(
+        EndpointName=name,
+        Body=b"\x00hello",
+        ContentType="x/y",
+        Accept="application/x-thing",
+        CustomAttributes="trace=42",
     )
+    answer = json.loads(response["Body"].read())
     assert answer["echo"] == "\x00hello"
     assert answer["model"]["hyperparameters"]["lr"] == "0.1"
+    # The supported headers reach the container untouched; the signature headers do not.
+    headers = answer["headers"]
+    assert headers["content-type"] == "x/y"
+    assert headers["accept"] == "application/x-thing"
+    assert headers["x-amzn-sagemaker-custom-attributes"] == "trace=42"
+    assert not {"authorization", "x-amz-date", "x-amz-content-sha256"} & set(headers)
+    # The container's custom attributes come back to the caller.
+    assert response["CustomAttributes"] == "seen=trace=42"
+    assert response["InvokedProductionVariant"] == "AllTraffic"
     aws.sm.delete_endpoint(EndpointName=name)
 
 

@@ -6,7 +6,8 @@ train: reads /opt/ml/input/config/hyperparameters.json; "behaviour" is one of
   sleep     print a line, then wait; SIGTERM -> print "terminated" and exit 0
   stubborn  print a line, then wait ignoring SIGTERM (only SIGKILL ends it)
   network   print the network interfaces the container has, exit 0
-serve: GET /ping, POST /invocations answering the model file's content + the request body.
+serve: GET /ping, POST /invocations answering the model file's content, the request body and
+headers (custom attributes are answered back as `seen=<value>`).
 """
 
 import http.server
@@ -77,8 +78,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         with open(f"{OPT_ML}/model/model.json", "rb") as f:
             model = json.load(f)
-        answer = {"model": model, "echo": body.decode("utf-8", "replace")}
-        self._answer(200, json.dumps(answer).encode())
+        answer = {
+            "model": model,
+            "echo": body.decode("utf-8", "replace"),
+            "headers": {name.lower(): value for name, value in self.headers.items()},
+        }
+        payload = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        attributes = self.headers.get("X-Amzn-SageMaker-Custom-Attributes")
+        if attributes is not None:
+            self.send_header("X-Amzn-SageMaker-Custom-Attributes", f"seen={attributes}")
+        self.end_headers()
+        self.wfile.write(payload)
 
 
 def serve() -> int:
