@@ -15,12 +15,11 @@ import http.client
 import logging
 import secrets
 import shutil
-import tarfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from emulator.aws import arns
@@ -32,7 +31,7 @@ from emulator.runtime.optml import OptMlTree
 from emulator.services.invocation import ConnectionPool, InvocationRouter, LiveEndpoint, LiveVariant
 from emulator.services.listing import list_summaries
 from emulator.services.ports import LogWriter, ObjectStore
-from emulator.services.staging import StagingError, parse_s3_uri
+from emulator.services.staging import StagingError, parse_s3_uri, unpack_model
 from emulator.services.tags import TagService
 from emulator.state import lifecycle
 from emulator.state.records import (
@@ -266,6 +265,12 @@ class HostingService:
         if model is None:
             raise ValidationException(f'Could not find model "{self._arn("model", name)}".')
         return model
+
+    def model(self, name: str) -> ModelRecord:
+        """The model named `name` (batch transform runs its container); ValidationException if
+        there is none."""
+        with self._lock:
+            return self._model(name)
 
     def describe_model(self, request: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -573,7 +578,10 @@ class HostingService:
         tree.create()
         url = container.get("ModelDataUrl")
         if url:
-            self._unpack_model(str(url), tree.model_dir)
+            try:
+                unpack_model(self._s3, str(url), tree.model_dir)
+            except StagingError as exc:
+                raise DeployError(str(exc)) from exc
         group = endpoint_log_group(name)
         # Real streams are <variant>/<instance id>.
         stream = f"{variant.variant_name}/i-{secrets.token_hex(9)[:17]}"
@@ -619,26 +627,6 @@ class HostingService:
             root=tree.root,
         )
 
-    def _unpack_model(self, url: str, model_dir: Path) -> None:
-        failure = (
-            f'Failed to extract model data archive from URL "{url}". Please ensure that the '
-            "object located at the URL is a valid tar.gz archive."
-        )
-        try:
-            bucket, key = parse_s3_uri(url)
-            stream = self._s3.open_object(bucket, key)
-        except Exception as exc:  # NoSuchKey / NoSuchBucket from the S3 store.
-            raise DeployError(f"Could not find model data at {url}.") from exc
-        try:
-            with stream, tarfile.open(fileobj=stream, mode="r|*") as tar:
-                # The "data" filter refuses absolute paths, links out of the tree and devices.
-                if hasattr(tarfile, "data_filter"):
-                    tar.extractall(model_dir, filter="data")
-                else:  # Python < 3.11.4 (bookworm's python3, in the offline emulator image)
-                    tar.extractall(model_dir, members=_plain_members(tar))
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise DeployError(failure) from exc
-
     def _wait_for_ping(
         self,
         handle: ServingHandle,
@@ -651,25 +639,46 @@ class HostingService:
             f"The primary container for production variant {variant} did not pass the ping "
             "health check. Please check CloudWatch logs for this endpoint."
         )
-        pool = ConnectionPool(handle.url, timeout=2.0)
-        deadline = time.monotonic() + PING_TIMEOUT_SECONDS
-        try:
-            while time.monotonic() < deadline:
-                if not handle.is_running():
-                    time.sleep(0.1)  # let the last log lines arrive
-                    last = " | ".join(tail)[-600:]
-                    raise DeployError(f"{failure} The container exited. Last log lines: {last}")
-                with self._lock:
-                    if not self._current(name, generation) or self._closed:
-                        raise DeployError("The endpoint was deleted while it was being created.")
-                with contextlib.suppress(OSError, http.client.HTTPException):
-                    status, _, _ = pool.request("GET", "/ping", None, {})
-                    if status == 200:
-                        return
-                time.sleep(_PING_INTERVAL_SECONDS)
-        finally:
-            pool.close()
-        raise DeployError(failure)
+
+        def abandoned() -> str | None:
+            with self._lock:
+                if not self._current(name, generation) or self._closed:
+                    return "The endpoint was deleted while it was being created."
+            return None
+
+        wait_for_ping(handle, failure, tail, abandoned)
+
+
+def wait_for_ping(
+    handle: ServingHandle,
+    failure: str,
+    tail: collections.deque[str],
+    abandoned: Callable[[], str | None],
+) -> None:
+    """Poll GET /ping until it answers 200 (spec §2: within 4 minutes of the start).
+
+    Raises DeployError with `failure` (plus the last log lines if the container exited), or with
+    what `abandoned` returns once the caller no longer wants the container.
+    """
+    pool = ConnectionPool(handle.url, timeout=2.0)
+    deadline = time.monotonic() + PING_TIMEOUT_SECONDS
+    try:
+        while time.monotonic() < deadline:
+            if not handle.is_running():
+                time.sleep(0.1)  # let the last log lines arrive
+                last = " | ".join(tail)[-600:]
+                raise DeployError(f"{failure} The container exited. Last log lines: {last}")
+            reason = abandoned()
+            if reason is not None:
+                raise DeployError(reason)
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                status, _, _ = pool.request("GET", "/ping", None, {})
+                if status == 200:
+                    return
+            time.sleep(_PING_INTERVAL_SECONDS)
+    finally:
+        pool.close()
+    raise DeployError(failure)
 
 
 def _stop_variants(variants: list[LiveVariant]) -> None:
@@ -687,11 +696,3 @@ def _with_token(response: dict[str, Any], token: str | None) -> dict[str, Any]:
     if token is not None:
         response["NextToken"] = token
     return response
-
-
-def _plain_members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
-    """Files and directories inside the tree: what the "data" filter keeps, for old Pythons."""
-    for member in tar:
-        inside = not member.name.startswith("/") and ".." not in PurePosixPath(member.name).parts
-        if inside and (member.isfile() or member.isdir()):
-            yield member

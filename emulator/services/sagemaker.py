@@ -2,7 +2,7 @@
 
 Methods are named `xform_name(Operation)`, take the validated request dict (AWS PascalCase keys)
 and return the response dict with aware UTC datetimes; the HTTP layer validates and serializes.
-The work lives in training.py, hosting.py, invocation.py and tags.py; this class wires them to one
+The work lives in training.py, hosting.py, transform.py, invocation.py and tags.py; this class wires them to one
 record store under the data dir.
 """
 
@@ -18,6 +18,7 @@ from emulator.services.invocation import InvocationRouter, InvokeResult
 from emulator.services.ports import LogWriter, ObjectStore, ServiceSettings
 from emulator.services.tags import TagService
 from emulator.services.training import TrainingService
+from emulator.services.transform import TransformService
 from emulator.state.records import NotebookInstanceStatus, now
 from emulator.state.store import RecordStore
 
@@ -47,6 +48,16 @@ class SageMakerService:
         self._hosting = HostingService(
             settings.region, data_dir, runtime, s3, logs, self._store, self._tags, self._router
         )
+        self._transform = TransformService(
+            settings.region,
+            data_dir,
+            runtime,
+            s3,
+            logs,
+            self._store,
+            self._tags,
+            self._hosting.model,
+        )
         self._started = False
 
     def start(self) -> None:
@@ -57,6 +68,7 @@ class SageMakerService:
         self.runtime.cleanup_orphans()
         self._training.start()
         self._hosting.start()
+        self._transform.start()
         log.info("SageMaker control plane started with the %s runtime", self.runtime.name)
 
     def close(self) -> None:
@@ -65,11 +77,14 @@ class SageMakerService:
         The runtime itself is closed by its owner, the composition root.
         """
         self._training.close()
+        self._transform.close()
         self._hosting.close()
         self._store.close()
 
     def _resource_exists(self, arn: str) -> bool:
-        return self._training.exists(arn) or self._hosting.exists(arn)
+        return (
+            self._training.exists(arn) or self._hosting.exists(arn) or self._transform.exists(arn)
+        )
 
     # --- training -------------------------------------------------------------------------------
 
@@ -84,6 +99,20 @@ class SageMakerService:
 
     def stop_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._training.stop_training_job(request)
+
+    # --- batch transform ------------------------------------------------------------------------
+
+    def create_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._transform.create_transform_job(request)
+
+    def describe_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._transform.describe_transform_job(request)
+
+    def list_transform_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._transform.list_transform_jobs(request)
+
+    def stop_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._transform.stop_transform_job(request)
 
     # --- models, endpoint configs, endpoints ----------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Stage a training job's S3 channels into its /opt/ml/input/data/<channel>/ (File mode).
+"""Stage S3 data for containers: a training job's channels into /opt/ml/input/data/<channel>/
+(File mode), and a model's tar.gz into /opt/ml/model (hosting and batch transform).
 
 Copies what the real service downloads: S3Prefix (every object under the prefix) and ManifestFile
 (the manifest's prefix + each listed suffix, as the SDK's record_set() writes it). One host gets
@@ -12,6 +13,8 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -96,6 +99,18 @@ def _manifest_objects(store: ObjectStore, uri: str) -> list[S3Object]:
     return objects
 
 
+def list_source_objects(store: ObjectStore, data_type: str, uri: str) -> list[S3Object]:
+    """The objects an S3DataSource names (S3Prefix or ManifestFile), with their relative paths."""
+    if data_type == "S3Prefix":
+        return _prefix_objects(store, uri)
+    if data_type == "ManifestFile":
+        return _manifest_objects(store, uri)
+    raise StagingError(
+        f"ClientError: S3DataType {data_type} is not supported by this emulator "
+        "(S3Prefix and ManifestFile are)."
+    )
+
+
 def _safe_target(channel_dir: Path, relative: str) -> Path:
     parts = [p for p in PurePosixPath(relative).parts if p not in ("", ".", "/")]
     if not parts or ".." in parts:
@@ -128,16 +143,7 @@ def stage_channel(
             "by this emulator."
         )
     uri = source["S3Uri"]
-    data_type = source["S3DataType"]
-    if data_type == "S3Prefix":
-        objects = _prefix_objects(store, uri)
-    elif data_type == "ManifestFile":
-        objects = _manifest_objects(store, uri)
-    else:
-        raise StagingError(
-            f"ClientError: S3DataType {data_type} is not supported by this emulator "
-            "(S3Prefix and ManifestFile are)."
-        )
+    objects = list_source_objects(store, source["S3DataType"], uri)
     if not objects:
         raise StagingError(_missing_message(uri, region, role_arn))
     gunzip = channel.get("CompressionType", "None") == "Gzip"
@@ -161,3 +167,36 @@ def stage_channel(
                 f'ClientError: Data download failed: "s3://{obj.bucket}/{obj.key}": {exc}'
             ) from exc
     return len(objects)
+
+
+def unpack_model(store: ObjectStore, url: str, model_dir: Path) -> None:
+    """Extract the model's tar.gz at `url` into model_dir (the container's /opt/ml/model).
+
+    Raises StagingError with the real service's messages for a missing or broken archive.
+    """
+    failure = (
+        f'Failed to extract model data archive from URL "{url}". Please ensure that the '
+        "object located at the URL is a valid tar.gz archive."
+    )
+    try:
+        bucket, key = parse_s3_uri(url)
+        stream = store.open_object(bucket, key)
+    except Exception as exc:  # NoSuchKey / NoSuchBucket from the S3 store.
+        raise StagingError(f"Could not find model data at {url}.") from exc
+    try:
+        with stream, tarfile.open(fileobj=stream, mode="r|*") as tar:
+            # The "data" filter refuses absolute paths, links out of the tree and devices.
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(model_dir, filter="data")
+            else:  # Python < 3.11.4 (bookworm's python3, in the offline emulator image)
+                tar.extractall(model_dir, members=_plain_members(tar))
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise StagingError(failure) from exc
+
+
+def _plain_members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    """Files and directories inside the tree: what the "data" filter keeps, for old Pythons."""
+    for member in tar:
+        inside = not member.name.startswith("/") and ".." not in PurePosixPath(member.name).parts
+        if inside and (member.isfile() or member.isdir()):
+            yield member

@@ -1,4 +1,4 @@
-"""Lifecycle tables: which status may follow which, for training jobs and endpoints.
+"""Lifecycle tables: which status may follow which, for training and transform jobs and endpoints.
 
 The services move records only through `check_*` so an impossible move (a Completed job going back
 to InProgress, a late worker overwriting a Stopped job) is caught where it happens.
@@ -6,7 +6,7 @@ to InProgress, a late worker overwriting a Stopped job) is caught where it happe
 
 from __future__ import annotations
 
-from emulator.state.records import EndpointStatus, TrainingJobStatus
+from emulator.state.records import EndpointStatus, TrainingJobStatus, TransformJobStatus
 
 _TJ = TrainingJobStatus
 TRAINING_TRANSITIONS: dict[TrainingJobStatus, frozenset[TrainingJobStatus]] = {
@@ -15,6 +15,15 @@ TRAINING_TRANSITIONS: dict[TrainingJobStatus, frozenset[TrainingJobStatus]] = {
     _TJ.COMPLETED: frozenset(),
     _TJ.FAILED: frozenset(),
     _TJ.STOPPED: frozenset(),
+}
+
+_TF = TransformJobStatus
+TRANSFORM_TRANSITIONS: dict[TransformJobStatus, frozenset[TransformJobStatus]] = {
+    _TF.IN_PROGRESS: frozenset({_TF.COMPLETED, _TF.FAILED, _TF.STOPPING, _TF.STOPPED}),
+    _TF.STOPPING: frozenset({_TF.STOPPED, _TF.FAILED}),
+    _TF.COMPLETED: frozenset(),
+    _TF.FAILED: frozenset(),
+    _TF.STOPPED: frozenset(),
 }
 
 _EP = EndpointStatus
@@ -39,6 +48,11 @@ def can_move_training(current: TrainingJobStatus, new: TrainingJobStatus) -> boo
 def check_training(current: TrainingJobStatus, new: TrainingJobStatus) -> None:
     if not can_move_training(current, new):
         raise InvalidTransition(f"training job cannot go from {current} to {new}")
+
+
+def check_transform(current: TransformJobStatus, new: TransformJobStatus) -> None:
+    if current != new and new not in TRANSFORM_TRANSITIONS[current]:
+        raise InvalidTransition(f"transform job cannot go from {current} to {new}")
 
 
 def check_endpoint(current: EndpointStatus, new: EndpointStatus) -> None:

@@ -41,6 +41,16 @@ class SecondaryStatus(StrEnum):
     FAILED = "Failed"
 
 
+class TransformJobStatus(StrEnum):
+    """Shape TransformJobStatus."""
+
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+
+
 class EndpointStatus(StrEnum):
     """Shape EndpointStatus (the values this emulator produces)."""
 
@@ -59,6 +69,10 @@ class NotebookInstanceStatus(StrEnum):
 
 TERMINAL_TRAINING_STATUSES = frozenset(
     {TrainingJobStatus.COMPLETED, TrainingJobStatus.FAILED, TrainingJobStatus.STOPPED}
+)
+
+TERMINAL_TRANSFORM_STATUSES = frozenset(
+    {TransformJobStatus.COMPLETED, TransformJobStatus.FAILED, TransformJobStatus.STOPPED}
 )
 
 
@@ -192,6 +206,67 @@ class TrainingJobRecord:
         }
         if self.training_end_time is not None:
             wire["TrainingEndTime"] = self.training_end_time
+        return wire
+
+
+@dataclass
+class TransformJobRecord:
+    name: str
+    arn: str
+    request: dict[str, Any]
+    """The validated CreateTransformJob request (without Tags)."""
+    creation_time: datetime
+    last_modified_time: datetime
+    status: TransformJobStatus = TransformJobStatus.IN_PROGRESS
+    failure_reason: str | None = None
+    transform_start_time: datetime | None = None
+    transform_end_time: datetime | None = None
+
+    def describe(self) -> dict[str, Any]:
+        req = self.request
+        wire: dict[str, Any] = {
+            "TransformJobName": self.name,
+            "TransformJobArn": self.arn,
+            "TransformJobStatus": self.status.value,
+            "ModelName": req["ModelName"],
+            "TransformInput": req["TransformInput"],
+            "TransformOutput": req["TransformOutput"],
+            "TransformResources": req["TransformResources"],
+            "CreationTime": self.creation_time,
+        }
+        # The real service echoes what the job set; unset tuning fields stay absent.
+        for key in (
+            "MaxConcurrentTransforms",
+            "ModelClientConfig",
+            "MaxPayloadInMB",
+            "BatchStrategy",
+            "Environment",
+            "DataCaptureConfig",
+            "DataProcessing",
+            "ExperimentConfig",
+        ):
+            if key in req:
+                wire[key] = req[key]
+        if self.failure_reason is not None:
+            wire["FailureReason"] = self.failure_reason
+        if self.transform_start_time is not None:
+            wire["TransformStartTime"] = self.transform_start_time
+        if self.transform_end_time is not None:
+            wire["TransformEndTime"] = self.transform_end_time
+        return wire
+
+    def summary(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "TransformJobName": self.name,
+            "TransformJobArn": self.arn,
+            "CreationTime": self.creation_time,
+            "LastModifiedTime": self.last_modified_time,
+            "TransformJobStatus": self.status.value,
+        }
+        if self.transform_end_time is not None:
+            wire["TransformEndTime"] = self.transform_end_time
+        if self.failure_reason is not None:
+            wire["FailureReason"] = self.failure_reason
         return wire
 
 

@@ -1,0 +1,544 @@
+"""Batch transform jobs: CreateTransformJob, DescribeTransformJob, ListTransformJobs,
+StopTransformJob.
+
+CreateTransformJob returns at once; a worker thread per job unpacks the model (as hosting does),
+starts one serving container with the batch environment (spec §2), waits for GET /ping, asks
+GET /execution-parameters, then streams every input object through POST /invocations and writes
+`<S3OutputPath>/<input path relative to the prefix>.out`. One container serves the job whatever
+its InstanceCount.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import gzip
+import http.client
+import json
+import logging
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from emulator.aws import arns
+from emulator.aws.errors import ResourceInUse, ResourceNotFound, ValidationException
+from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound, ServingHandle
+from emulator.runtime.images import algorithm_for_image
+from emulator.runtime.instance_types import container_limits
+from emulator.runtime.optml import OptMlTree
+from emulator.services.batch_records import (
+    ByteSource,
+    PayloadTooLarge,
+    assemble,
+    iter_records,
+    pack_requests,
+)
+from emulator.services.hosting import DeployError, wait_for_ping
+from emulator.services.invocation import ConnectionPool
+from emulator.services.listing import list_summaries
+from emulator.services.ports import LogWriter, ObjectStore
+from emulator.services.staging import (
+    S3Object,
+    StagingError,
+    list_source_objects,
+    parse_s3_uri,
+    unpack_model,
+)
+from emulator.services.tags import TagService
+from emulator.state import lifecycle
+from emulator.state.records import (
+    TERMINAL_TRANSFORM_STATUSES,
+    ModelRecord,
+    TransformJobRecord,
+    TransformJobStatus,
+    now,
+)
+from emulator.state.store import RecordStore
+
+log = logging.getLogger(__name__)
+
+KIND = "transform-job"
+LOG_GROUP = "/aws/sagemaker/TransformJobs"
+STOP_GRACE_SECONDS = 30.0
+"""SIGTERM, then SIGKILL 30 s later (spec §2)."""
+_LOG_TAIL_LINES = 15
+
+# Defaults when neither the job nor the container's /execution-parameters says (spec §2: API
+# docs; the SDK's local mode uses BatchStrategy MultiRecord and MaxPayloadInMB 6).
+DEFAULT_MAX_PAYLOAD_MB = 6
+DEFAULT_MAX_CONCURRENT = 1
+DEFAULT_BATCH_STRATEGY = "MultiRecord"
+
+# The container contract spells the strategy in upper snake case (SAGEMAKER_BATCH_STRATEGY).
+_STRATEGY_TO_ENV = {"SingleRecord": "SINGLE_RECORD", "MultiRecord": "MULTI_RECORD"}
+_ENV_TO_STRATEGY = {v: k for k, v in _STRATEGY_TO_ENV.items()}
+
+# DataProcessing values that mean "no filtering, no joining" (the API's defaults).
+_DEFAULT_DATA_PROCESSING = {"InputFilter": "$", "OutputFilter": "$", "JoinSource": "None"}
+
+SHUTDOWN_REASON = (
+    "InternalServerError: The emulator was shut down while this transform job was running."
+)
+RESTART_REASON = (
+    "InternalServerError: The emulator stopped while this transform job was running; the job "
+    "was marked Failed when the emulator started again."
+)
+
+
+class _JobStopped(Exception):
+    """StopTransformJob (or the emulator's shutdown) arrived while the job ran."""
+
+
+class TransformFailed(Exception):
+    """The job cannot go on; the message is its FailureReason."""
+
+
+@dataclass
+class _Run:
+    """The live, in-memory part of a running job."""
+
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    shutdown: bool = False
+    thread: threading.Thread | None = None
+
+
+@dataclass(frozen=True)
+class _Parameters:
+    """The effective batch settings: job value, then the container's answer, then defaults."""
+
+    batch_strategy: str
+    max_payload_mb: int
+    max_concurrent: int
+
+
+class TransformService:
+    def __init__(
+        self,
+        region: str,
+        data_dir: Path,
+        runtime: ContainerRuntime,
+        s3: ObjectStore,
+        logs: LogWriter,
+        store: RecordStore,
+        tags: TagService,
+        model: Callable[[str], ModelRecord],
+    ) -> None:
+        self._region = region
+        self._jobs_dir = data_dir / "transform-jobs"
+        self._runtime = runtime
+        self._s3 = s3
+        self._logs = logs
+        self._store = store
+        self._tags = tags
+        self._model = model
+        self._lock = threading.RLock()
+        self._jobs: dict[str, TransformJobRecord] = {}
+        self._runs: dict[str, _Run] = {}
+        self._closed = False
+
+    # --- lifecycle of the service ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load the stored jobs; a job that was running when the emulator died is now Failed."""
+        for job in self._store.load_all(KIND, TransformJobRecord):
+            if job.status not in TERMINAL_TRANSFORM_STATUSES:
+                at = now()
+                if job.status == TransformJobStatus.STOPPING:
+                    # StopTransformJob had been accepted: the container is gone, so it stopped.
+                    job.status = TransformJobStatus.STOPPED
+                else:
+                    job.status = TransformJobStatus.FAILED
+                    job.failure_reason = RESTART_REASON
+                job.transform_end_time = at
+                job.last_modified_time = at
+                self._store.put(KIND, job.name, job)
+            self._jobs[job.name] = job
+
+    def close(self) -> None:
+        """Stop every running job and wait for the workers."""
+        with self._lock:
+            self._closed = True
+            runs = list(self._runs.values())
+        for run in runs:
+            run.shutdown = True
+            run.stop_requested.set()
+        for run in runs:
+            if run.thread is not None:
+                run.thread.join(timeout=30)
+
+    def exists(self, arn: str) -> bool:
+        with self._lock:
+            return any(job.arn == arn for job in self._jobs.values())
+
+    # --- operations -----------------------------------------------------------------------------
+
+    def create_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = request["TransformJobName"]
+        model = self._model(request["ModelName"])
+        output_path = request["TransformOutput"]["S3OutputPath"]
+        if not output_path.startswith("s3://") or not output_path[len("s3://") :].split("/")[0]:
+            raise ValidationException(
+                f'S3OutputPath "{output_path}" is not an S3 URI (s3://bucket/prefix).'
+            )
+        at = now()
+        arn = arns.arn(self._region, "transform-job", name)
+        job = TransformJobRecord(
+            name=name,
+            arn=arn,
+            request={k: v for k, v in request.items() if k != "Tags"},
+            creation_time=at,
+            last_modified_time=at,
+        )
+        with self._lock:
+            if name in self._jobs:
+                raise ResourceInUse(
+                    "Transform job names must be unique within an AWS account and region, and a "
+                    f"transform job with this name already exists ({self._jobs[name].arn})"
+                )
+            if self._closed:
+                raise ValidationException("The emulator is shutting down.")
+            self._tags.set_initial(arn, request.get("Tags", []))
+            self._jobs[name] = job
+            self._store.put(KIND, name, job)
+            run = _Run()
+            run.thread = threading.Thread(
+                target=self._work, args=(name, model, run), name=f"transform-{name}", daemon=True
+            )
+            self._runs[name] = run
+        run.thread.start()
+        return {"TransformJobArn": arn}
+
+    def describe_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            job = self._jobs.get(request["TransformJobName"])
+            if job is None:
+                raise ValidationException(
+                    f"Could not find requested job with name {request['TransformJobName']}"
+                )
+            return job.describe()
+
+    def list_transform_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            summaries = [job.summary() for job in self._jobs.values()]
+        page, token = list_summaries(
+            summaries, request, name_key="TransformJobName", status_key="TransformJobStatus"
+        )
+        response: dict[str, Any] = {"TransformJobSummaries": page}
+        if token is not None:
+            response["NextToken"] = token
+        return response
+
+    def stop_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = request["TransformJobName"]
+        with self._lock:
+            job = self._jobs.get(name)
+            if job is None:
+                raise ResourceNotFound(f"Could not find requested job with name {name}")
+            if job.status == TransformJobStatus.STOPPING:
+                return {}
+            if job.status != TransformJobStatus.IN_PROGRESS:
+                raise ValidationException(
+                    f"The request was rejected because the transform job is in status {job.status}."
+                )
+            lifecycle.check_transform(job.status, TransformJobStatus.STOPPING)
+            job.status = TransformJobStatus.STOPPING
+            job.last_modified_time = now()
+            self._store.put(KIND, name, job)
+            run = self._runs.get(name)
+        if run is not None:
+            run.stop_requested.set()
+        return {}
+
+    # --- the worker -----------------------------------------------------------------------------
+
+    def _work(self, name: str, model: ModelRecord, run: _Run) -> None:
+        tree = OptMlTree(self._jobs_dir / name / "opt_ml")
+        try:
+            self._run_job(name, model, run, tree)
+        except _JobStopped:
+            if run.shutdown:
+                self._finish(name, TransformJobStatus.FAILED, SHUTDOWN_REASON)
+            else:
+                self._finish(name, TransformJobStatus.STOPPED, None)
+        except (TransformFailed, StagingError) as exc:
+            self._finish(name, TransformJobStatus.FAILED, str(exc))
+        except Exception as exc:  # A bug must fail the job, never leave it InProgress.
+            log.exception("transform job %s failed inside the emulator", name)
+            self._finish(name, TransformJobStatus.FAILED, f"InternalServerError: {exc}")
+        else:
+            self._finish(name, TransformJobStatus.COMPLETED, None)
+        finally:
+            shutil.rmtree(tree.root.parent, ignore_errors=True)
+            with self._lock:
+                self._runs.pop(name, None)
+
+    def _run_job(self, name: str, model: ModelRecord, run: _Run, tree: OptMlTree) -> None:
+        with self._lock:
+            request = self._jobs[name].request
+        _check_supported(request)
+        source = request["TransformInput"]["DataSource"]["S3DataSource"]
+        objects = list_source_objects(self._s3, source["S3DataType"], source["S3Uri"])
+        if not objects:
+            raise TransformFailed(
+                f'ClientError: No S3 objects found under S3 URL "{source["S3Uri"]}" given in '
+                "input data source. Please ensure that the bucket exists in the selected region "
+                f"({self._region}) and that objects exist under that S3 prefix."
+            )
+        out_bucket, out_prefix = parse_s3_uri(request["TransformOutput"]["S3OutputPath"])
+        if not self._s3.head_bucket(out_bucket):
+            raise TransformFailed(
+                f'ClientError: The S3 output bucket "{out_bucket}" of S3OutputPath does not exist.'
+            )
+        container = model.containers()[0]
+        tree.create()
+        if container.get("ModelDataUrl"):
+            unpack_model(self._s3, str(container["ModelDataUrl"]), tree.model_dir)
+        if run.stop_requested.is_set():
+            raise _JobStopped()
+        handle = self._start_container(name, model, container, request, tree, run)
+        pool = ConnectionPool(handle.url)
+        try:
+            with self._lock:
+                job = self._jobs[name]
+                job.transform_start_time = job.last_modified_time = now()
+                self._store.put(KIND, name, job)
+            parameters = _parameters(request, _execution_parameters(handle.url))
+            for obj in objects:
+                target = f"{out_prefix.rstrip('/')}/{obj.relative}" if out_prefix else obj.relative
+                self._transform_object(
+                    pool, obj, f"{target}.out", out_bucket, request, parameters, run
+                )
+        finally:
+            pool.close()
+            handle.stop(STOP_GRACE_SECONDS if not run.shutdown else 5.0)
+
+    def _start_container(
+        self,
+        name: str,
+        model: ModelRecord,
+        container: dict[str, Any],
+        request: dict[str, Any],
+        tree: OptMlTree,
+        run: _Run,
+    ) -> ServingHandle:
+        image = str(container.get("Image", ""))
+        # Real streams are <job>/<instance id>.
+        stream = f"{name}/i-{secrets.token_hex(9)[:17]}"
+        self._logs.ensure_stream(LOG_GROUP, stream)
+        tail: collections.deque[str] = collections.deque(maxlen=_LOG_TAIL_LINES)
+
+        def on_log(line: str) -> None:
+            tail.append(line)
+            self._logs.put_lines(LOG_GROUP, stream, [line], int(time.time() * 1000))
+
+        environment = {str(k): str(v) for k, v in container.get("Environment", {}).items()}
+        environment.update({str(k): str(v) for k, v in request.get("Environment", {}).items()})
+        # Spec §2: SAGEMAKER_BATCH always; the other three only when the job set them.
+        environment["SAGEMAKER_BATCH"] = "true"
+        if "MaxPayloadInMB" in request:
+            environment["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(request["MaxPayloadInMB"])
+        if "BatchStrategy" in request:
+            environment["SAGEMAKER_BATCH_STRATEGY"] = _STRATEGY_TO_ENV[request["BatchStrategy"]]
+        if "MaxConcurrentTransforms" in request:
+            environment["SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"] = str(
+                request["MaxConcurrentTransforms"]
+            )
+        spec = ContainerSpec(
+            mode="serve",
+            image=image,
+            algorithm=algorithm_for_image(image),
+            opt_ml=tree.root,
+            environment=environment,
+            labels={"sagemaker-emulator.transform-job": name},
+            name=name,
+            on_log=on_log,
+            network_isolation=bool(model.request.get("EnableNetworkIsolation", False)),
+            # The instance type's vCPUs and memory (the Docker runtime caps them to the host).
+            **container_limits(request["TransformResources"]["InstanceType"]),
+        )
+        try:
+            handle = self._runtime.start_serving(spec)
+        except ImageNotFound as exc:
+            raise TransformFailed(f"ClientError: {exc}") from exc
+        failure = (
+            "ClientError: The model container did not pass the ping health check. Please check "
+            "CloudWatch logs for this transform job."
+        )
+
+        def abandoned() -> str | None:
+            return "stopped" if run.stop_requested.is_set() else None
+
+        try:
+            wait_for_ping(handle, failure, tail, abandoned)
+        except DeployError as exc:
+            handle.stop(1.0)
+            if run.stop_requested.is_set():
+                raise _JobStopped() from exc
+            raise TransformFailed(str(exc)) from exc
+        return handle
+
+    def _transform_object(
+        self,
+        pool: ConnectionPool,
+        obj: S3Object,
+        out_key: str,
+        out_bucket: str,
+        request: dict[str, Any],
+        parameters: _Parameters,
+        run: _Run,
+    ) -> None:
+        """Stream one input object through the container into its .out object.
+
+        Up to MaxConcurrentTransforms requests are in flight; answers are written in input
+        order, as the real service assembles them.
+        """
+        transform_input = request["TransformInput"]
+        uri = f"s3://{obj.bucket}/{obj.key}"
+        headers = {}
+        if transform_input.get("ContentType"):
+            headers["Content-Type"] = str(transform_input["ContentType"])
+        if request["TransformOutput"].get("Accept"):
+            headers["Accept"] = str(request["TransformOutput"]["Accept"])
+        assemble_with = request["TransformOutput"].get("AssembleWith", "None")
+
+        def invoke(number: int, body: bytes) -> bytes:
+            if run.stop_requested.is_set():
+                raise _JobStopped()
+            try:
+                status, _, answer = pool.request("POST", "/invocations", body, headers)
+            except TimeoutError as exc:
+                raise TransformFailed(
+                    f"ClientError: The model container did not answer request {number} for "
+                    f'"{uri}" within 60 seconds.'
+                ) from exc
+            except (OSError, http.client.HTTPException) as exc:
+                raise TransformFailed(
+                    f'ClientError: The model container failed on request {number} for "{uri}": '
+                    f"{exc}. See the CloudWatch logs for this transform job."
+                ) from exc
+            if status != 200:
+                message = answer.decode("utf-8", "replace").strip()[:500]
+                raise TransformFailed(
+                    f"ClientError: The model container answered HTTP {status} to request {number} "
+                    f'for "{uri}": {message}'
+                )
+            return answer
+
+        try:
+            raw = self._s3.open_object(obj.bucket, obj.key)
+        except Exception as exc:  # NoSuchKey / NoSuchBucket from the S3 store.
+            raise TransformFailed(f'ClientError: Could not download "{uri}".') from exc
+        # The S3 store hands out real buffered files, which have readinto.
+        source: ByteSource = (
+            gzip.GzipFile(fileobj=raw)
+            if transform_input.get("CompressionType", "None") == "Gzip"
+            else cast(ByteSource, raw)
+        )
+        window = 2 * parameters.max_concurrent
+        with (
+            raw,
+            contextlib.closing(source),
+            tempfile.TemporaryFile() as spool,
+            ThreadPoolExecutor(parameters.max_concurrent) as executor,
+        ):
+            pending: collections.deque[Future[bytes]] = collections.deque()
+            try:
+                records = iter_records(source, transform_input.get("SplitType", "None"), uri)
+                bodies = pack_requests(
+                    records, parameters.batch_strategy, parameters.max_payload_mb
+                )
+                for number, body in enumerate(bodies, start=1):
+                    pending.append(executor.submit(invoke, number, body))
+                    if len(pending) >= window:
+                        spool.write(assemble(pending.popleft().result(), assemble_with))
+                while pending:
+                    spool.write(assemble(pending.popleft().result(), assemble_with))
+            except (PayloadTooLarge, ValueError, OSError, EOFError) as exc:
+                # ValueError covers a broken RecordIO stream (RecordIOError), OSError/EOFError a
+                # broken gzip stream.
+                raise TransformFailed(f'ClientError: Cannot split "{uri}": {exc}') from exc
+            finally:
+                for future in pending:
+                    future.cancel()
+            spool.seek(0)
+            self._s3.put_object(out_bucket, out_key, spool)
+
+    def _finish(self, name: str, status: TransformJobStatus, reason: str | None) -> None:
+        at = now()
+        with self._lock:
+            job = self._jobs[name]
+            if job.status in TERMINAL_TRANSFORM_STATUSES:
+                return
+            if job.status == TransformJobStatus.STOPPING and status == TransformJobStatus.COMPLETED:
+                # StopTransformJob won the race against the last request.
+                status = TransformJobStatus.STOPPED
+            lifecycle.check_transform(job.status, status)
+            job.status = status
+            job.failure_reason = None if reason is None else reason[:1024]
+            if job.transform_start_time is None:
+                job.transform_start_time = at
+            job.transform_end_time = at
+            job.last_modified_time = at
+            self._store.put(KIND, name, job)
+
+
+def _check_supported(request: dict[str, Any]) -> None:
+    """Fail the job (not the call) for what this emulator does not do, as the brief asks."""
+    processing = request.get("DataProcessing", {})
+    for key, default in _DEFAULT_DATA_PROCESSING.items():
+        if processing.get(key, default) != default:
+            raise TransformFailed(
+                f"ClientError: DataProcessing.{key}={processing[key]!r} is not supported by this "
+                f"emulator (only the default {default!r})."
+            )
+    split_type = request["TransformInput"].get("SplitType", "None")
+    if split_type not in ("None", "Line", "RecordIO"):
+        raise TransformFailed(
+            f"ClientError: SplitType {split_type} is not supported by this emulator "
+            "(None, Line and RecordIO are)."
+        )
+
+
+def _execution_parameters(url: str) -> dict[str, Any]:
+    """The container's GET /execution-parameters answer; {} unless it answers 200 with JSON
+    (the SDK's local mode also uses it only on a 200)."""
+    pool = ConnectionPool(url, timeout=2.0)
+    try:
+        with contextlib.suppress(OSError, http.client.HTTPException, ValueError):
+            status, _, body = pool.request("GET", "/execution-parameters", None, {})
+            answer = json.loads(body) if status == 200 else {}
+            return answer if isinstance(answer, dict) else {}
+    finally:
+        pool.close()
+    return {}
+
+
+def _positive_int(value: Any, default: int, minimum: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return number if number >= minimum else default
+
+
+def _parameters(request: dict[str, Any], container: dict[str, Any]) -> _Parameters:
+    """Spec §2 precedence: the job's value, then the container's answer, then the defaults."""
+    strategy = request.get("BatchStrategy") or _ENV_TO_STRATEGY.get(
+        str(container.get("BatchStrategy", "")), DEFAULT_BATCH_STRATEGY
+    )
+    payload = request.get("MaxPayloadInMB")
+    if payload is None:
+        payload = _positive_int(container.get("MaxPayloadInMB"), DEFAULT_MAX_PAYLOAD_MB, 0)
+    concurrent = request.get("MaxConcurrentTransforms")
+    if concurrent is None:
+        concurrent = _positive_int(
+            container.get("MaxConcurrentTransforms"), DEFAULT_MAX_CONCURRENT, 1
+        )
+    return _Parameters(str(strategy), int(payload), max(1, int(concurrent)))
