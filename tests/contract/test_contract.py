@@ -117,6 +117,10 @@ def test_the_service_implements_the_operations_of_the_issue() -> None:
         "ListTags",
         "DeleteTags",
         "DescribeNotebookInstance",
+        "CreateTransformJob",
+        "DescribeTransformJob",
+        "ListTransformJobs",
+        "StopTransformJob",
     }
 
 
@@ -279,9 +283,41 @@ def training_request(live: Live, name: str, max_runtime: int = 600) -> dict[str,
     }
 
 
+def transform_request(live: Live, name: str, job: str, model: str) -> dict[str, Any]:
+    """A batch transform of the training job's CSV (written by training_request)."""
+    return {
+        "TransformJobName": name,
+        "ModelName": model,
+        "MaxConcurrentTransforms": 2,
+        "MaxPayloadInMB": 1,
+        "BatchStrategy": "MultiRecord",
+        "Environment": {"SUITE": "contract"},
+        "TransformInput": {
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": f"s3://{live.bucket}/data/{job}/train.csv",
+                }
+            },
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+            "CompressionType": "None",
+        },
+        "TransformOutput": {
+            "S3OutputPath": f"s3://{live.bucket}/transform/{name}",
+            "Accept": "application/jsonlines",
+            "AssembleWith": "Line",
+        },
+        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        "DataProcessing": {"InputFilter": "$", "OutputFilter": "$", "JoinSource": "None"},
+        "Tags": [{"Key": "suite", "Value": "contract"}],
+    }
+
+
 @pytest.fixture(scope="module")
 def scenario(live: Live) -> Live:
-    """Train, deploy, invoke, update, tag, stop and delete: every implemented operation."""
+    """Train, deploy, invoke, update, transform, tag, stop and delete: every implemented
+    operation."""
     sm = live.sm
     job = f"contract-{uuid.uuid4().hex[:8]}"
     sm.create_training_job(**training_request(live, job))
@@ -342,6 +378,24 @@ def scenario(live: Live) -> Live:
     sm.list_tags(ResourceArn=arn)
     sm.delete_tags(ResourceArn=arn, TagKeys=["team"])
     sm.describe_notebook_instance(NotebookInstanceName="contract-notebook")
+
+    transform = f"{job}-transform"
+    for transform_name in (transform, f"{transform}-stop"):
+        sm.create_transform_job(**transform_request(live, transform_name, job, model))
+    sm.stop_transform_job(TransformJobName=f"{transform}-stop")
+    sm.list_transform_jobs(SortBy="Status", SortOrder="Ascending", MaxResults=5)
+    transformed = wait_for(
+        lambda: sm.describe_transform_job(TransformJobName=transform),
+        "TransformJobStatus",
+        {"InProgress"},
+    )
+    assert transformed["TransformJobStatus"] == "Completed", transformed.get("FailureReason")
+    wait_for(
+        lambda: sm.describe_transform_job(TransformJobName=f"{transform}-stop"),
+        "TransformJobStatus",
+        {"InProgress", "Stopping"},
+    )
+    sm.list_transform_jobs()
 
     sm.delete_endpoint(EndpointName=endpoint)
     for config in configs:

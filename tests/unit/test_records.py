@@ -18,6 +18,7 @@ from emulator.state.records import (
     SecondaryStatus,
     TrainingJobRecord,
     TrainingJobStatus,
+    TransformJobStatus,
     VariantState,
 )
 from emulator.state.store import RecordStore
@@ -29,6 +30,7 @@ MODEL = botocore.session.get_session().get_service_model("sagemaker")
     ("enum", "shape"),
     [
         (TrainingJobStatus, "TrainingJobStatus"),
+        (TransformJobStatus, "TransformJobStatus"),
         (SecondaryStatus, "SecondaryStatus"),
         (EndpointStatus, "EndpointStatus"),
         (NotebookInstanceStatus, "NotebookInstanceStatus"),
@@ -139,6 +141,13 @@ def test_lifecycle_tables() -> None:
     lifecycle.check_endpoint(EndpointStatus.UPDATING, EndpointStatus.IN_SERVICE)
     with pytest.raises(lifecycle.InvalidTransition):
         lifecycle.check_endpoint(EndpointStatus.FAILED, EndpointStatus.IN_SERVICE)
+    lifecycle.check_transform(TransformJobStatus.IN_PROGRESS, TransformJobStatus.STOPPING)
+    lifecycle.check_transform(TransformJobStatus.STOPPING, TransformJobStatus.STOPPED)
+    with pytest.raises(lifecycle.InvalidTransition):
+        lifecycle.check_transform(TransformJobStatus.STOPPING, TransformJobStatus.COMPLETED)
+    with pytest.raises(lifecycle.InvalidTransition):
+        lifecycle.check_transform(TransformJobStatus.FAILED, TransformJobStatus.IN_PROGRESS)
     # Every status has a row.
     assert set(lifecycle.TRAINING_TRANSITIONS) == set(TrainingJobStatus)
+    assert set(lifecycle.TRANSFORM_TRANSITIONS) == set(TransformJobStatus)
     assert set(lifecycle.ENDPOINT_TRANSITIONS) == set(EndpointStatus)

@@ -1,4 +1,5 @@
-"""A restart on the same data dir: jobs cut short by the emulator's death get a final status."""
+"""A restart on the same data dir: training and transform jobs cut short by the emulator's death
+get a final status."""
 
 from __future__ import annotations
 
@@ -8,8 +9,17 @@ from pathlib import Path
 from emulator.runtime.process_runtime import ProcessRuntime
 from emulator.services.tags import TagService
 from emulator.services.training import RESTART_REASON, TrainingService
+from emulator.services.transform import RESTART_REASON as TRANSFORM_RESTART_REASON
+from emulator.services.transform import TransformService
 from emulator.state.logs import LogStore
-from emulator.state.records import SecondaryStatus, TrainingJobRecord, TrainingJobStatus
+from emulator.state.records import (
+    ModelRecord,
+    SecondaryStatus,
+    TrainingJobRecord,
+    TrainingJobStatus,
+    TransformJobRecord,
+    TransformJobStatus,
+)
 from emulator.state.s3 import S3Store
 from emulator.state.store import RecordStore
 
@@ -70,3 +80,59 @@ def test_running_jobs_fail_and_stopping_jobs_stop(tmp_path: Path) -> None:
     # The new statuses are stored, not only shown.
     reloaded = store.get("training-job", "training", TrainingJobRecord)
     assert reloaded is not None and reloaded.status == TrainingJobStatus.FAILED
+
+
+def test_running_transform_jobs_fail_and_stopping_ones_stop(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path / "state.sqlite3")
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    for name, status in (
+        ("running", TransformJobStatus.IN_PROGRESS),
+        ("stopping", TransformJobStatus.STOPPING),
+        ("done", TransformJobStatus.COMPLETED),
+    ):
+        job = TransformJobRecord(
+            name=name,
+            arn=f"arn:aws:sagemaker:us-east-1:123456789012:transform-job/{name}",
+            request={
+                "TransformJobName": name,
+                "ModelName": "m",
+                "TransformInput": {
+                    "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://b/i"}}
+                },
+                "TransformOutput": {"S3OutputPath": "s3://b/o"},
+                "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+            },
+            creation_time=at,
+            last_modified_time=at,
+            status=status,
+        )
+        store.put("transform-job", name, job)
+
+    def no_model(name: str) -> ModelRecord:
+        raise AssertionError("recovery needs no model")
+
+    service = TransformService(
+        "us-east-1",
+        tmp_path,
+        ProcessRuntime(),
+        S3Store(tmp_path / "s3"),
+        LogStore(tmp_path / "logs"),
+        store,
+        TagService(store, lambda arn: True),
+        no_model,
+    )
+    service.start()
+
+    def described(name: str) -> dict[str, object]:
+        return service.describe_transform_job({"TransformJobName": name})
+
+    failed = described("running")
+    assert failed["TransformJobStatus"] == "Failed"
+    assert failed["FailureReason"] == TRANSFORM_RESTART_REASON
+    assert "TransformEndTime" in failed
+    stopped = described("stopping")
+    assert stopped["TransformJobStatus"] == "Stopped"
+    assert "FailureReason" not in stopped
+    assert described("done")["TransformJobStatus"] == "Completed"
+    reloaded = store.get("transform-job", "running", TransformJobRecord)
+    assert reloaded is not None and reloaded.status == TransformJobStatus.FAILED
