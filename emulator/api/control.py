@@ -74,7 +74,7 @@ def decode_body(body: bytes) -> dict[str, Any]:
         return {}  # botocore sends "{}" for an operation without members; allow empty too
     try:
         params = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # [[[... nested too deep
         raise SerializationException(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(params, dict):
         raise SerializationException("The request body must be a JSON object.")

@@ -12,6 +12,7 @@ deserialization failure, so it raises ``SerializationException``.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from functools import cache
@@ -21,6 +22,7 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from emulator.aws.errors import SerializationException, ValidationException
 from emulator.aws.specs import SAGEMAKER, operation_model
+from emulator.aws.wire import from_wire_timestamp
 
 _NUMBER_TYPES = {"integer", "long", "float", "double"}
 
@@ -81,7 +83,11 @@ def _check(shape: Shape, value: object, path: str, problems: list[str]) -> None:
     elif type_name in _NUMBER_TYPES:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _type_error(shape, value, path)
-        if type_name in ("integer", "long") and not float(value).is_integer():
+        # NaN and infinities are not JSON: they would come back out in a Describe unreadable.
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _type_error(shape, value, path)
+        # No float() of an int: a 400-digit integer is valid JSON and must be range-checked.
+        if type_name in ("integer", "long") and isinstance(value, float) and not value.is_integer():
             raise _type_error(shape, value, path)
         _check_range(shape, value, path, problems)
     elif type_name == "boolean":
@@ -91,6 +97,10 @@ def _check(shape: Shape, value: object, path: str, problems: list[str]) -> None:
         # JSON 1.1 clients send epoch seconds; ISO 8601 strings are accepted too.
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise _type_error(shape, value, path)
+        try:
+            from_wire_timestamp(value)
+        except (ValueError, OverflowError, OSError):
+            raise _type_error(shape, value, path) from None
     elif type_name == "blob":
         if not isinstance(value, str | bytes):
             raise _type_error(shape, value, path)

@@ -209,3 +209,29 @@ def test_runtime_body_size_is_bounded_and_never_echoed() -> None:
         )
     assert "Value '***' at 'body'" in info.value.message
     assert "Member must have length less than or equal to 6291456" in info.value.message
+
+
+# --- input that used to reach the services and answer a 500 ------------------------------------
+
+
+@pytest.mark.parametrize("value", ["abc", 1e300, "9999-99-99T00:00:00Z"])
+def test_an_unreadable_timestamp_is_a_serialization_error(value: object) -> None:
+    with pytest.raises(SerializationException):
+        validate_input("ListTrainingJobs", {"CreationTimeAfter": value})
+
+
+def test_a_huge_integer_is_range_checked_not_an_overflow() -> None:
+    with pytest.raises(ValidationException, match="less than or equal to 100"):
+        validate_input("ListTrainingJobs", {"MaxResults": 10**400})
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_numbers_are_refused(value: float) -> None:
+    request = {
+        "EndpointConfigName": "c",
+        "ProductionVariants": [
+            {"VariantName": "v", "ModelName": "m", "InitialVariantWeight": value}
+        ],
+    }
+    with pytest.raises(SerializationException):
+        validate_input("CreateEndpointConfig", request)
