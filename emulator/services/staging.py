@@ -14,6 +14,7 @@ import gzip
 import json
 import shutil
 import tarfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -162,7 +163,7 @@ def stage_channel(
             ) from exc
         try:
             _copy(stream, target, gunzip)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:  # zlib.error: a corrupt deflate stream
             raise StagingError(
                 f'ClientError: Data download failed: "s3://{obj.bucket}/{obj.key}": {exc}'
             ) from exc

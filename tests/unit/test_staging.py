@@ -82,8 +82,15 @@ def test_gzip_is_decompressed(s3: S3Store, bucket: str, tmp_path: Path) -> None:
     assert _files(target) == {"part.csv": b"1,2,3\n" * 100}
 
 
-def test_not_gzip_fails_clearly(s3: S3Store, bucket: str, tmp_path: Path) -> None:
-    s3.put_object(bucket, "bad/part.csv.gz", b"plain text")
+def _corrupt_deflate() -> bytes:
+    """A gzip header followed by a broken deflate stream (zlib.error, not OSError)."""
+    good = gzip.compress(b"1,2,3\n" * 100)
+    return good[:10] + b"\xff" * 20 + good[30:]
+
+
+@pytest.mark.parametrize("body", [b"plain text", _corrupt_deflate()], ids=["not-gzip", "corrupt"])
+def test_not_gzip_fails_clearly(s3: S3Store, bucket: str, tmp_path: Path, body: bytes) -> None:
+    s3.put_object(bucket, "bad/part.csv.gz", body)
     with pytest.raises(StagingError, match="ClientError: Data download failed"):
         stage_channel(
             s3,
