@@ -91,13 +91,15 @@ class RuntimeApp:
                 )
                 response.status_code = 404 if scope["method"] == "POST" else 405
                 return response
-            body = await _read_body(receive)
+            body = await _read_body(receive, _body_limit())
             headers = Headers(scope=scope)
             endpoint_name = parts[2]
+            params: dict[str, Any] = {"EndpointName": endpoint_name, "Body": body}
+            for member, header in _header_members().items():
+                if header in headers:
+                    params[member] = headers[header]
             try:
-                validate_input(
-                    OPERATION, {"EndpointName": endpoint_name, "Body": body}, SAGEMAKER_RUNTIME
-                )
+                validate_input(OPERATION, params, SAGEMAKER_RUNTIME)
             except ValidationException as exc:
                 raise ValidationError(exc.message) from None
             kwargs = {
@@ -141,13 +143,37 @@ def _operations_by_suffix() -> dict[str, str]:
     return found
 
 
-async def _read_body(receive: Receive) -> bytes:
+@cache
+def _header_members() -> dict[str, str]:
+    """InvokeEndpoint's members sent as headers (member -> header name), from the model."""
+    shape = runtime_model().operation_model(OPERATION).input_shape
+    return {
+        name: member.serialization["name"]
+        for name, member in shape.members.items()
+        if member.serialization.get("location") == "header"
+    }
+
+
+@cache
+def _body_limit() -> int:
+    body = runtime_model().operation_model(OPERATION).input_shape.members["Body"]
+    limit: int = body.metadata["max"]
+    return limit
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    """The request body; past `limit` bytes it stops collecting and keeps one byte more, enough
+    for validation to say the body is too large without holding a huge upload in memory."""
     chunks: list[bytes] = []
+    size = 0
     more = True
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
             break
-        chunks.append(message.get("body", b""))
+        if size <= limit:
+            chunk = message.get("body", b"")[: limit + 1 - size]
+            chunks.append(chunk)
+            size += len(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks)

@@ -224,6 +224,24 @@ def test_invoke_body_over_the_limit(emulator: EmulatorServer) -> None:
     assert "6291456" in response["Error"]["Message"]
 
 
+@pytest.mark.parametrize(
+    ("member", "value", "wire_name"),
+    [
+        ("CustomAttributes", "x" * 1025, "customAttributes"),
+        ("ContentType", "t" * 1025, "contentType"),
+        ("Accept", "a" * 1025, "accept"),
+        ("TargetVariant", "bad_variant", "targetVariant"),
+    ],
+)
+def test_invoke_headers_are_validated(
+    emulator: EmulatorServer, member: str, value: str, wire_name: str
+) -> None:
+    rt = client(emulator, "sagemaker-runtime", validate=False)
+    response = error_of(rt.invoke_endpoint, EndpointName="ep", Body=b"1", **{member: value})
+    assert response["Error"]["Code"] == "ValidationError"
+    assert f"at '{wire_name}' failed to satisfy constraint" in response["Error"]["Message"]
+
+
 def test_garbage_authorization_never_gives_a_trace(emulator: EmulatorServer) -> None:
     response = httpx.post(
         emulator.url + "/", content=b"{}", headers={"Authorization": "AWS4-HMAC-SHA256 garbage"}
