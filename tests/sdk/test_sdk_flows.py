@@ -66,7 +66,42 @@ def _assert_endpoint_gone(client: Any, name: str) -> None:
     assert caught.value.response["Error"]["Code"] == "ValidationException"
 
 
-def test_pca_record_set_fit_attach_deploy_predict_delete(
+def _batch_transform(
+    estimator: Any,
+    session: Any,
+    rows: np.ndarray,
+    expected: np.ndarray,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """estimator.transformer(...).transform(...).wait(): CSV lines in, JSON Lines out."""
+    bucket = session.default_bucket()
+    s3 = session.boto_session.client("s3")
+    body = "\n".join(",".join(repr(float(x)) for x in row) for row in rows) + "\n"
+    s3.put_object(Bucket=bucket, Key="counties-batch/in/census.csv", Body=body.encode())
+    transformer = estimator.transformer(
+        instance_count=1,
+        instance_type="ml.m4.xlarge",
+        strategy="MultiRecord",
+        assemble_with="Line",
+        accept="application/jsonlines",
+        output_path=f"s3://{bucket}/counties-batch/out",
+    )
+    transformer.transform(
+        f"s3://{bucket}/counties-batch/in/", content_type="text/csv", split_type="Line"
+    )
+    transformer.wait()
+    job = transformer.latest_transform_job.name
+    # wait() tails the job's CloudWatch stream: the serving container's own lines.
+    assert "Docker entrypoint called with argument(s): serve" in capsys.readouterr().out
+    description = session.sagemaker_client.describe_transform_job(TransformJobName=job)
+    assert description["TransformJobStatus"] == "Completed", description.get("FailureReason")
+    assert description["BatchStrategy"] == "MultiRecord"
+    out = s3_bytes(s3, f"s3://{bucket}/counties-batch/out/census.csv.out").decode()
+    got = np.array([json.loads(line)["projection"] for line in out.splitlines()])
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_pca_record_set_fit_attach_transform_deploy_predict_delete(
     session: Any,
     role: str,
     census: np.ndarray,
@@ -119,6 +154,8 @@ def test_pca_record_set_fit_attach_deploy_predict_delete(
     attached = PCA.attach(job, sagemaker_session=session)
     assert attached.num_components == 5
     assert attached.model_data == pca.model_data
+
+    _batch_transform(pca, session, census[:300], (census[:300] - mean) @ v, capsys)
 
     predictor = pca.deploy(initial_instance_count=1, instance_type="ml.t2.medium")
     try:
