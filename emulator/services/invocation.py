@@ -143,11 +143,17 @@ class LiveVariant:
     root: Path | None = None
     """The variant's host /opt/ml tree, removed once the container has stopped."""
     in_flight: int = 0
+    retired: bool = False
+    """Set when the variant starts draining: it takes no new request from then on."""
     _counter_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def enter(self) -> None:
+    def enter(self) -> bool:
+        """Count a request in; False once the variant drains (the caller picks again)."""
         with self._counter_lock:
+            if self.retired:
+                return False
             self.in_flight += 1
+            return True
 
     def leave(self) -> None:
         with self._counter_lock:
@@ -155,6 +161,8 @@ class LiveVariant:
 
     def drain_and_stop(self, grace_seconds: float, drain_seconds: float = 60.0) -> None:
         """Wait for requests already sent to this container, then stop it."""
+        with self._counter_lock:
+            self.retired = True
         deadline = time.monotonic() + drain_seconds
         while self.in_flight > 0 and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -208,6 +216,40 @@ class InvocationRouter:
             self._live[name] = endpoint
         return old
 
+    def _enter_variant(
+        self,
+        endpoint_name: str,
+        target_variant: str | None,
+        status_of: Callable[[str], str | None] | None,
+    ) -> LiveVariant:
+        """The variant to send to, already counted in. A variant picked just as an update swaps
+        it out is draining and refuses: pick again from what the endpoint serves now."""
+        while True:
+            endpoint = self._live.get(endpoint_name)
+            if endpoint is None:
+                state = status_of(endpoint_name) if status_of is not None else None
+                if state is None:
+                    raise ValidationError(
+                        f"Endpoint {endpoint_name} of account {ACCOUNT_ID} not found."
+                    )
+                raise ValidationError(
+                    f"Endpoint {endpoint_name} of account {ACCOUNT_ID} is not in service "
+                    f"(status: {state})."
+                )
+            variant = endpoint.pick(target_variant)
+            if variant is None:
+                raise ValidationError(
+                    f'The target variant "{target_variant}" does not exist on endpoint '
+                    f"{endpoint_name}."
+                )
+            if variant.enter():
+                return variant
+            if self._live.get(endpoint_name) is endpoint:
+                # Retired but still current: the endpoint is being deleted or revived.
+                raise ServiceUnavailableRuntime(
+                    f"Endpoint {endpoint_name} is changing; retry the request."
+                )
+
     def invoke(
         self,
         endpoint_name: str,
@@ -218,22 +260,7 @@ class InvocationRouter:
         target_variant: str | None,
         status_of: Callable[[str], str | None] | None = None,
     ) -> InvokeResult:
-        endpoint = self._live.get(endpoint_name)
-        if endpoint is None:
-            state = status_of(endpoint_name) if status_of is not None else None
-            if state is None:
-                raise ValidationError(
-                    f"Endpoint {endpoint_name} of account {ACCOUNT_ID} not found."
-                )
-            raise ValidationError(
-                f"Endpoint {endpoint_name} of account {ACCOUNT_ID} is not in service "
-                f"(status: {state})."
-            )
-        variant = endpoint.pick(target_variant)
-        if variant is None:
-            raise ValidationError(
-                f'The target variant "{target_variant}" does not exist on endpoint {endpoint_name}.'
-            )
+        variant = self._enter_variant(endpoint_name, target_variant, status_of)
         # SageMaker passes on only the headers InvokeEndpoint supports (spec §2).
         headers: dict[str, str] = {}
         if content_type:
@@ -242,7 +269,6 @@ class InvocationRouter:
             headers["Accept"] = accept
         if custom_attributes:
             headers[CUSTOM_ATTRIBUTES_HEADER] = custom_attributes
-        variant.enter()
         try:
             status, response_headers, data = variant.pool.request(
                 "POST", "/invocations", body, headers
