@@ -7,6 +7,7 @@ k-means: the nearest centroid).
 from __future__ import annotations
 
 import gzip
+import importlib
 import io
 import json
 import time
@@ -180,8 +181,8 @@ def test_pca_single_record_gzip_json(
 def test_kmeans_recordio_from_a_manifest(
     aws: Aws, kmeans_trained: Trained, kmeans_model: str, strategy: str, tmp_path: Path
 ) -> None:
-    from sagemaker.amazon.common import read_records, write_numpy_to_dense_tensor
-
+    # The SDK's own RecordIO writer and reader (untyped), independent of the emulator's codec.
+    common: Any = importlib.import_module("sagemaker.amazon.common")
     (centroids,) = load_model(aws, kmeans_trained.model_data, tmp_path)
     rows = kmeans_trained.data[:50]
     name = unique("kmeans-rio")
@@ -189,7 +190,7 @@ def test_kmeans_recordio_from_a_manifest(
     shards = np.array_split(rows, 2)
     for i, shard in enumerate(shards):
         buffer = io.BytesIO()
-        write_numpy_to_dense_tensor(buffer, shard)
+        common.write_numpy_to_dense_tensor(buffer, shard)
         aws.s3.put_object(Bucket=aws.bucket, Key=f"{prefix}shard-{i}.pbr", Body=buffer.getvalue())
     manifest = [{"prefix": f"s3://{aws.bucket}/{prefix}"}, "shard-0.pbr", "shard-1.pbr"]
     aws.s3.put_object(Bucket=aws.bucket, Key=f"{prefix}manifest", Body=json.dumps(manifest))
@@ -207,7 +208,7 @@ def test_kmeans_recordio_from_a_manifest(
     )
     _completed(aws, name)
     for i, shard in enumerate(shards):
-        records = read_records(io.BytesIO(read(aws, f"{output}/shard-{i}.pbr.out")))
+        records = common.read_records(io.BytesIO(read(aws, f"{output}/shard-{i}.pbr.out")))
         got = [int(r.label["closest_cluster"].float32_tensor.values[0]) for r in records]
         distances = np.linalg.norm(shard[:, None, :] - centroids[None], axis=2)
         assert got == distances.argmin(1).tolist()
@@ -306,9 +307,7 @@ def test_list_describe_and_errors(aws: Aws, pca_trained: Trained, pca_model: str
     assert [s["TransformJobName"] for s in rest["TransformJobSummaries"]] == [names[0]]
     assert "NextToken" not in rest
     assert (
-        aws.sm.list_transform_jobs(NameContains=tag, StatusEquals="Failed")[
-            "TransformJobSummaries"
-        ]
+        aws.sm.list_transform_jobs(NameContains=tag, StatusEquals="Failed")["TransformJobSummaries"]
         == []
     )
 
