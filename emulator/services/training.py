@@ -153,7 +153,15 @@ class TrainingService:
 
     def create_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request["TrainingJobName"]
-        spec = request["AlgorithmSpecification"]
+        # The model leaves these optional (other shapes of job use other members); a job of the
+        # kind this emulator runs cannot do without them, and the real service refuses it too.
+        spec = request.get("AlgorithmSpecification")
+        if spec is None:
+            raise ValidationException("AlgorithmSpecification is required.")
+        resources = request.get("ResourceConfig", {})
+        for member in ("InstanceType", "InstanceCount"):
+            if member not in resources:
+                raise ValidationException(f"ResourceConfig.{member} is required.")
         image = spec.get("TrainingImage")
         if not image:
             raise ValidationException(
@@ -176,6 +184,8 @@ class TrainingService:
             else list(spec.get("MetricDefinitions", []))
         )
         stored_request = {k: v for k, v in request.items() if k != "Tags"}
+        # The real default: one day.
+        stored_request.setdefault("StoppingCondition", {"MaxRuntimeInSeconds": 86400})
         at = now()
         arn = arns.arn(self._region, "training-job", name)
         job = TrainingJobRecord(

@@ -189,10 +189,9 @@ class TrainingJobRecord:
                     1, round((self.training_end_time - self.training_start_time).total_seconds())
                 )
                 wire["TrainingTimeInSeconds"] = seconds
-                # Billed per instance second, as the SDK's "Billable seconds:" line assumes.
-                wire["BillableTimeInSeconds"] = seconds * int(
-                    req["ResourceConfig"].get("InstanceCount", 1)
-                )
+                # Wall-clock seconds per instance: AWS multiplies by InstanceCount for the bill,
+                # and so does the SDK's "Billable seconds:" line.
+                wire["BillableTimeInSeconds"] = seconds
         return wire
 
     def summary(self) -> dict[str, Any]:

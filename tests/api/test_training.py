@@ -8,12 +8,15 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
+from emulator.runtime.images import image_uri
 from tests.api.conftest import (
+    ROLE,
     Aws,
     Trained,
     blobs,
@@ -364,3 +367,53 @@ def test_list_filters_sort_and_pages(aws: Aws, pca_trained: Trained) -> None:
     with pytest.raises(ClientError) as exc:
         aws.sm.list_training_jobs(NextToken="garbage")
     assert _error(exc)[0] == "ValidationException"
+
+
+@pytest.mark.parametrize(
+    ("drop", "message"),
+    [
+        ("AlgorithmSpecification", "AlgorithmSpecification is required"),
+        ("ResourceConfig", "ResourceConfig.InstanceType is required"),
+    ],
+)
+def test_members_a_job_cannot_do_without(aws: Aws, drop: str, message: str) -> None:
+    name = unique("incomplete")
+    request: dict[str, Any] = {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {
+            "TrainingImage": image_uri("kmeans", "us-east-1"),
+            "TrainingInputMode": "File",
+        },
+        "RoleArn": ROLE,
+        "OutputDataConfig": {"S3OutputPath": f"s3://{aws.bucket}/output/"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+    }
+    del request[drop]
+    with pytest.raises(ClientError) as caught:
+        aws.sm.create_training_job(**request)
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert message in caught.value.response["Error"]["Message"]
+    with pytest.raises(ClientError):  # nothing was stored
+        aws.sm.describe_training_job(TrainingJobName=name)
+
+
+def test_stopping_condition_defaults_to_one_day(aws: Aws) -> None:
+    uri = upload_csv(aws, low_rank(n=20), f"data/{unique('nostop')}", parts=1)
+    name = unique("nostop")
+    aws.sm.create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={
+            "TrainingImage": image_uri("pca", "us-east-1"),
+            "TrainingInputMode": "File",
+        },
+        RoleArn=ROLE,
+        InputDataConfig=[channel(uri, content_type="text/csv;label_size=0")],
+        OutputDataConfig={"S3OutputPath": f"s3://{aws.bucket}/output/"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 2, "VolumeSizeInGB": 5},
+        HyperParameters={"feature_dim": "6", "num_components": "2", "mini_batch_size": "10"},
+    )
+    d = wait_job(aws, name)
+    assert d["TrainingJobStatus"] == "Completed", d.get("FailureReason")
+    assert d["StoppingCondition"] == {"MaxRuntimeInSeconds": 86400}
+    # Per instance, whatever the instance count (the SDK multiplies).
+    assert d["BillableTimeInSeconds"] == d["TrainingTimeInSeconds"]

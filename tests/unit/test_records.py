@@ -83,7 +83,9 @@ def test_describe_has_what_the_sdk_reads() -> None:
     wire = _job().describe()
     assert wire["OutputDataConfig"]["KmsKeyId"] == ""
     assert wire["TrainingTimeInSeconds"] == 10
-    assert wire["BillableTimeInSeconds"] == 20  # two instances
+    # Per instance, like TrainingTimeInSeconds: AWS says to multiply by InstanceCount for the
+    # total, and the SDK's "Billable seconds:" line does that multiplication itself.
+    assert wire["BillableTimeInSeconds"] == 10
     assert wire["FinalMetricDataList"][0]["MetricName"] == "train:msd"
     assert "LastModifiedTime" in wire
     assert "ModelArtifacts" not in wire  # nothing uploaded yet
