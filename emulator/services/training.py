@@ -138,8 +138,10 @@ class TrainingService:
         with self._lock:
             self._closed = True
             runs = list(self._runs.values())
+            # A job the user already stopped ends Stopped; only the others are cut short by us.
+            for name, run in self._runs.items():
+                run.shutdown = self._jobs[name].status != TrainingJobStatus.STOPPING
         for run in runs:
-            run.shutdown = True
             run.stop_requested.set()
         for run in runs:
             if run.thread is not None:
@@ -398,6 +400,11 @@ class TrainingService:
             if run.stop_requested.is_set() or time.monotonic() >= deadline:
                 timed_out = not run.stop_requested.is_set()
                 if timed_out:
+                    # The platform stops the job: Stopping, as after StopTrainingJob.
+                    with self._lock:
+                        job = self._jobs[name]
+                        lifecycle.check_training(job.status, TrainingJobStatus.STOPPING)
+                        job.status = TrainingJobStatus.STOPPING
                     self._secondary(name, SecondaryStatus.STOPPING, MSG_STOPPING)
                 handle.stop(STOP_GRACE_SECONDS if not self._closed else 5.0)
                 code = handle.wait(timeout=STOP_GRACE_SECONDS)

@@ -303,6 +303,9 @@ def test_max_runtime_stops_the_job(aws: Aws) -> None:
     d = wait_job(aws, name, timeout=90)
     assert d["TrainingJobStatus"] == "Stopped"
     assert d["SecondaryStatus"] == "MaxRuntimeExceeded"
+    # Stopping, then straight to MaxRuntimeExceeded: no Uploading after the stop began.
+    statuses = [t["Status"] for t in d["SecondaryStatusTransitions"]]
+    assert statuses[-2:] == ["Stopping", "MaxRuntimeExceeded"], statuses
 
 
 def test_three_jobs_at_once(aws: Aws) -> None:

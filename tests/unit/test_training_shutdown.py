@@ -1,0 +1,43 @@
+"""Shutting the emulator down must not turn a job the user already stopped into a failure.
+
+A job in Stopping (StopTrainingJob accepted) ends Stopped; only jobs the shutdown itself cuts
+short end Failed with the shutdown reason (as a crash + restart reports them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emulator.runtime.process_runtime import ProcessRuntime
+from emulator.services.tags import TagService
+from emulator.services.training import TrainingService, _Run
+from emulator.state.logs import LogStore
+from emulator.state.records import SecondaryStatus, TrainingJobStatus
+from emulator.state.s3 import S3Store
+from emulator.state.store import RecordStore
+from tests.unit.test_records_recovery import _job
+
+
+def test_close_marks_only_jobs_it_cuts_short_as_shutdown(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path / "state.sqlite3")
+    service = TrainingService(
+        "us-east-1",
+        tmp_path,
+        ProcessRuntime(),
+        S3Store(tmp_path / "s3"),
+        LogStore(tmp_path / "logs"),
+        store,
+        TagService(store, lambda arn: True),
+    )
+    service.start()
+    runs = {}
+    for name, status, secondary in (
+        ("user-stopped", TrainingJobStatus.STOPPING, SecondaryStatus.STOPPING),
+        ("running", TrainingJobStatus.IN_PROGRESS, SecondaryStatus.TRAINING),
+    ):
+        service._jobs[name] = _job(name, status, secondary)
+        runs[name] = service._runs[name] = _Run()
+    service.close()
+    assert runs["running"].shutdown and runs["running"].stop_requested.is_set()
+    assert not runs["user-stopped"].shutdown
+    assert runs["user-stopped"].stop_requested.is_set()
