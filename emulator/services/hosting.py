@@ -567,8 +567,6 @@ class HostingService:
         return sorted(started, key=lambda live: order[live.name])
 
     def _start_variant(self, name: str, generation: int, variant: VariantState) -> LiveVariant:
-        container = variant.container
-        image = str(container.get("Image", ""))
         # A fresh tree per container: a replaced container's tree is removed when it stops.
         tree = OptMlTree(
             self._endpoints_dir
@@ -576,6 +574,28 @@ class HostingService:
             / f"{variant.variant_name}-{generation}-{secrets.token_hex(3)}"
         )
         tree.create()
+        try:
+            handle, group = self._bring_up(name, generation, variant, tree)
+        except BaseException:
+            # Nothing of a variant that did not start may stay: its container, its tree, its model.
+            shutil.rmtree(tree.root, ignore_errors=True)
+            raise
+        return LiveVariant(
+            name=variant.variant_name,
+            weight=variant.weight,
+            handle=handle,
+            pool=ConnectionPool(handle.url),
+            log_group=group,
+            root=tree.root,
+        )
+
+    def _bring_up(
+        self, name: str, generation: int, variant: VariantState, tree: OptMlTree
+    ) -> tuple[ServingHandle, str]:
+        """Unpack the model into the tree, start the container, wait for /ping; returns the
+        running container and its log group. On any failure the container is stopped."""
+        container = variant.container
+        image = str(container.get("Image", ""))
         url = container.get("ModelDataUrl")
         if url:
             try:
@@ -614,18 +634,10 @@ class HostingService:
             raise DeployError(f"ClientError: {exc}") from exc
         try:
             self._wait_for_ping(handle, variant.variant_name, name, generation, tail)
-        except DeployError:
+        except BaseException:
             handle.stop(1.0)
-            shutil.rmtree(tree.root, ignore_errors=True)
             raise
-        return LiveVariant(
-            name=variant.variant_name,
-            weight=variant.weight,
-            handle=handle,
-            pool=ConnectionPool(handle.url),
-            log_group=group,
-            root=tree.root,
-        )
+        return handle, group
 
     def _wait_for_ping(
         self,

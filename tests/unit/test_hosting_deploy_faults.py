@@ -105,5 +105,8 @@ def test_unexpected_start_error_fails_the_endpoint(tmp_path: Path) -> None:
         assert described["EndpointStatus"] == EndpointStatus.FAILED
         assert "engine went away" in described["FailureReason"]
         assert router.get("e") is None
+        # The variant's /opt/ml tree (model included) does not outlive the failed start.
+        leftovers = list((tmp_path / "endpoints").glob("e/*"))
+        assert leftovers == []
     finally:
         hosting.close()
