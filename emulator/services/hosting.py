@@ -237,7 +237,7 @@ class HostingService:
         if url:
             self._check_model_data(url)
         with self._lock:
-            if name in self._models:
+            if arns.name_taken(name, self._models):
                 raise ValidationException(f'Cannot create already existing model "{arn}".')
             self._tags.set_initial(arn, request.get("Tags", []))
             record = ModelRecord(
@@ -300,7 +300,7 @@ class HostingService:
         if len(set(variant_names)) != len(variant_names):
             raise ValidationException("ProductionVariants must have unique VariantNames.")
         with self._lock:
-            if name in self._configs:
+            if arns.name_taken(name, self._configs):
                 raise ValidationException(
                     f'Cannot create already existing endpoint configuration "{arn}".'
                 )
@@ -395,7 +395,7 @@ class HostingService:
         name = request["EndpointName"]
         arn = self._arn("endpoint", name)
         with self._lock:
-            if name in self._endpoints:
+            if arns.name_taken(name, self._endpoints):
                 raise ValidationException(f'Cannot create already existing endpoint "{arn}".')
             if self._closed:
                 raise ValidationException("The emulator is shutting down.")

@@ -200,10 +200,10 @@ class TrainingService:
         )
         job.set_secondary(SecondaryStatus.STARTING, MSG_STARTING, at)
         with self._lock:
-            if name in self._jobs:
+            if arns.name_taken(name, self._jobs):
                 raise ResourceInUse(
                     "Training job names must be unique within an AWS account and region, and a "
-                    f"training job with this name already exists ({self._jobs[name].arn})"
+                    f"training job with this name already exists ({arn})"
                 )
             if self._closed:
                 raise ValidationException("The emulator is shutting down.")

@@ -197,10 +197,10 @@ class TransformService:
             last_modified_time=at,
         )
         with self._lock:
-            if name in self._jobs:
+            if arns.name_taken(name, self._jobs):
                 raise ResourceInUse(
                     "Transform job names must be unique within an AWS account and region, and a "
-                    f"transform job with this name already exists ({self._jobs[name].arn})"
+                    f"transform job with this name already exists ({arn})"
                 )
             if self._closed:
                 raise ValidationException("The emulator is shutting down.")

@@ -658,3 +658,28 @@ def test_network_isolated_model_serves_from_an_internal_network(
     )[0]["Internal"]
     assert internal is True
     aws.sm.delete_endpoint(EndpointName=name)
+
+
+def test_names_that_differ_only_in_case_are_one_resource(aws: Aws, kmeans_trained: Trained) -> None:
+    """The ARN lower-cases the name: "Abc" and "abc" would share one ARN (and its tags)."""
+    name = unique("Case")
+    aws.sm.create_model(
+        ModelName=name,
+        PrimaryContainer={
+            "Image": image_uri("kmeans", "us-east-1"),
+            "ModelDataUrl": kmeans_trained.model_data,
+        },
+        ExecutionRoleArn=ROLE,
+        Tags=[{"Key": "owner", "Value": "first"}],
+    )
+    with pytest.raises(ClientError) as caught:
+        aws.sm.create_model(
+            ModelName=name.lower(),
+            PrimaryContainer={"Image": image_uri("kmeans", "us-east-1")},
+            ExecutionRoleArn=ROLE,
+        )
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert "Cannot create already existing model" in caught.value.response["Error"]["Message"]
+    arn = aws.sm.describe_model(ModelName=name)["ModelArn"]
+    assert aws.sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "owner", "Value": "first"}]
+    aws.sm.delete_model(ModelName=name)

@@ -420,3 +420,15 @@ def test_stopping_condition_defaults_to_one_day(aws: Aws) -> None:
     assert d["StoppingCondition"] == {"MaxRuntimeInSeconds": 86400}
     # Per instance, whatever the instance count (the SDK multiplies).
     assert d["BillableTimeInSeconds"] == d["TrainingTimeInSeconds"]
+
+
+def test_a_job_name_differing_only_in_case_is_in_use(aws: Aws) -> None:
+    uri = upload_csv(aws, low_rank(n=20), f"data/{unique('case')}", parts=1)
+    name = unique("CaseJob")
+    hyperparameters = {"feature_dim": "6", "num_components": "2", "mini_batch_size": "10"}
+    channels = [channel(uri, content_type="text/csv;label_size=0")]
+    create_job(aws, name, "pca", channels, hyperparameters)
+    with pytest.raises(ClientError) as caught:
+        create_job(aws, name.lower(), "pca", channels, hyperparameters)
+    assert caught.value.response["Error"]["Code"] == "ResourceInUse"
+    assert wait_job(aws, name)["TrainingJobStatus"] == "Completed"
