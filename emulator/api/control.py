@@ -102,6 +102,6 @@ def make_router(service: object) -> APIRouter:
             headers={"x-amzn-RequestId": str(uuid.uuid4())},
         )
 
-    # boto3 posts to "/"; the edge sends every other SageMaker-signed path here too.
+    # boto3 posts every operation to "/"; another path gets the app's 404 (UnknownOperation).
     router.add_api_route("/", control, methods=["POST"], include_in_schema=False)
     return router

@@ -44,14 +44,6 @@ class ResourceInUse(AwsError):
     """A name that is already taken (CreateTrainingJob with an existing name)."""
 
 
-class ResourceLimitExceeded(AwsError):
-    pass
-
-
-class ConflictException(AwsError):
-    status = 409
-
-
 class UnknownOperationException(AwsError):
     """An X-Amz-Target the SageMaker model does not define."""
 
@@ -101,14 +93,6 @@ class ModelError(AwsError):
 
 class ValidationError(AwsError):
     """sagemaker-runtime's code for bad input, including an unknown or not-InService endpoint."""
-
-
-class InternalDependencyException(AwsError):
-    status = 530
-
-
-class ModelNotReadyException(AwsError):
-    status = 429
 
 
 class ServiceUnavailableRuntime(AwsError):

@@ -15,22 +15,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from emulator.aws.errors import ValidationException
+from emulator.aws.wire import from_wire_timestamp
 
 DEFAULT_MAX_RESULTS = 10
 
 
-def as_datetime(value: Any) -> datetime:
-    """A request timestamp as an aware UTC datetime (validated input may carry either form)."""
+def as_datetime(value: datetime | float | int | str) -> datetime:
+    """A request timestamp as an aware UTC datetime. The control API hands the services parsed
+    datetimes; a direct caller may still pass the wire form."""
     if isinstance(value, datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(float(value), UTC)
-    if isinstance(value, str):
-        try:
-            return as_datetime(float(value))
-        except ValueError:
-            return as_datetime(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    raise ValidationException(f"Invalid timestamp: {value!r}")
+    return from_wire_timestamp(value)
 
 
 def encode_token(offset: int) -> str:
