@@ -96,6 +96,14 @@ def _batch_transform(
     description = session.sagemaker_client.describe_transform_job(TransformJobName=job)
     assert description["TransformJobStatus"] == "Completed", description.get("FailureReason")
     assert description["BatchStrategy"] == "MultiRecord"
+    attached = sdk_module("sagemaker.transformer").Transformer.attach(
+        job, sagemaker_session=session
+    )
+    assert (attached.strategy, attached.assemble_with, attached.accept) == (
+        "MultiRecord",
+        "Line",
+        "application/jsonlines",
+    )
     out = s3_bytes(s3, f"s3://{bucket}/counties-batch/out/census.csv.out").decode()
     got = np.array([json.loads(line)["projection"] for line in out.splitlines()])
     np.testing.assert_allclose(got, expected, atol=1e-4)
