@@ -166,8 +166,10 @@ class TransformService:
         with self._lock:
             self._closed = True
             runs = list(self._runs.values())
+            # A job the user already stopped ends Stopped; only the others are cut short by us.
+            for name, run in self._runs.items():
+                run.shutdown = self._jobs[name].status != TransformJobStatus.STOPPING
         for run in runs:
-            run.shutdown = True
             run.stop_requested.set()
         for run in runs:
             if run.thread is not None:
