@@ -14,16 +14,16 @@ import tarfile
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from emulator.aws import arns
 from emulator.aws.errors import ResourceInUse, ResourceNotFound, ValidationException
-from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound, TrainingHandle
+from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound
 from emulator.runtime.images import algorithm_for_image
 from emulator.runtime.instance_types import container_limits
 from emulator.runtime.optml import OptMlTree
+from emulator.services.jobs import JobRun, JobTable
 from emulator.services.listing import list_summaries
 from emulator.services.metrics import BUILTIN_METRIC_DEFINITIONS, MetricCollector
 from emulator.services.ports import LogWriter, ObjectStore
@@ -79,18 +79,9 @@ class _JobStopped(Exception):
     """StopTrainingJob arrived before the container started."""
 
 
-@dataclass
-class _Run:
-    """The live, in-memory part of a running job."""
+class TrainingService(JobTable[TrainingJobRecord]):
+    stopping_status = TrainingJobStatus.STOPPING
 
-    stop_requested: threading.Event = field(default_factory=threading.Event)
-    shutdown: bool = False
-    """The stop comes from the emulator shutting down, not from StopTrainingJob."""
-    thread: threading.Thread | None = None
-    handle: TrainingHandle | None = None
-
-
-class TrainingService:
     def __init__(
         self,
         region: str,
@@ -101,6 +92,7 @@ class TrainingService:
         store: RecordStore,
         tags: TagService,
     ) -> None:
+        super().__init__()
         self._region = region
         self._jobs_dir = data_dir / "training-jobs"
         self._runtime = runtime
@@ -108,10 +100,6 @@ class TrainingService:
         self._logs = logs
         self._store = store
         self._tags = tags
-        self._lock = threading.RLock()
-        self._jobs: dict[str, TrainingJobRecord] = {}
-        self._runs: dict[str, _Run] = {}
-        self._closed = False
 
     # --- lifecycle of the service ---------------------------------------------------------------
 
@@ -132,24 +120,6 @@ class TrainingService:
                 job.training_end_time = at
                 self._store.put(KIND, job.name, job)
             self._jobs[job.name] = job
-
-    def close(self) -> None:
-        """Stop every running job (as StopTrainingJob would) and wait for the workers."""
-        with self._lock:
-            self._closed = True
-            runs = list(self._runs.values())
-            # A job the user already stopped ends Stopped; only the others are cut short by us.
-            for name, run in self._runs.items():
-                run.shutdown = self._jobs[name].status != TrainingJobStatus.STOPPING
-        for run in runs:
-            run.stop_requested.set()
-        for run in runs:
-            if run.thread is not None:
-                run.thread.join(timeout=30)
-
-    def exists(self, arn: str) -> bool:
-        with self._lock:
-            return any(job.arn == arn for job in self._jobs.values())
 
     # --- operations -----------------------------------------------------------------------------
 
@@ -210,7 +180,7 @@ class TrainingService:
             self._tags.set_initial(arn, request.get("Tags", []))
             self._jobs[name] = job
             self._store.put(KIND, name, job)
-            run = _Run()
+            run = JobRun()
             run.thread = threading.Thread(
                 target=self._work, args=(name, run), name=f"train-{name}", daemon=True
             )
@@ -273,7 +243,7 @@ class TrainingService:
             job.set_secondary(status, message, now())
             self._store.put(KIND, name, job)
 
-    def _work(self, name: str, run: _Run) -> None:
+    def _work(self, name: str, run: JobRun) -> None:
         try:
             self._run_job(name, run)
         except Exception as exc:  # A bug must fail the job, never leave it InProgress.
@@ -285,11 +255,11 @@ class TrainingService:
             with self._lock:
                 self._runs.pop(name, None)
 
-    def _check_stop(self, run: _Run) -> None:
+    def _check_stop(self, run: JobRun) -> None:
         if run.stop_requested.is_set():
             raise _JobStopped()
 
-    def _run_job(self, name: str, run: _Run) -> None:
+    def _run_job(self, name: str, run: JobRun) -> None:
         with self._lock:
             request = self._jobs[name].request
             creation = self._jobs[name].creation_time
@@ -338,7 +308,7 @@ class TrainingService:
         name: str,
         request: dict[str, Any],
         tree: OptMlTree,
-        run: _Run,
+        run: JobRun,
         created: float,
     ) -> tuple[TrainingJobStatus, str | None]:
         """Run the container; (Completed | Stopped | Failed, failure reason)."""
@@ -388,7 +358,6 @@ class TrainingService:
             handle = self._runtime.start_training(spec)
         except ImageNotFound as exc:
             return TrainingJobStatus.FAILED, f"ClientError: {exc}"[:1024]
-        run.handle = handle
         self._secondary(name, SecondaryStatus.TRAINING, MSG_TRAINING)
         max_runtime = float(request["StoppingCondition"].get("MaxRuntimeInSeconds", 86400))
         deadline = time.monotonic() + max_runtime

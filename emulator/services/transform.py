@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -42,6 +42,7 @@ from emulator.services.batch_records import (
 )
 from emulator.services.hosting import DeployError, wait_for_ping
 from emulator.services.invocation import ConnectionPool
+from emulator.services.jobs import JobRun, JobTable
 from emulator.services.listing import list_summaries
 from emulator.services.ports import LogWriter, ObjectStore
 from emulator.services.staging import (
@@ -100,15 +101,6 @@ class TransformFailed(Exception):
     """The job cannot go on; the message is its FailureReason."""
 
 
-@dataclass
-class _Run:
-    """The live, in-memory part of a running job."""
-
-    stop_requested: threading.Event = field(default_factory=threading.Event)
-    shutdown: bool = False
-    thread: threading.Thread | None = None
-
-
 @dataclass(frozen=True)
 class _Parameters:
     """The effective batch settings: job value, then the container's answer, then defaults."""
@@ -118,7 +110,9 @@ class _Parameters:
     max_concurrent: int
 
 
-class TransformService:
+class TransformService(JobTable[TransformJobRecord]):
+    stopping_status = TransformJobStatus.STOPPING
+
     def __init__(
         self,
         region: str,
@@ -130,6 +124,7 @@ class TransformService:
         tags: TagService,
         model: Callable[[str], ModelRecord],
     ) -> None:
+        super().__init__()
         self._region = region
         self._jobs_dir = data_dir / "transform-jobs"
         self._runtime = runtime
@@ -138,10 +133,6 @@ class TransformService:
         self._store = store
         self._tags = tags
         self._model = model
-        self._lock = threading.RLock()
-        self._jobs: dict[str, TransformJobRecord] = {}
-        self._runs: dict[str, _Run] = {}
-        self._closed = False
 
     # --- lifecycle of the service ---------------------------------------------------------------
 
@@ -160,24 +151,6 @@ class TransformService:
                 job.last_modified_time = at
                 self._store.put(KIND, job.name, job)
             self._jobs[job.name] = job
-
-    def close(self) -> None:
-        """Stop every running job and wait for the workers."""
-        with self._lock:
-            self._closed = True
-            runs = list(self._runs.values())
-            # A job the user already stopped ends Stopped; only the others are cut short by us.
-            for name, run in self._runs.items():
-                run.shutdown = self._jobs[name].status != TransformJobStatus.STOPPING
-        for run in runs:
-            run.stop_requested.set()
-        for run in runs:
-            if run.thread is not None:
-                run.thread.join(timeout=30)
-
-    def exists(self, arn: str) -> bool:
-        with self._lock:
-            return any(job.arn == arn for job in self._jobs.values())
 
     # --- operations -----------------------------------------------------------------------------
 
@@ -209,7 +182,7 @@ class TransformService:
             self._tags.set_initial(arn, request.get("Tags", []))
             self._jobs[name] = job
             self._store.put(KIND, name, job)
-            run = _Run()
+            run = JobRun()
             run.thread = threading.Thread(
                 target=self._work, args=(name, model, run), name=f"transform-{name}", daemon=True
             )
@@ -260,7 +233,7 @@ class TransformService:
 
     # --- the worker -----------------------------------------------------------------------------
 
-    def _work(self, name: str, model: ModelRecord, run: _Run) -> None:
+    def _work(self, name: str, model: ModelRecord, run: JobRun) -> None:
         tree = OptMlTree(self._jobs_dir / name / "opt_ml")
         try:
             self._run_job(name, model, run, tree)
@@ -281,7 +254,7 @@ class TransformService:
             with self._lock:
                 self._runs.pop(name, None)
 
-    def _run_job(self, name: str, model: ModelRecord, run: _Run, tree: OptMlTree) -> None:
+    def _run_job(self, name: str, model: ModelRecord, run: JobRun, tree: OptMlTree) -> None:
         with self._lock:
             request = self._jobs[name].request
         _check_supported(request)
@@ -328,7 +301,7 @@ class TransformService:
         container: dict[str, Any],
         request: dict[str, Any],
         tree: OptMlTree,
-        run: _Run,
+        run: JobRun,
     ) -> ServingHandle:
         image = str(container.get("Image", ""))
         # Real streams are <job>/<instance id>.
@@ -394,7 +367,7 @@ class TransformService:
         out_bucket: str,
         request: dict[str, Any],
         parameters: _Parameters,
-        run: _Run,
+        run: JobRun,
     ) -> None:
         """Stream one input object through the container into its .out object.
 

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from emulator.runtime.process_runtime import ProcessRuntime
+from emulator.services.jobs import JobRun
 from emulator.services.tags import TagService
-from emulator.services.training import TrainingService, _Run
+from emulator.services.training import TrainingService
 from emulator.services.transform import TransformService
-from emulator.services.transform import _Run as TransformRun
 from emulator.state.logs import LogStore
 from emulator.state.records import (
     ModelRecord,
@@ -46,7 +46,7 @@ def test_close_marks_only_jobs_it_cuts_short_as_shutdown(tmp_path: Path) -> None
         ("running", TrainingJobStatus.IN_PROGRESS, SecondaryStatus.TRAINING),
     ):
         service._jobs[name] = _job(name, status, secondary)
-        runs[name] = service._runs[name] = _Run()
+        runs[name] = service._runs[name] = JobRun()
     service.close()
     assert runs["running"].shutdown and runs["running"].stop_requested.is_set()
     assert not runs["user-stopped"].shutdown
@@ -83,7 +83,7 @@ def test_close_leaves_user_stopped_transform_jobs_stopped(tmp_path: Path) -> Non
             last_modified_time=datetime(2024, 1, 1, tzinfo=UTC),
             status=status,
         )
-        runs[name] = service._runs[name] = TransformRun()
+        runs[name] = service._runs[name] = JobRun()
     service.close()
     assert runs["running"].shutdown and runs["running"].stop_requested.is_set()
     assert not runs["user-stopped"].shutdown
