@@ -29,6 +29,7 @@ import pytest
 
 from algorithms.common import ndarray_file, recordio
 from tests.census_data import census_matrix
+from tests.census_published import published_census_projections
 
 REPO = Path(__file__).resolve().parents[2]
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
@@ -323,6 +324,18 @@ def test_pca_serves_every_request_type(
     assert ctype == "application/json"  # the default Accept
     got = np.array([p["projection"] for p in json.loads(payload)["projections"]])
     np.testing.assert_allclose(got, _pca_expected(root, rows), atol=1e-5)
+
+
+def test_pca_endpoint_answers_the_real_services_published_projections(
+    pca_endpoint: Endpoint,
+) -> None:
+    published = published_census_projections()
+    status, payload, _ = pca_endpoint.invoke(csv_body(census_matrix()[:5]), "text/csv")
+    assert status == 200, payload
+    got = np.array([p["projection"] for p in json.loads(payload)["projections"]])
+    # Most significant first, as published; signs included.
+    top = got[:, ::-1][:, : published.table.shape[1]]
+    np.testing.assert_allclose(top, published.table, atol=5e-6, rtol=0)
 
 
 def test_pca_response_types(pca_job: tuple[Path, Run], pca_endpoint: Endpoint) -> None:
