@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from algorithms.common import ndarray_file, recordio
+from algorithms.common import ndarray_file, recordio, records
 from tests.census_data import census_matrix
 from tests.census_published import published_census_projections
 
@@ -374,6 +374,15 @@ def test_pca_bad_requests_are_4xx_and_it_keeps_serving(pca_endpoint: Endpoint) -
     assert pca_endpoint.invoke(csv_body(row), "text/csv")[0] == 200
 
 
+def test_pca_sparse_shape_too_big_is_a_400(pca_endpoint: Endpoint) -> None:
+    status, payload, _ = pca_endpoint.invoke(
+        _huge_sparse_record(), "application/x-recordio-protobuf"
+    )
+    assert status == 400, payload
+    assert payload.startswith(b"unable to evaluate payload provided: request body")
+    assert b"shape [1000000000000], 1000000000000 features, but feature_dim is 34" in payload
+
+
 def test_pca_randomized_from_csv_without_mean(tmp_path: Path) -> None:
     x = census_matrix()
     hp = {
@@ -699,6 +708,25 @@ def test_corrupt_and_missing_data_are_client_errors(tmp_path: Path) -> None:
     )
     run = run_train("kmeans", few)
     assert run.code == 1 and run.failure is not None and "k (=60)" in run.failure
+
+
+def _huge_sparse_record() -> bytes:
+    record = records.Record()
+    tensor = record.features["values"].float32_tensor
+    tensor.keys.append(3)
+    tensor.values.append(1.0)
+    tensor.shape.append(10**12)
+    return recordio.frame(record.SerializeToString())
+
+
+def test_sparse_shape_too_big_for_memory_is_a_client_error(tmp_path: Path) -> None:
+    hp = {"feature_dim": "4", "num_components": "2", "mini_batch_size": "10"}
+    root = make_tree(tmp_path, hp, {"train": (_row_data(5) + _huge_sparse_record(), None)})
+    run = run_train("pca", root)
+    assert run.code == 1, "\n".join(run.lines)
+    assert run.failure is not None
+    assert run.failure.startswith("ClientError: Unable to read the 'train' channel:"), run.failure
+    assert "shape [1000000000000], 1000000000000 features, but feature_dim is 4" in run.failure
 
 
 def test_sigterm_stops_training(tmp_path: Path) -> None:
