@@ -18,6 +18,7 @@ from botocore import xform_name
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from emulator.api.body import read_body
 from emulator.aws.errors import (
     AwsError,
     InternalFailure,
@@ -88,7 +89,7 @@ def make_router(service: object) -> APIRouter:
         operation = "request"
         try:
             operation, method = resolve(service, request.headers.get("x-amz-target"))
-            params = decode_body(await request.body())
+            params = decode_body(await read_body(request))
             validate_input(operation, params)
             result = await run_in_threadpool(method, parse_input(operation, params))
             payload = serialize_output(operation, result)

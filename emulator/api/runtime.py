@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from emulator.api import control
+from emulator.api.body import runtime_too_large
 from emulator.aws.errors import (
     AwsError,
     InternalFailure,
@@ -92,6 +93,8 @@ class RuntimeApp:
                 response.status_code = 404 if scope["method"] == "POST" else 405
                 return response
             body = await _read_body(receive, _body_limit())
+            if len(body) > _body_limit():
+                return runtime_too_large(_body_limit())
             headers = Headers(scope=scope)
             endpoint_name = parts[2]
             params: dict[str, Any] = {"EndpointName": endpoint_name, "Body": body}
