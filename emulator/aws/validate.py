@@ -219,7 +219,8 @@ def _render(value: object) -> str:
         return "'" + _clip("[" + items + "]") + "'"
     if isinstance(value, Mapping):
         entries = ", ".join(
-            f"{_clip(str(k))}={_clip(str(v))}" for k, v in islice(value.items(), SHOWN_CHARS)
+            f"{_clip(str(k))}={_clip('null' if v is None else str(v))}"
+            for k, v in islice(value.items(), SHOWN_CHARS)
         )
         return "'" + _clip("{" + entries + "}") + "'"
     return f"'{_clip(str(value))}'"
