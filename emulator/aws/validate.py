@@ -34,6 +34,9 @@ _NUMBER_TYPES = {"integer", "long", "float", "double"}
 SHOWN_CHARS = 256
 """At most this many characters of a value (or a path holding a map key) go into a message."""
 
+SHOWN_PROBLEMS = 10
+"""At most this many constraint failures are listed in one message (all are counted)."""
+
 PATH_SEGMENT_SHAPES = frozenset({"ChannelName"})
 """String shapes whose value names a folder (/opt/ml/input/data/<channel>): the model's pattern
 allows "." and "..", which would name the folder itself or its parent, so they are refused."""
@@ -54,7 +57,10 @@ def validate_input(
     if problems:
         count = len(problems)
         noun = "error" if count == 1 else "errors"
-        raise ValidationException(f"{count} validation {noun} detected: " + "; ".join(problems))
+        # All are counted, the first few listed: a 1,000-item list of bad values stays readable.
+        listed = "; ".join(problems[:SHOWN_PROBLEMS])
+        more = f"; and {count - SHOWN_PROBLEMS} more" if count > SHOWN_PROBLEMS else ""
+        raise ValidationException(f"{count} validation {noun} detected: {listed}{more}")
 
 
 def _member_path(parent: str, member: str) -> str:

@@ -319,3 +319,12 @@ def test_members_outside_the_shape_are_dropped_at_every_level() -> None:
     }
     # Map keys are data, not members: they stay.
     assert parsed["HyperParameters"] == {"force_dense": "True", "k": "8", "feature_dim": "7"}
+
+
+def test_many_failures_are_counted_and_the_first_listed() -> None:
+    request = sdk_training_request()
+    request["InputDataConfig"] = [dict(request["InputDataConfig"][0], ChannelName="..")] * 20
+    message = error_of("CreateTrainingJob", request)
+    assert message.startswith("20 validation errors detected: ")
+    assert message.count("failed to satisfy constraint") == 10
+    assert message.endswith("; and 10 more")
