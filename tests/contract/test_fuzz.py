@@ -22,12 +22,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from botocore import xform_name
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from emulator.aws.specs import sagemaker_model, target_prefix
 from emulator.aws.validate import _compile
-from emulator.services.sagemaker import SageMakerService
+from emulator.services.operations import OPERATIONS
 from sdk.launcher import EmulatorServer, start_emulator
 
 # Strings tried, in order, for a member that has a pattern; the first that fits is used.
@@ -149,7 +148,7 @@ def mutations(
 
 
 def implemented(operation: str) -> bool:
-    return callable(getattr(SageMakerService, xform_name(operation), None))
+    return operation in OPERATIONS
 
 
 def generated_requests() -> Iterator[tuple[str, str, bytes]]:
