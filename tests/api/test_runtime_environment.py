@@ -42,7 +42,7 @@ STEERING = [
     "NLSPATH",
     "OPENSSL_CONF",
     "BASH_ENV",
-    "BASH_FUNC_ls%%",
+    "BASH_FUNC_ls",
 ]
 TUNING = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
 
@@ -147,7 +147,14 @@ def test_process_runtime_refuses_a_steering_variable_in_a_transform_job(
 def test_tuning_variables_pass_and_the_job_trains(aws: Aws) -> None:
     name = unique("env-tuning")
     uri = upload_csv(aws, low_rank(), f"data/{name}")
-    create_job(aws, name, "pca", [channel(uri)], _pca_hyperparameters(), Environment=dict(TUNING))
+    create_job(
+        aws,
+        name,
+        "pca",
+        [channel(uri, content_type="text/csv;label_size=0")],
+        _pca_hyperparameters(),
+        Environment=dict(TUNING),
+    )
     d = wait_job(aws, name)
     assert d["TrainingJobStatus"] == "Completed", d.get("FailureReason")
     assert d["Environment"] == TUNING
