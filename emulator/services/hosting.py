@@ -28,6 +28,7 @@ from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound
 from emulator.runtime.images import algorithm_for_image
 from emulator.runtime.instance_types import container_limits
 from emulator.runtime.optml import OptMlTree
+from emulator.services.environment_policy import check_environment
 from emulator.services.invocation import ConnectionPool, InvocationRouter, LiveEndpoint, LiveVariant
 from emulator.services.listing import list_summaries
 from emulator.services.ports import LogWriter, ObjectStore
@@ -218,6 +219,7 @@ class HostingService:
     def create_model(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request["ModelName"]
         arn = self._arn("model", name)
+        check_environment(self._runtime, request)
         containers = (
             [request["PrimaryContainer"]]
             if "PrimaryContainer" in request

@@ -23,6 +23,7 @@ from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound
 from emulator.runtime.images import algorithm_for_image
 from emulator.runtime.instance_types import container_limits
 from emulator.runtime.optml import OptMlTree
+from emulator.services.environment_policy import check_environment
 from emulator.services.jobs import JobRun, JobTable
 from emulator.services.listing import list_summaries
 from emulator.services.metrics import BUILTIN_METRIC_DEFINITIONS, MetricCollector
@@ -130,6 +131,7 @@ class TrainingService(JobTable[TrainingJobRecord]):
 
     def create_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request["TrainingJobName"]
+        check_environment(self._runtime, request)
         # The model leaves these optional (other shapes of job use other members); a job of the
         # kind this emulator runs cannot do without them, and the real service refuses it too.
         spec = request.get("AlgorithmSpecification")
