@@ -18,6 +18,7 @@ from botocore import xform_name
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from emulator.aws.constraints import apply_constraints
 from emulator.aws.errors import (
     AwsError,
     InternalFailure,
@@ -90,6 +91,7 @@ def make_router(service: object) -> APIRouter:
             operation, method = resolve(service, request.headers.get("x-amz-target"))
             params = decode_body(await request.body())
             validate_input(operation, params)
+            apply_constraints(operation, params)
             result = await run_in_threadpool(method, parse_input(operation, params))
             payload = serialize_output(operation, result)
         except AwsError as error:
