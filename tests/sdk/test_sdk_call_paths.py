@@ -133,6 +133,7 @@ def test_kmeans_attach_analytics_model_from_job_and_transform(
     described = session.sagemaker_client.describe_transform_job(TransformJobName=name)
     assert described["TransformJobStatus"] == "Completed", described.get("FailureReason")
     assert "ListTags" in recorder.operations("sagemaker")
+    assert "GetMetricStatistics" in recorder.operations("cloudwatch")
     assert {"DescribeLogStreams", "GetLogEvents"} <= recorder.operations("logs")
 
 
