@@ -31,7 +31,7 @@ from emulator.runtime.optml import OptMlTree
 from emulator.services.invocation import ConnectionPool, InvocationRouter, LiveEndpoint, LiveVariant
 from emulator.services.listing import list_summaries
 from emulator.services.ports import LogWriter, ObjectStore
-from emulator.services.staging import StagingError, parse_s3_uri, unpack_model
+from emulator.services.staging import StagingError, VolumeBudget, parse_s3_uri, unpack_model
 from emulator.services.tags import TagService
 from emulator.state import lifecycle
 from emulator.state.records import (
@@ -363,6 +363,7 @@ class HostingService:
                     instance_count=int(variant.get("InitialInstanceCount", 1)),
                     instance_type=str(variant.get("InstanceType", "")),
                     network_isolation=bool(model.request.get("EnableNetworkIsolation", False)),
+                    volume_size_in_gb=variant.get("VolumeSizeInGB"),
                 )
             )
         return snapshot
@@ -599,7 +600,8 @@ class HostingService:
         url = container.get("ModelDataUrl")
         if url:
             try:
-                unpack_model(self._s3, str(url), tree.model_dir)
+                volume = VolumeBudget(variant.volume_size_in_gb, "VolumeSizeInGB")
+                unpack_model(self._s3, str(url), tree.model_dir, volume)
             except StagingError as exc:
                 raise DeployError(str(exc)) from exc
         group = endpoint_log_group(name)

@@ -27,7 +27,12 @@ from emulator.services.jobs import JobRun, JobTable
 from emulator.services.listing import list_summaries
 from emulator.services.metrics import BUILTIN_METRIC_DEFINITIONS, MetricCollector
 from emulator.services.ports import LogWriter, ObjectStore
-from emulator.services.staging import StagingError, parse_s3_uri, stage_channel
+from emulator.services.staging import (
+    StagingError,
+    VolumeBudget,
+    parse_s3_uri,
+    stage_channel,
+)
 from emulator.services.tags import TagService
 from emulator.state import lifecycle
 from emulator.state.records import (
@@ -299,6 +304,8 @@ class TrainingService(JobTable[TrainingJobRecord]):
             self._check_stop(run)
             self._update(name, training_start_time=now())
             self._secondary(name, SecondaryStatus.DOWNLOADING, MSG_DOWNLOADING)
+            volume = request.get("ResourceConfig", {}).get("VolumeSizeInGB")
+            budget = VolumeBudget(volume, "ResourceConfig.VolumeSizeInGB")
             for channel in request.get("InputDataConfig", []):
                 stage_channel(
                     self._s3,
@@ -306,6 +313,7 @@ class TrainingService(JobTable[TrainingJobRecord]):
                     tree.channel_dir(channel["ChannelName"]),
                     self._region,
                     request["RoleArn"],
+                    budget,
                 )
                 self._check_stop(run)
             self._secondary(name, SecondaryStatus.TRAINING, MSG_IMAGE)
