@@ -231,6 +231,33 @@ class TrainingService(JobTable[TrainingJobRecord]):
             run.stop_requested.set()
         return {}
 
+    def delete_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Forget a terminal job's record (its S3 artifacts and logs stay), as AWS documents:
+        only Completed, Failed or Stopped jobs may be deleted, and the name is free again."""
+        name = request["TrainingJobName"]
+        with self._lock:
+            job = self._jobs.get(name)
+            if job is None:
+                raise ResourceNotFound("Requested resource not found.")
+            if job.status not in TERMINAL_TRAINING_STATUSES:
+                raise ResourceInUse(
+                    f"Training job {name} is in status {job.status} and cannot be deleted: only "
+                    "jobs that are Completed, Failed or Stopped can be deleted."
+                )
+            run = self._runs.get(name)
+        # A terminal job's worker may still be freeing its staged input: let it finish first, so
+        # a new job of the same name never shares its run or directory.
+        if run is not None and run.thread is not None:
+            run.thread.join(timeout=30)
+        with self._lock:
+            if self._jobs.get(name) is not job or name in self._runs:
+                raise ResourceInUse(f"Training job {name} is being changed; try again.")
+            del self._jobs[name]
+            self._store.delete(KIND, name)
+            self._tags.forget(job.arn)
+            shutil.rmtree(self._jobs_dir / name, ignore_errors=True)
+        return {}
+
     # --- the worker -----------------------------------------------------------------------------
 
     def _update(self, name: str, **changes: Any) -> TrainingJobRecord:
