@@ -13,7 +13,7 @@ from emulator.api import admin, control, runtime
 from emulator.aws import specs
 from emulator.aws.errors import UnknownOperationException
 from emulator.config import Settings
-from emulator.edge import EdgeRouter
+from emulator.edge import EdgeRouter, Guard
 from emulator.moto_bridge import MotoBridge, moto_app
 from emulator.runtime.select import select_runtime
 from emulator.services.sagemaker import SageMakerService
@@ -76,5 +76,8 @@ def build_app(settings: Settings) -> ASGIApp:
     api.add_exception_handler(Exception, unexpected)
 
     return EdgeRouter(
-        ours=api, moto=MotoBridge(moto_app(), s3, logs), runtime=runtime.RuntimeApp(service)
+        ours=api,
+        moto=MotoBridge(moto_app(), s3, logs),
+        runtime=runtime.RuntimeApp(service),
+        guard=Guard.from_settings(settings, s3, admin.make_reset(service, s3, logs)),
     )
