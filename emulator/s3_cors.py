@@ -80,7 +80,7 @@ class BucketCors:
         bucket: str,
         origin: str,
         method: str,
-        request_headers: list[str] = (),  # type: ignore[assignment]
+        request_headers: Sequence[str] = (),
     ) -> Rule | None:
         for rule in self.rules(bucket) or []:
             if rule.allows(origin, method, list(request_headers)):
