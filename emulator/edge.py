@@ -299,8 +299,12 @@ class EdgeRouter:
             await answer.send(send)
             return
         if path == "/moto-api/reset":
-            if scope["method"] != "POST" or self.guard.reset is None:
+            if scope["method"] != "POST":
                 await _error(send, 405, "MethodNotAllowed", "POST /moto-api/reset resets state.")
+                return
+            if self.guard.reset is None:
+                message = "This build cannot reset every store in one step."
+                await _error(send, 501, "NotImplemented", message)
                 return
             await anyio.to_thread.run_sync(self.guard.reset)
             await _Answer(200, [(b"content-type", b"application/json")], b'{"status": "ok"}').send(
@@ -322,7 +326,7 @@ class Guard:
     reset: Callable[[], None] | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, s3: Any, reset: Callable[[], None]) -> Guard:
+    def from_settings(cls, settings: Settings, s3: Any, reset: Callable[[], None] | None) -> Guard:
         """`s3`: the S3 store, whose lock guards moto's backend (read for bucket CORS rules)."""
         keys = sigv4.parse_keys(settings.access_keys)
         return cls(
