@@ -29,7 +29,7 @@ def make_router(runtime_name: str, data_dir: Path) -> APIRouter:
 
 def make_reset(service: Any, s3: Any, logs: Any) -> Callable[[], None] | None:
     """`POST /moto-api/reset` (with --moto-api): forget everything the emulator holds, in one
-    step under the stores' locks: SageMaker's records (every region) with their running
+    step under S3's lock (`service` and `logs` take their own, in every region): SageMaker's records (every region) with their running
     containers, moto's backends (S3, Logs, IAM, STS), and the copies of S3 and Logs on disk."""
 
     if not all(callable(getattr(part, "reset", None)) for part in (service, logs)):
@@ -38,7 +38,7 @@ def make_reset(service: Any, s3: Any, logs: Any) -> Callable[[], None] | None:
     def reset() -> None:
         from moto.moto_api._internal.models import moto_api_backend
 
-        with s3.lock, logs.lock:
+        with s3.lock:
             # SageMaker first: its running jobs write to S3 and Logs until they are stopped.
             service.reset()
             logs.reset()
