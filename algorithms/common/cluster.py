@@ -59,6 +59,8 @@ class Cluster:
     addresses_given: bool
     """True when the addresses came from ``SAGEMAKER_EMULATOR_HOSTS`` (several hosts share
     this machine, so each listens on its own address only)."""
+    network_interface: str = ""
+    """``network_interface_name`` of resourceconfig.json (``eth0``): the job network's."""
 
     @classmethod
     def from_config(
@@ -83,7 +85,14 @@ class Cluster:
             if missing:
                 raise AlgorithmError(f"{HOSTS_ENV} gives no address for {', '.join(missing)}")
         addresses = {h: given.get(h, h) for h in hosts}
-        return cls(current, hosts, addresses, bool(given))
+        interface = resourceconfig.get("network_interface_name", "")
+        return cls(
+            current,
+            hosts,
+            addresses,
+            bool(given),
+            interface if isinstance(interface, str) else "",
+        )
 
     @property
     def size(self) -> int:

@@ -205,9 +205,14 @@ def _timeout() -> float:
         return RENDEZVOUS_TIMEOUT_SECONDS
 
 
-def _import_mpi() -> Any:
+def _import_mpi(cluster: Cluster) -> Any:
     for name, value in _MPICH_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    # In a container, MPI traffic goes over the interface the platform names (the job's
+    # network), not whichever libfabric finds first.
+    interface = cluster.network_interface
+    if not cluster.addresses_given and interface and os.path.exists(f"/sys/class/net/{interface}"):
+        os.environ.setdefault("FI_TCP_IFACE", interface)
     try:
         from mpi4py import MPI
     except ImportError as exc:  # the image or the venv lacks the dependency
@@ -273,7 +278,7 @@ def connect(cluster: Cluster) -> Collective:
     if cluster.size == 1:
         return Solo(cluster.current_host)
     log = logs.get_logger()
-    mpi = _import_mpi()
+    mpi = _import_mpi(cluster)
     deadline = time.monotonic() + _timeout()
     log.info(
         f"Joining {cluster.size} hosts as {cluster.current_host} (rank {cluster.rank}); "

@@ -64,8 +64,10 @@ def _run_two_hosts(
             name=f"{network.name}-{host}",
             hostname=host,
             volumes={str(root): {"bind": "/opt/ml", "mode": "rw"}},
+            # Only the job's network, so it is eth0 (resourceconfig's network_interface_name).
+            network=network.name,
+            networking_config={network.name: client.api.create_endpoint_config(aliases=[host])},
         )
-        network.connect(container, aliases=[host])
         containers.append(container)
         roots.append(root)
     for container in containers:

@@ -23,8 +23,6 @@ import pytest
 
 from algorithms.common import ndarray_file
 
-pytest.importorskip("mpi4py", reason="several hosts need mpi4py (a runtime dependency)")
-
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 300.0
 
