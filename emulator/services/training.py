@@ -23,11 +23,17 @@ from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound
 from emulator.runtime.images import algorithm_for_image
 from emulator.runtime.instance_types import container_limits
 from emulator.runtime.optml import OptMlTree
+from emulator.services.environment_policy import check_environment
 from emulator.services.jobs import Job, JobEngine, JobEvents, JobKind, Outcome
 from emulator.services.listing import list_summaries
 from emulator.services.metrics import BUILTIN_METRIC_DEFINITIONS, MetricCollector
 from emulator.services.ports import LogWriter, ObjectStore
-from emulator.services.staging import StagingError, parse_s3_uri, stage_channel
+from emulator.services.staging import (
+    StagingError,
+    VolumeBudget,
+    parse_s3_uri,
+    stage_channel,
+)
 from emulator.services.tags import TagService
 from emulator.state import lifecycle
 from emulator.state.records import (
@@ -155,6 +161,7 @@ class TrainingService:
 
     def create_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request["TrainingJobName"]
+        check_environment(self._runtime, request)
         # The model leaves these optional (other shapes of job use other members); a job of the
         # kind this emulator runs cannot do without them, and the real service refuses it too.
         spec = request.get("AlgorithmSpecification")
@@ -232,6 +239,17 @@ class TrainingService:
             self.engine.request_stop(name, _show_stopping)
         return {}
 
+    def delete_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Forget a terminal job's record (its S3 artifacts and logs stay), as AWS documents:
+        only Completed, Failed or Stopped jobs may be deleted, and the name is free again."""
+        name = request["TrainingJobName"]
+        if self.engine.find(name) is None:
+            raise ResourceNotFound("Requested resource not found.")
+        job = self.engine.delete(name)
+        self._tags.forget(job.arn)
+        shutil.rmtree(self._jobs_dir / name, ignore_errors=True)
+        return {}
+
     # --- the run ------------------------------------------------------------------------------
 
     def _work(self, job: Job[TrainingJobRecord]) -> Outcome[TrainingJobStatus]:
@@ -253,6 +271,8 @@ class TrainingService:
         job.check_stop()
         job.update(lambda r: setattr(r, "training_start_time", now()))
         _secondary(job, SecondaryStatus.DOWNLOADING, MSG_DOWNLOADING)
+        volume = request.get("ResourceConfig", {}).get("VolumeSizeInGB")
+        budget = VolumeBudget(volume, "ResourceConfig.VolumeSizeInGB")
         for channel in request.get("InputDataConfig", []):
             stage_channel(
                 self._s3,
@@ -260,6 +280,7 @@ class TrainingService:
                 tree.channel_dir(channel["ChannelName"]),
                 self._region,
                 request["RoleArn"],
+                budget,
             )
             job.check_stop()
         _secondary(job, SecondaryStatus.TRAINING, MSG_IMAGE)

@@ -306,6 +306,28 @@ class JobEngine(Generic[R, S]):
             )
         )
 
+    def delete(self, name: str, join_seconds: float = 30.0) -> R:
+        """Forget a finished job (Delete*Job): ResourceInUse unless it is terminal. A terminal
+        job's run may still be cleaning up; it is waited for, so a new job of the same name never
+        shares its run."""
+        with self.lock:
+            record = self.get(name)
+            if record.status not in self.kind.terminal:
+                raise ResourceInUse(
+                    f"{self.kind.noun.capitalize()} {name} is in status {record.status} and "
+                    "cannot be deleted: only jobs that are Completed, Failed or Stopped can be "
+                    "deleted."
+                )
+            job = self._runs.get(name)
+        if job is not None and job.thread is not None:
+            job.thread.join(timeout=join_seconds)
+        with self.lock:
+            if self._records.get(name) is not record or name in self._runs:
+                raise ResourceInUse(f"{self.kind.noun.capitalize()} {name} is being changed.")
+            del self._records[name]
+            self._store.delete(self.kind.store_kind, name)
+        return record
+
     @property
     def closed(self) -> bool:
         return self._closed
