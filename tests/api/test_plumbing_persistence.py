@@ -107,7 +107,7 @@ def test_s3_writes_acknowledged_before_a_kill_9_survive(
 
 
 def test_log_store_events_replay_after_a_restart(tmp_path: Path) -> None:
-    """LogStore writes (the services' container output) are journaled and replayed on start."""
+    """LogStore writes (the services' container output) are stored per stream and read back."""
     from moto.logs.models import logs_backends
 
     from emulator.aws.arns import ACCOUNT_ID
@@ -120,11 +120,13 @@ def test_log_store_events_replay_after_a_restart(tmp_path: Path) -> None:
     store.put_lines(group, stream, ["first", "second"], timestamp_ms=1_000)  # older than 14 days
     store.put_lines(group, stream, ["third"])
     store.close()
-    with (tmp_path / "logs" / "journal.jsonl").open("a") as journal:
-        journal.write('{"group": "cut short by a cr')  # what kill -9 mid-write leaves
+    (events_file,) = [p for p in (tmp_path / "logs").rglob("*.jsonl") if p.stat().st_size]
+    with events_file.open("a") as events:
+        events.write('[1700000000000, 17')  # what kill -9 mid-write leaves
 
     logs_backends[ACCOUNT_ID][region].reset()  # a fresh process: moto starts empty
     replayed = LogStore(tmp_path / "logs", region)
+    replayed.load_for_request("Logs_20140328.GetLogEvents", {"logGroupName": group}, region)
     streams = replayed.backend.groups[group].streams
     assert set(streams) == {stream, "job-1/empty-stream"}
     assert [e.message for e in streams[stream].events] == ["first", "second", "third"]
@@ -134,6 +136,8 @@ def test_log_store_events_replay_after_a_restart(tmp_path: Path) -> None:
 
     logs_backends[ACCOUNT_ID][region].reset()
     again = LogStore(tmp_path / "logs", region)
+    assert again.backend.groups[group].streams[stream].events == []  # read on demand
+    again.load_for_request("Logs_20140328.GetLogEvents", {"logGroupName": group}, region)
     events = again.backend.groups[group].streams[stream].events
     assert [e.message for e in events] == ["first", "second", "third", "fourth"]
     again.backend.delete_log_group(group)  # what a client can do through the Logs API
