@@ -19,6 +19,8 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from typing import IO, Any
+from xml.parsers.expat import ExpatError
+from xml.sax.saxutils import escape
 
 import anyio.to_thread
 from moto.core.request import (
@@ -97,6 +99,12 @@ class MotoBridge:
         ) -> None:
             started[:] = [status, headers]
 
+        if is_s3 and _has_nul_key(environ):
+            return _s3_error(
+                400,
+                "InvalidArgument",
+                "Object key names may not contain the NUL character (U+0000).",
+            )
         try:
             with lock:
                 logs_request = self._logs_request(environ) if service == "logs" else None
@@ -113,6 +121,14 @@ class MotoBridge:
                     self._persist_s3(environ)
                 if logs_request is not None:
                     self._persist_logs(*logs_request)
+        except ExpatError:
+            # A request document that is not XML 1.0 (a raw NUL in a DeleteObjects key, say).
+            return _s3_error(
+                400,
+                "MalformedXML",
+                "The XML you provided was not well-formed or did not validate against our "
+                "published schema",
+            )
         except Exception as exc:
             if is_disk_full(exc):
                 log.error(
@@ -171,14 +187,24 @@ def path_of(environ: dict[str, Any]) -> str:
     return path
 
 
+def _has_nul_key(environ: dict[str, Any]) -> bool:
+    """A NUL in the object key (path) or copy source: XML 1.0 cannot carry it in a listing."""
+    source = str(environ.get("HTTP_X_AMZ_COPY_SOURCE", ""))
+    return "\x00" in path_of(environ) or "%00" in source or "\x00" in source
+
+
+def _s3_error(status: int, code: str, message: str) -> _Response:
+    xml = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+        f"<Message>{escape(message)}</Message></Error>"
+    )
+    return status, [(b"content-type", b"application/xml")], [xml.encode()]
+
+
 def _disk_full_response(is_s3: bool) -> _Response:
     message = DiskFull().message
     if is_s3:
-        xml = (
-            '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ServiceUnavailable</Code>'
-            f"<Message>{message}</Message></Error>"
-        )
-        return 503, [(b"content-type", b"application/xml")], [xml.encode()]
+        return _s3_error(503, "ServiceUnavailable", message)
     # CloudWatch Logs' own code for this (a 500 in its API reference).
     code = "ServiceUnavailableException"
     payload = json.dumps({"__type": code, "message": message}).encode()

@@ -154,7 +154,9 @@ def test_a_full_disk_refuses_cleanly_and_a_restart_keeps_what_was_acknowledged(
     logs.put_log_events(
         logGroupName="/api/kept",
         logStreamName="s",
-        logEvents=[{"timestamp": int(time.time() * 1000) + i, "message": f"m{i}"} for i in range(3)],
+        logEvents=[
+            {"timestamp": int(time.time() * 1000) + i, "message": f"m{i}"} for i in range(3)
+        ],
     )
     logs.put_retention_policy(logGroupName="/api/kept", retentionInDays=3653)
     server.stop()
