@@ -318,25 +318,48 @@ class LogStore:
         return found
 
     def _migrate_journal(self, path: Path) -> None:
-        """Convert the append-only journal of earlier versions into per-stream files, once."""
+        """Convert the append-only journal of earlier versions into per-stream files, once.
+
+        Written straight to the files (not through moto), then loaded like any other start.
+        """
         if not path.exists():
             return
         count = 0
-        with path.open("r", encoding="utf-8") as journal:
-            for line in journal:
-                try:
-                    record = json.loads(line)
-                    group, stream = record["group"], record["stream"]
-                except (ValueError, KeyError, TypeError):
-                    continue
-                self.ensure_stream(group, stream)
-                for stamp, lines in record.get("events", []):
-                    self._load_streams(self.region, group, [stream])
-                    target = self.backend.groups[group].streams[stream]
-                    target.put_log_events([{"timestamp": stamp, "message": m} for m in lines])
-                    count += len(lines)
-        self.sync_region()
+        now_ms = int(time.time() * 1000)
+        created = _iso(datetime.now(UTC))
+        outputs: dict[tuple[str, str], Any] = {}
+        try:
+            with path.open("r", encoding="utf-8") as journal:
+                for line in journal:
+                    try:
+                        record = json.loads(line)
+                        group, stream = record["group"], record["stream"]
+                    except (ValueError, KeyError, TypeError):
+                        continue
+                    out = outputs.get((group, stream))
+                    if out is None:
+                        directory = self.root / self.region / _digest(group)
+                        if not directory.is_dir():
+                            directory.mkdir(parents=True)
+                            _atomic_write(
+                                directory / "group.json",
+                                {"name": group, "created": created, "retention": None, "kms": None},
+                            )
+                        meta = {"name": stream, "created": created}
+                        _atomic_write(directory / f"{_digest(stream)}.json", meta)
+                        out = (directory / f"{_digest(stream)}.jsonl").open("a", encoding="utf-8")
+                        outputs[(group, stream)] = out
+                    for stamp, lines in record.get("events", []):
+                        for message in lines:
+                            out.write(json.dumps([stamp, now_ms, message]) + "\n")
+                        count += len(lines)
+        finally:
+            for out in outputs.values():
+                out.close()
         path.unlink()
+        for group, _stream in outputs:
+            if (self.region, group) not in self._groups:
+                self._load_group(self.region, self.root / self.region / _digest(group))
         log.info("logs: converted the old journal (%d event(s)) to per-stream files", count)
 
 
