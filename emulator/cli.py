@@ -1,4 +1,6 @@
-"""`sagemaker-emulator`: `serve` runs the emulator; `notebook-env` and `seed` come from sdk.cli."""
+"""`sagemaker-emulator`: `serve` runs the emulator; other packages add subcommands (`notebook-env`
+and `seed` come from the client side, sdk.cli) through the `sagemaker_emulator.commands` entry
+points."""
 
 from __future__ import annotations
 
@@ -6,17 +8,21 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from emulator import __version__
 from emulator.config import DEFAULT_PORT, Settings
 
+COMMANDS_GROUP = "sagemaker_emulator.commands"
+
 
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from emulator.app import build_app
+    from emulator.state.data_dir_lock import DataDirInUse, lock_data_dir
 
     overrides: dict[str, Any] = {
         key: value
@@ -37,6 +43,12 @@ def serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        # Held until this process exits (the kernel drops it even on kill -9).
+        data_dir_lock = lock_data_dir(settings.data_dir.expanduser().resolve())
+    except DataDirInUse as exc:
+        print(f"sagemaker-emulator: {exc}", file=sys.stderr)
+        return 1
+    try:
         app = build_app(settings)
     except ValueError as exc:  # a bad --seed-dir, say: a message, not a trace
         print(f"sagemaker-emulator: {exc}", file=sys.stderr)
@@ -56,6 +68,7 @@ def serve(args: argparse.Namespace) -> int:
         # Large S3 bodies and slow containers: no server-side cap beyond the client's own.
         timeout_keep_alive=30,
     )
+    data_dir_lock.release()
     return 0
 
 
@@ -87,11 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="upload this folder to S3 at start: its top-level folders are buckets",
     )
     s.set_defaults(func=serve)
-    try:
-        from sdk.cli import add_commands
-    except ImportError:
-        pass  # an install without the client side: serve still works
-    else:
+    # Other packages' subcommands (the client side's notebook-env and seed), by entry point: the
+    # emulator never imports them, and an install without them still serves.
+    for entry in entry_points(group=COMMANDS_GROUP):
+        try:
+            add_commands = entry.load()
+        except ImportError:
+            continue
         add_commands(commands)
     return parser
 

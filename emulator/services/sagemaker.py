@@ -15,6 +15,7 @@ from emulator.aws import arns
 from emulator.runtime.base import ContainerRuntime
 from emulator.services.hosting import HostingService
 from emulator.services.invocation import InvocationRouter, InvokeResult
+from emulator.services.monitoring import MonitoringService
 from emulator.services.ports import LogWriter, ObjectStore, ServiceSettings
 from emulator.services.tags import TagService
 from emulator.services.training import TrainingService
@@ -36,6 +37,7 @@ class SageMakerService:
         s3: ObjectStore,
         logs: LogWriter,
     ) -> None:
+        self.region = settings.region
         self._region = settings.region
         data_dir = settings.data_dir.expanduser().resolve()
         self.runtime = runtime
@@ -58,6 +60,7 @@ class SageMakerService:
             self._tags,
             self._hosting.model,
         )
+        self._monitoring = MonitoringService(settings.region)
         self._started = False
 
     def start(self) -> None:
@@ -65,11 +68,14 @@ class SageMakerService:
         if self._started:
             return
         self._started = True
-        self.runtime.cleanup_orphans()
         self._training.start()
         self._hosting.start()
         self._transform.start()
-        log.info("SageMaker control plane started with the %s runtime", self.runtime.name)
+        log.info(
+            "SageMaker control plane of %s started with the %s runtime",
+            self.region,
+            self.runtime.name,
+        )
 
     def close(self) -> None:
         """Stop running jobs and serving containers; the records stay in the store.
@@ -99,6 +105,9 @@ class SageMakerService:
 
     def stop_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._training.stop_training_job(request)
+
+    def delete_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._training.delete_training_job(request)
 
     # --- batch transform ------------------------------------------------------------------------
 
@@ -154,6 +163,26 @@ class SageMakerService:
 
     def delete_endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._hosting.delete_endpoint(request)
+
+    # --- model monitoring (no schedules ever exist here) ----------------------------------------
+
+    def list_monitoring_schedules(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.list_monitoring_schedules(request)
+
+    def list_monitoring_executions(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.list_monitoring_executions(request)
+
+    def describe_monitoring_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.describe_monitoring_schedule(request)
+
+    def delete_monitoring_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.delete_monitoring_schedule(request)
+
+    def start_monitoring_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.start_monitoring_schedule(request)
+
+    def stop_monitoring_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.stop_monitoring_schedule(request)
 
     # --- runtime --------------------------------------------------------------------------------
 

@@ -17,11 +17,13 @@ Start time does not grow with history: at start only groups and streams are put 
 stream's events are read from its file the first time a request needs them (`load_for_request`,
 or a write to that stream). A group's retention is applied when a stream is loaded: older events
 are dropped and the file is rewritten without them. A line cut short by `kill -9` is skipped.
-The journal of earlier versions (`journal.jsonl`) is converted once at start.
+The journals of earlier versions (`journal.jsonl`, `<region>/journal.jsonl`) are converted once at
+start.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -86,7 +88,9 @@ class LogStore:
         started = time.monotonic()
         with self.lock:
             self._load()
-            self._migrate_journal(root / "journal.jsonl")
+            self._migrate_journal(root / "journal.jsonl", region)
+            for legacy in sorted(root.glob("*/journal.jsonl")):
+                self._migrate_journal(legacy, legacy.parent.name)
         log.info(
             "logs: %d group(s), %d stream(s) known (%.2f s)",
             len(self._groups),
@@ -101,9 +105,11 @@ class LogStore:
     def backend(self) -> Any:
         return self.backend_of(self.region)
 
-    def for_region(self, region: str) -> RegionLogs:
-        """The services' writer for one region (the same store and files)."""
-        return RegionLogs(self, region)
+    def for_region(self, region: str) -> LogStore:
+        """This store with `region` as its default (the same files, state and lock)."""
+        view = copy.copy(self)
+        view.region = region
+        return view
 
     # --- the services' interface ----------------------------------------------------------------
 
@@ -317,7 +323,7 @@ class LogStore:
         found: LogStream | None = None if fake is None else fake.streams.get(stream)
         return found
 
-    def _migrate_journal(self, path: Path) -> None:
+    def _migrate_journal(self, path: Path, region: str) -> None:
         """Convert the append-only journal of earlier versions into per-stream files, once.
 
         Written straight to the files (not through moto), then loaded like any other start.
@@ -338,7 +344,7 @@ class LogStore:
                         continue
                     out = outputs.get((group, stream))
                     if out is None:
-                        directory = self.root / self.region / _digest(group)
+                        directory = self.root / region / _digest(group)
                         if not directory.is_dir():
                             directory.mkdir(parents=True)
                             _atomic_write(
@@ -358,25 +364,25 @@ class LogStore:
                 out.close()
         path.unlink()
         for group, _stream in outputs:
-            if (self.region, group) not in self._groups:
-                self._load_group(self.region, self.root / self.region / _digest(group))
+            if (region, group) not in self._groups:
+                self._load_group(region, self.root / region / _digest(group))
         log.info("logs: converted the old journal (%d event(s)) to per-stream files", count)
 
 
-class RegionLogs:
-    """`LogStore`'s writer interface bound to one region."""
+class RegionalLogs:
+    """The stores of all regions: one `LogStore` (CloudWatch Logs is per region; its files are
+    kept per region under one root), seen through a per-region view."""
 
-    def __init__(self, store: LogStore, region: str) -> None:
-        self.store = store
-        self.region = region
+    def __init__(self, root: Path, default_region: str) -> None:
+        self.root = root
+        self._store = LogStore(root, default_region)
+        self.lock = self._store.lock
 
-    def ensure_stream(self, group: str, stream: str) -> None:
-        self.store.ensure_stream(group, stream, self.region)
+    def get(self, region: str) -> LogStore:
+        return self._store.for_region(region)
 
-    def put_lines(
-        self, group: str, stream: str, lines: list[str], timestamp_ms: int | None = None
-    ) -> None:
-        self.store.put_lines(group, stream, lines, timestamp_ms, self.region)
+    def close(self) -> None:
+        self._store.close()
 
 
 def _read_events(path: Path, oldest: int | None) -> tuple[list[LogEvent], bool]:
