@@ -156,6 +156,15 @@ class LogStore:
 
     # --- persistence --------------------------------------------------------------------------
 
+    def reset(self) -> None:
+        """Forget every group of every region, on disk too (moto's own state is reset by the
+        caller, with the other backends)."""
+        with self.lock:
+            self._groups.clear()
+            for path in self.root.iterdir():
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+
     def load_for_request(self, target: str, body: dict[str, Any], region: str | None) -> None:
         """Read from disk the events a Logs request (by its X-Amz-Target) needs, before moto runs."""
         operation = target.rsplit(".", 1)[-1]
@@ -380,6 +389,9 @@ class RegionalLogs:
 
     def get(self, region: str) -> LogStore:
         return self._store.for_region(region)
+
+    def reset(self) -> None:
+        self._store.reset()
 
     def close(self) -> None:
         self._store.close()
