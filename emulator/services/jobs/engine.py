@@ -223,8 +223,8 @@ class JobEngine(Generic[R, S]):
                 raise ValidationException("The emulator is shutting down.")
             if before_store is not None:
                 before_store()
+            self.persist(record)  # first: a refused write (disk full) keeps nothing
             self._records[record.name] = record
-            self.persist(record)
             job.thread = threading.Thread(
                 target=self._run,
                 args=(job, work),
