@@ -65,7 +65,7 @@ step "starting the emulator on http://127.0.0.1:$PORT ($RUNTIME runtime; log: $L
 .venv/bin/python -m emulator serve --port "$PORT" --data-dir "$DATA_DIR" --runtime "$RUNTIME" \
   >"$LOGS/server.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
 trap 'exit 130' INT TERM
 healthy=0
 for _ in $(seq 1 300); do
