@@ -1,4 +1,6 @@
-"""`sagemaker-emulator`: `serve` runs the emulator; `notebook-env` and `seed` come from sdk.cli."""
+"""`sagemaker-emulator`: `serve` runs the emulator; other packages add subcommands (`notebook-env`
+and `seed` come from the client side, sdk.cli) through the `sagemaker_emulator.commands` entry
+points."""
 
 from __future__ import annotations
 
@@ -6,17 +8,21 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from emulator import __version__
 from emulator.config import DEFAULT_PORT, Settings
 
+COMMANDS_GROUP = "sagemaker_emulator.commands"
+
 
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from emulator.app import build_app
+    from emulator.state.data_dir_lock import DataDirInUse, lock_data_dir
 
     overrides: dict[str, Any] = {
         key: value
@@ -28,6 +34,10 @@ def serve(args: argparse.Namespace) -> int:
             "region": args.region,
             "log_level": args.log_level,
             "seed_dir": args.seed_dir,
+            "allowed_hosts": ",".join(args.allowed_host) if args.allowed_host else None,
+            "allowed_origins": ",".join(args.allowed_origin) if args.allowed_origin else None,
+            "access_keys": ",".join(args.access_key) if args.access_key else None,
+            "moto_api": True if args.moto_api else None,
         }.items()
         if value is not None
     }
@@ -36,6 +46,12 @@ def serve(args: argparse.Namespace) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    try:
+        # Held until this process exits (the kernel drops it even on kill -9).
+        data_dir_lock = lock_data_dir(settings.data_dir.expanduser().resolve())
+    except DataDirInUse as exc:
+        print(f"sagemaker-emulator: {exc}", file=sys.stderr)
+        return 1
     try:
         app = build_app(settings)
     except ValueError as exc:  # a bad --seed-dir, say: a message, not a trace
@@ -56,6 +72,7 @@ def serve(args: argparse.Namespace) -> int:
         # Large S3 bodies and slow containers: no server-side cap beyond the client's own.
         timeout_keep_alive=30,
     )
+    data_dir_lock.release()
     return 0
 
 
@@ -86,12 +103,40 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="upload this folder to S3 at start: its top-level folders are buckets",
     )
+    s.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help="also answer requests with this Host name (repeatable; e.g. a docker-compose "
+        "service name); others are refused, against DNS rebinding",
+    )
+    s.add_argument(
+        "--allowed-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="let web pages from this origin (http://host:port) call the emulator (repeatable); "
+        "cross-origin requests from any other page are refused",
+    )
+    s.add_argument(
+        "--access-key",
+        action="append",
+        metavar="ID:SECRET",
+        help="require SigV4 signatures made with this access key (repeatable; also "
+        "$SAGEMAKER_EMULATOR_ACCESS_KEYS, which keeps the secret out of the process list)",
+    )
+    s.add_argument(
+        "--moto-api",
+        action="store_true",
+        help="serve moto's /moto-api/reset (resets everything) and /moto-api/data.json",
+    )
     s.set_defaults(func=serve)
-    try:
-        from sdk.cli import add_commands
-    except ImportError:
-        pass  # an install without the client side: serve still works
-    else:
+    # Other packages' subcommands (the client side's notebook-env and seed), by entry point: the
+    # emulator never imports them, and an install without them still serves.
+    for entry in entry_points(group=COMMANDS_GROUP):
+        try:
+            add_commands = entry.load()
+        except ImportError:
+            continue
         add_commands(commands)
     return parser
 

@@ -22,10 +22,13 @@ else
   bash containers/build.sh
 fi
 
+bash scripts/browser.sh  # headless Chromium for tests/browser
+
 step "lint and types"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+.venv/bin/lint-imports
 
 step "tests"
 exec .venv/bin/python -m pytest "$@"

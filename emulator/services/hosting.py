@@ -28,10 +28,11 @@ from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound
 from emulator.runtime.images import algorithm_for_image
 from emulator.runtime.instance_types import container_limits
 from emulator.runtime.optml import OptMlTree
+from emulator.services.environment_policy import check_environment
 from emulator.services.invocation import ConnectionPool, InvocationRouter, LiveEndpoint, LiveVariant
 from emulator.services.listing import list_summaries
 from emulator.services.ports import LogWriter, ObjectStore
-from emulator.services.staging import StagingError, parse_s3_uri, unpack_model
+from emulator.services.staging import StagingError, VolumeBudget, parse_s3_uri, unpack_model
 from emulator.services.tags import TagService
 from emulator.state import lifecycle
 from emulator.state.records import (
@@ -218,6 +219,7 @@ class HostingService:
     def create_model(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request["ModelName"]
         arn = self._arn("model", name)
+        check_environment(self._runtime, request)
         containers = (
             [request["PrimaryContainer"]]
             if "PrimaryContainer" in request
@@ -363,6 +365,7 @@ class HostingService:
                     instance_count=int(variant.get("InitialInstanceCount", 1)),
                     instance_type=str(variant.get("InstanceType", "")),
                     network_isolation=bool(model.request.get("EnableNetworkIsolation", False)),
+                    volume_size_in_gb=variant.get("VolumeSizeInGB"),
                 )
             )
         return snapshot
@@ -599,7 +602,8 @@ class HostingService:
         url = container.get("ModelDataUrl")
         if url:
             try:
-                unpack_model(self._s3, str(url), tree.model_dir)
+                volume = VolumeBudget(variant.volume_size_in_gb, "VolumeSizeInGB")
+                unpack_model(self._s3, str(url), tree.model_dir, volume)
             except StagingError as exc:
                 raise DeployError(str(exc)) from exc
         group = endpoint_log_group(name)

@@ -15,6 +15,7 @@ from emulator.aws import arns
 from emulator.runtime.base import ContainerRuntime
 from emulator.services.hosting import HostingService
 from emulator.services.invocation import InvocationRouter, InvokeResult
+from emulator.services.monitoring import MonitoringService
 from emulator.services.ports import LogWriter, ObjectStore, ServiceSettings
 from emulator.services.tags import TagService
 from emulator.services.training import TrainingService
@@ -59,6 +60,7 @@ class SageMakerService:
             self._tags,
             self._hosting.model,
         )
+        self._monitoring = MonitoringService(settings.region)
         self._started = False
 
     def start(self) -> None:
@@ -103,6 +105,9 @@ class SageMakerService:
 
     def stop_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._training.stop_training_job(request)
+
+    def delete_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._training.delete_training_job(request)
 
     # --- batch transform ------------------------------------------------------------------------
 
@@ -158,6 +163,26 @@ class SageMakerService:
 
     def delete_endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._hosting.delete_endpoint(request)
+
+    # --- model monitoring (no schedules ever exist here) ----------------------------------------
+
+    def list_monitoring_schedules(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.list_monitoring_schedules(request)
+
+    def list_monitoring_executions(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.list_monitoring_executions(request)
+
+    def describe_monitoring_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.describe_monitoring_schedule(request)
+
+    def delete_monitoring_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.delete_monitoring_schedule(request)
+
+    def start_monitoring_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.start_monitoring_schedule(request)
+
+    def stop_monitoring_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.stop_monitoring_schedule(request)
 
     # --- runtime --------------------------------------------------------------------------------
 

@@ -185,8 +185,9 @@ echo "after region=$AWS_DEFAULT_REGION endpoint=${{AWS_ENDPOINT_URL:-none}}"
     )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert "nb-output" in lines[0] and "sagemaker-us-east-1-123456789012" in lines[0]
-    assert "region=us-east-1" in lines
+    # notebook-env follows the shell's own region: the SDK's default bucket is that region's.
+    assert "nb-output" in lines[0] and "sagemaker-eu-west-3-123456789012" in lines[0]
+    assert "region=eu-west-3" in lines
     assert "after region=eu-west-3 endpoint=none" in lines
     assert not metadata.exists()
     assert "undo with" in out.stderr
