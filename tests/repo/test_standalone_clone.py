@@ -288,3 +288,9 @@ def test_pip_install_of_the_clone_works_from_outside_it(clone: Path) -> None:
     site = Path(where[0]).parents[1]
     assert (site / "algorithms" / "common" / "record.proto").is_file()
     assert (site / "sdk" / "data" / "README.md").is_file()
+
+    # `serve` of the installed command (an empty PYTHONPATH is no path: only the install is seen).
+    with start_emulator(
+        elsewhere / "data", runtime="process", python=str(python), env={"PYTHONPATH": ""}
+    ) as server:
+        assert server.health["status"] == "ok"
