@@ -15,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import unquote
 
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator import s3_cors
 from emulator.aws import sigv4
+from emulator.aws.context import credential_scope
 from emulator.aws.protocol_errors import protocol_of, render
 from emulator.config import Settings
 from emulator.hosts import HostPolicy
@@ -52,17 +53,8 @@ class Route(StrEnum):
 
 def signing_service(authorization: str | None, query_string: str) -> str | None:
     """The service of the SigV4 credential scope, lower-cased, or None for an unsigned request."""
-    credential = None
-    if authorization and "Credential=" in authorization:
-        credential = authorization.split("Credential=", 1)[1].split(",", 1)[0].strip()
-    elif "X-Amz-Credential" in query_string:
-        values = parse_qs(query_string).get("X-Amz-Credential")
-        credential = unquote(values[0]) if values else None
-    if not credential:
-        return None
-    parts = credential.split("/")
-    # AKID/date/region/service/aws4_request; an access key never contains "/".
-    return parts[3].lower() if len(parts) >= 5 else None
+    scope = credential_scope(authorization, query_string)
+    return None if scope is None else scope.service
 
 
 def is_invocation_path(path: str) -> bool:

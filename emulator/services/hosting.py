@@ -248,8 +248,8 @@ class HostingService:
                 request={k: v for k, v in request.items() if k != "Tags"},
                 creation_time=now(),
             )
+            self._store.put(MODEL_KIND, name, record)  # first: a refused write keeps nothing
             self._models[name] = record
-            self._store.put(MODEL_KIND, name, record)
         return {"ModelArn": arn}
 
     def _check_model_data(self, url: str) -> None:
@@ -319,8 +319,8 @@ class HostingService:
                 request={k: v for k, v in request.items() if k != "Tags"},
                 creation_time=now(),
             )
+            self._store.put(CONFIG_KIND, name, record)  # first: a refused write keeps nothing
             self._configs[name] = record
-            self._store.put(CONFIG_KIND, name, record)
         return {"EndpointConfigArn": arn}
 
     def _config(self, name: str) -> EndpointConfigRecord:
@@ -415,8 +415,8 @@ class HostingService:
                 status=EndpointStatus.CREATING,
                 variants=variants,
             )
+            self._store.put(ENDPOINT_KIND, name, record)  # first: a refused write keeps nothing
             self._endpoints[name] = record
-            self._store.put(ENDPOINT_KIND, name, record)
             generation = self._bump(name)
         self._spawn(self._deploy_and_switch, name, generation, variants, config.name, False)
         return {"EndpointArn": arn}

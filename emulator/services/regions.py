@@ -98,6 +98,19 @@ class RegionalServices:
         with self._lock:
             return list(self._services.values())
 
+    def reset(self) -> None:
+        """Forget every region's SageMaker state (moto's `/moto-api/reset`): running jobs and
+        endpoints are stopped, records and job folders deleted. Requests wait meanwhile."""
+        with self._lock:
+            services = list(self._services.values())
+            self._services.clear()
+            for service in services:
+                try:
+                    service.close()
+                except Exception:
+                    log.exception("error while resetting the %s control plane", service.region)
+            shutil.rmtree(self._root, ignore_errors=True)
+
     def close(self) -> None:
         with self._lock:
             self._closed = True

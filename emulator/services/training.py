@@ -185,8 +185,8 @@ class TrainingService(JobTable[TrainingJobRecord]):
             if self._closed:
                 raise ValidationException("The emulator is shutting down.")
             self._tags.set_initial(arn, request.get("Tags", []))
+            self._store.put(KIND, name, job)  # first: a refused write (disk full) keeps nothing
             self._jobs[name] = job
-            self._store.put(KIND, name, job)
             run = JobRun()
             run.thread = threading.Thread(
                 target=self._work, args=(name, run), name=f"train-{name}", daemon=True

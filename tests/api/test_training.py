@@ -130,7 +130,9 @@ def test_csv_gzip_channel_and_test_channel(aws: Aws) -> None:
     )
     test_uri = upload_csv(aws, data[:100], f"gz/{name}-test", parts=1)
     train = channel(f"s3://{aws.bucket}/gz/{name}/", content_type="text/csv;label_size=0")
+    # AWS takes a compressed channel only in Pipe mode (docs/constraints.md).
     train["CompressionType"] = "Gzip"
+    train["InputMode"] = "Pipe"
     create_job(
         aws,
         name,
