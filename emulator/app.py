@@ -16,7 +16,7 @@ from emulator.config import Settings
 from emulator.edge import EdgeRouter, Guard
 from emulator.moto_bridge import MotoBridge, moto_app
 from emulator.runtime.select import select_runtime
-from emulator.services.operations import Dispatcher
+from emulator.services.dispatch import Dispatcher
 from emulator.services.regions import RegionalServices
 from emulator.state.logs import RegionalLogs
 from emulator.state.moto_reset import reset_moto_backends

@@ -14,10 +14,12 @@ import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from emulator.aws.context import is_region_name
 from emulator.runtime.base import ContainerRuntime
+from emulator.services.operations import invoke
 from emulator.services.ports import LogWriter, ObjectStore
 from emulator.services.sagemaker import SageMakerService
 
@@ -88,6 +90,8 @@ class RegionalServices:
             service = SageMakerService(
                 settings=settings, runtime=self.runtime, s3=self._s3, logs=self._logs_for(region)
             )
+            # Internal callers (a tuning job creating its children) take the HTTP path's checks.
+            service.bind_operations(partial(invoke, service))
             self._services[region] = service
             started = self._started
         if started:

@@ -9,12 +9,14 @@ record store under the data dir.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from emulator.aws import arns
 from emulator.runtime.base import ContainerRuntime
 from emulator.services.hosting import HostingService
 from emulator.services.invocation import InvocationRouter, InvokeResult
+from emulator.services.jobs import JobEvents
 from emulator.services.monitoring import MonitoringService
 from emulator.services.ports import LogWriter, ObjectStore, ServiceSettings
 from emulator.services.tags import TagService
@@ -27,6 +29,10 @@ log = logging.getLogger(__name__)
 
 NOTEBOOK_ROLE_ARN = f"arn:aws:iam::{arns.ACCOUNT_ID}:role/SageMakerRole"
 """The role DescribeNotebookInstance reports, so the SDK's get_execution_role() works offline."""
+
+
+def _unbound(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    raise RuntimeError(f"{operation}: this service was not bound to the operation registry")
 
 
 class SageMakerService:
@@ -44,8 +50,10 @@ class SageMakerService:
         self._store = RecordStore(data_dir / "state.sqlite3")
         self._tags = TagService(self._store, self._resource_exists)
         self._router = InvocationRouter(settings.region)
+        self.events = JobEvents()
+        """Status changes of this region's jobs (a tuning job follows its children here)."""
         self._training = TrainingService(
-            settings.region, data_dir, runtime, s3, logs, self._store, self._tags
+            settings.region, data_dir, runtime, s3, logs, self._store, self._tags, self.events
         )
         self._hosting = HostingService(
             settings.region, data_dir, runtime, s3, logs, self._store, self._tags, self._router
@@ -59,9 +67,16 @@ class SageMakerService:
             self._store,
             self._tags,
             self._hosting.model,
+            self.events,
         )
         self._monitoring = MonitoringService(settings.region)
         self._started = False
+        self.call_operation: Callable[[str, dict[str, Any]], dict[str, Any]] = _unbound
+
+    def bind_operations(self, call: Callable[[str, dict[str, Any]], dict[str, Any]]) -> None:
+        """How this region's services call an operation as a client would (validated, wire-form
+        parameters and answer): set once by whoever made the service."""
+        self.call_operation = call
 
     def start(self) -> None:
         """Recover the stored state (failed-over jobs, serving endpoints); call once."""

@@ -67,8 +67,8 @@ def test_kmeans_from_record_set_manifest(aws: Aws, kmeans_trained: Trained, tmp_
     distances = np.min(
         ((kmeans_trained.data[:, None, :] - centroids[None]) ** 2).sum(axis=2), axis=1
     )
-    # train:msd is the local Lloyd's loss over the weighted extra centres (spec §4), which lies
-    # below the data's own MSD to the final centroids.
+    # train:msd is the local Lloyd's loss over the weighted extra centres
+    # (docs/sagemaker-facts.md#k-means), which lies below the data's own MSD to the final centroids.
     assert 0.0 <= metrics["train:msd"] <= float(distances.mean()) * 1.05
     names = {d["Name"] for d in description["AlgorithmSpecification"]["MetricDefinitions"]}
     assert {"train:msd", "test:msd", "test:ssd", "train:progress"} <= names

@@ -239,10 +239,11 @@ def test_seed_command_file_folder_and_seed_dir(
 
 def test_serve_seed_dir_provides_the_notebooks_public_bucket(tmp_path: Path) -> None:
     """The compose way: a seed dir whose top-level folders are buckets, read at server start."""
+    from sdk.data import census_csv
     from sdk.launcher import start_emulator
     from sdk.session import boto_session
 
-    census = Path(__file__).resolve().parents[3] / "shared" / "data" / "acs2015_county_data.csv"
+    census = census_csv()
     bucket_dir = tmp_path / "seed" / "aws-ml-blog-sagemaker-census-segmentation"
     bucket_dir.mkdir(parents=True)
     (bucket_dir / census.name).write_bytes(census.read_bytes())
