@@ -17,7 +17,15 @@ class ObjectStore(Protocol):
 
     def list_keys(self, bucket: str, prefix: str) -> list[tuple[str, int]]: ...
 
-    def put_object(self, bucket: str, key: str, data_or_file: bytes | BinaryIO) -> None: ...
+    def content_type(self, bucket: str, key: str) -> str | None: ...
+
+    def put_object(
+        self,
+        bucket: str,
+        key: str,
+        data_or_file: bytes | BinaryIO,
+        content_type: str | None = None,
+    ) -> None: ...
 
     def head_bucket(self, bucket: str) -> bool: ...
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from emulator.aws import arns
 from emulator.runtime.base import ContainerRuntime
+from emulator.services.async_inference import AsyncInferenceService
 from emulator.services.hosting import HostingService
 from emulator.services.invocation import InvocationRouter, InvokeResult
 from emulator.services.ports import LogWriter, ObjectStore, ServiceSettings
@@ -20,6 +21,7 @@ from emulator.services.tags import TagService
 from emulator.services.training import TrainingService
 from emulator.services.transform import TransformService
 from emulator.state.records import NotebookInstanceStatus, now
+from emulator.state.sns import SnsPublisher
 from emulator.state.store import RecordStore
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,15 @@ class SageMakerService:
             self._tags,
             self._hosting.model,
         )
+        self._async = AsyncInferenceService(
+            settings.region,
+            s3,
+            self._store,
+            self._router,
+            self._hosting.endpoint_status,
+            self._hosting.async_config,
+            SnsPublisher(),
+        )
         self._started = False
 
     def start(self) -> None:
@@ -69,6 +80,7 @@ class SageMakerService:
         self._training.start()
         self._hosting.start()
         self._transform.start()
+        self._async.start()
         log.info("SageMaker control plane started with the %s runtime", self.runtime.name)
 
     def close(self) -> None:
@@ -76,9 +88,11 @@ class SageMakerService:
 
         The runtime itself is closed by its owner, the composition root.
         """
+        self._async.close()
         self._training.close()
         self._transform.close()
         self._hosting.close()
+        self._async.join_workers()
         self._store.close()
 
     def _resource_exists(self, arn: str) -> bool:
@@ -175,6 +189,10 @@ class SageMakerService:
             target_variant,
             self._hosting.endpoint_status,
         )
+
+    def invoke_endpoint_async(self, endpoint_name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """InvokeEndpointAsync: `params` are the validated request members (Body as bytes)."""
+        return self._async.invoke(endpoint_name, params)
 
     # --- tags -----------------------------------------------------------------------------------
 
