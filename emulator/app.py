@@ -16,8 +16,9 @@ from emulator.config import Settings
 from emulator.edge import EdgeRouter
 from emulator.moto_bridge import MotoBridge, moto_app
 from emulator.runtime.select import select_runtime
-from emulator.services.sagemaker import SageMakerService
-from emulator.state.logs import LogStore
+from emulator.services.operations import Dispatcher
+from emulator.services.regions import RegionalServices
+from emulator.state.logs import RegionalLogs
 from emulator.state.s3 import S3Store
 
 log = logging.getLogger(__name__)
@@ -28,25 +29,25 @@ def build_app(settings: Settings) -> ASGIApp:
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = settings.model_copy(update={"data_dir": data_dir})
     s3 = S3Store(data_dir / "s3", settings.region)
-    logs = LogStore(data_dir / "logs", settings.region)
+    logs = RegionalLogs(data_dir / "logs", settings.region)
     if settings.seed_dir is not None:
         s3.seed_tree(settings.seed_dir.expanduser())
     container_runtime = select_runtime(settings)
     # Load the service models now, not on the first request (a few hundred milliseconds).
     specs.sagemaker_model()
     specs.runtime_model()
-    service = SageMakerService(settings=settings, runtime=container_runtime, s3=s3, logs=logs)
+    regions = RegionalServices(data_dir, settings.region, container_runtime, s3, logs.get)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        service.start()  # recovers stored state: failed-over jobs, endpoints serving again
+        regions.start()  # recovers stored state: failed-over jobs, endpoints serving again
         log.info(
             "sagemaker-emulator ready: runtime=%s data_dir=%s", container_runtime.name, data_dir
         )
         yield
         # Stop containers and background work before the stores they write to close.
         for name, closer in (
-            ("service", service.close),
+            ("services", regions.close),
             ("runtime", container_runtime.close),
             ("logs", logs.close),
         ):
@@ -57,7 +58,7 @@ def build_app(settings: Settings) -> ASGIApp:
 
     api = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     api.include_router(admin.make_router(container_runtime.name, data_dir))
-    api.include_router(control.make_router(service))
+    api.include_router(control.make_router(Dispatcher(regions)))
 
     async def unknown_route(request: Request, exc: Exception) -> Response:
         response = control.error_response(
@@ -76,5 +77,7 @@ def build_app(settings: Settings) -> ASGIApp:
     api.add_exception_handler(Exception, unexpected)
 
     return EdgeRouter(
-        ours=api, moto=MotoBridge(moto_app(), s3, logs), runtime=runtime.RuntimeApp(service)
+        ours=api,
+        moto=MotoBridge(moto_app(), s3, logs.get(settings.region)),
+        runtime=runtime.RuntimeApp(regions),
     )

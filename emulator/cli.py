@@ -1,4 +1,6 @@
-"""`sagemaker-emulator`: `serve` runs the emulator; `notebook-env` and `seed` come from sdk.cli."""
+"""`sagemaker-emulator`: `serve` runs the emulator; other packages add subcommands (`notebook-env`
+and `seed` come from the client side, sdk.cli) through the `sagemaker_emulator.commands` entry
+points."""
 
 from __future__ import annotations
 
@@ -6,11 +8,14 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from emulator import __version__
 from emulator.config import DEFAULT_PORT, Settings
+
+COMMANDS_GROUP = "sagemaker_emulator.commands"
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -87,11 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="upload this folder to S3 at start: its top-level folders are buckets",
     )
     s.set_defaults(func=serve)
-    try:
-        from sdk.cli import add_commands
-    except ImportError:
-        pass  # an install without the client side: serve still works
-    else:
+    # Other packages' subcommands (the client side's notebook-env and seed), by entry point: the
+    # emulator never imports them, and an install without them still serves.
+    for entry in entry_points(group=COMMANDS_GROUP):
+        try:
+            add_commands = entry.load()
+        except ImportError:
+            continue
         add_commands(commands)
     return parser
 

@@ -26,6 +26,7 @@ step "lint and types"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+.venv/bin/lint-imports
 
 step "tests"
 exec .venv/bin/python -m pytest "$@"

@@ -65,7 +65,8 @@ def notebook_env(args: argparse.Namespace) -> int:
     for notice in prepared.notices:
         _say(notice)
     _say(
-        f"SDK default bucket s3://{prepared.bucket}, notebook {prepared.notebook_name!r}; "
+        f"region {prepared.region}, SDK default bucket s3://{prepared.bucket}, notebook "
+        f"{prepared.notebook_name!r}; "
         f'undo with: eval "$(sagemaker-emulator notebook-env --undo)"'
     )
     print("\n".join(prepared.shell_lines()))
@@ -78,7 +79,10 @@ def seed(args: argparse.Namespace) -> int:
 
     try:
         written = sm_seed.seed_emulator(
-            Path(args.source), args.destination, args.endpoint_url, args.region
+            Path(args.source),
+            args.destination,
+            args.endpoint_url,
+            args.region or sm_session.client_region(),
         )
     except sm_seed.SeedError as exc:
         print(f"sagemaker-emulator seed: {exc}", file=sys.stderr)
@@ -97,7 +101,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         default=_default_endpoint(),
         help="the emulator's URL (default: $AWS_ENDPOINT_URL, else %(default)s)",
     )
-    parser.add_argument("--region", default=sm_session.DEFAULT_REGION)
+    parser.add_argument(
+        "--region",
+        default=None,
+        help="the region to work in (default: the client's own, as boto3 resolves it, else "
+        f"{sm_session.DEFAULT_REGION})",
+    )
 
 
 def add_commands(subparsers: Any) -> None:

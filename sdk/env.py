@@ -204,7 +204,7 @@ def _create_buckets(endpoint_url: str, region: str, buckets: list[str]) -> None:
 def prepare(
     endpoint_url: str,
     *,
-    region: str = sm_session.DEFAULT_REGION,
+    region: str | None = None,
     bucket: str | None = None,
     extra_buckets: tuple[str, ...] | list[str] = (),
     notebook_name: str = DEFAULT_NOTEBOOK_NAME,
@@ -221,12 +221,20 @@ def prepare(
     """
     env = os.environ if environ is None else environ
     state_dir = state_dir or default_state_dir()
+    # The client's own region (the emulator answers each request in the region it is signed
+    # for, so records, logs and the default bucket follow the client).
+    region = region or sm_session.client_region(environ)
     bucket = bucket or sm_session.default_bucket_name(region)
     # Buckets first: an emulator that does not answer fails here, before any file is touched.
     if create_buckets:
         _create_buckets(endpoint_url, region, [bucket, *extra_buckets])
     state = _load_state(state_dir)
     notices: list[str] = []
+    if state.get("region") not in (None, region):
+        notices.append(
+            f"the region is now {region} (it was {state['region']}): jobs, endpoints and logs "
+            f"made in {state['region']} stay there; the SDK default bucket is now s3://{bucket}"
+        )
 
     config_path = state_dir / CONFIG_FILE_NAME
     # The user's override as it was before any prepare: in a shell where notebook-env already
@@ -257,6 +265,7 @@ def prepare(
     for name in [*variables, *unset]:
         previous.setdefault(name, env.get(name))
     state["endpoint_url"] = endpoint_url
+    state["region"] = region
     _save_state(state_dir, state)
 
     return NotebookEnv(

@@ -7,6 +7,8 @@ such as the classic notebooks, finds the emulator by itself.)
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +25,21 @@ DUMMY_SECRET_ACCESS_KEY = "testing"  # not a secret: the emulator accepts any cr
 
 DEFAULT_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/SageMakerRole"
 """A role for code that must name one; the emulator does not enforce IAM."""
+
+
+def client_region(environ: Mapping[str, str] | None = None) -> str:
+    """The region a client here would use: what boto3 itself resolves (AWS_DEFAULT_REGION,
+    AWS_REGION, the profile in ~/.aws/config), else us-east-1."""
+    import botocore.session
+
+    env = os.environ if environ is None else environ
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        if env.get(name):
+            return env[name]
+    if environ is not None:
+        return DEFAULT_REGION  # an explicit environment: no profile files behind it
+    region = botocore.session.Session().get_config_variable("region")
+    return str(region) if region else DEFAULT_REGION
 
 
 def default_bucket_name(region: str = DEFAULT_REGION) -> str:

@@ -18,6 +18,11 @@ Errors are `BadRequest` (400) and `UnsupportedMediaType` (415): `InvocationError
 `algorithms.common.serving`, so the server answers them as they are. A bad payload's message
 starts with the real k-means answer, "unable to evaluate payload provided", and says what is
 wrong.
+
+Every answer is valid JSON (no bare NaN / Infinity tokens): a feature that is not a finite
+float32 (NaN, ±Infinity, or a number beyond float32's range such as 1e39) is a bad payload, and
+so is a request whose finite values are so large that a result overflows float32. Both are
+refused in every response format, so one request does not succeed or fail by its Accept.
 """
 
 from __future__ import annotations
@@ -184,8 +189,29 @@ def _decode_jsonlines(text: str, feature_dim: int | None) -> np.ndarray:
     return _stack(rows, feature_dim)
 
 
+def _require_finite(matrix: np.ndarray) -> np.ndarray:
+    """The decoded request, refused if a feature is NaN, infinite or beyond float32's range."""
+    finite = np.isfinite(matrix)
+    if finite.all():
+        return matrix
+    row, column = (int(i) for i in np.argwhere(~finite)[0])
+    raise BadRequest(
+        f"record {row}, feature {column} reads as {float(matrix[row, column])} in float32: "
+        "every feature must be a finite number within float32's range (about ±3.4e38), "
+        "not NaN or Infinity"
+    )
+
+
 def decode_request(body: bytes, content_type: str | None, feature_dim: int | None) -> np.ndarray:
-    """An /invocations body as float32 (n, feature_dim). Raises BadRequest / UnsupportedMediaType."""
+    """An /invocations body as float32 (n, feature_dim), every value finite.
+
+    Raises BadRequest / UnsupportedMediaType."""
+    # Numbers beyond float32's range become inf on the way in; they are refused just below.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _require_finite(_decode(body, content_type, feature_dim))
+
+
+def _decode(body: bytes, content_type: str | None, feature_dim: int | None) -> np.ndarray:
     if not content_type:
         raise UnsupportedMediaType(
             f"the request has no Content-Type; send one of {', '.join(REQUEST_TYPES)}"
@@ -316,16 +342,30 @@ def _json_rows(columns: Mapping[str, np.ndarray], shape: ResponseShape) -> list[
     return [{name: values[name][index] for name in shape.columns} for index in range(count)]
 
 
+def _require_finite_results(columns: Mapping[str, np.ndarray], names: Sequence[str]) -> None:
+    """Finite inputs can still overflow float32 on the way out (x - mean, distances)."""
+    for name, array in _rows(columns, names).items():
+        finite = np.isfinite(array).all(axis=1)
+        if not finite.all():
+            row = int(np.argmin(finite))
+            raise BadRequest(
+                f"the {name} of record {row} is not a finite float32 number: the record's "
+                "values are too large for the model (the result overflows float32)"
+            )
+
+
 def encode_response(
     columns: Mapping[str, np.ndarray], accept: str | None, shape: ResponseShape
 ) -> Response:
     """The response body and its Content-Type for the per-row output `columns`."""
     media_type = choose_response_type(accept, shape)
+    with np.errstate(over="ignore", invalid="ignore"):
+        _require_finite_results(columns, shape.columns)
     if media_type == JSON:
-        body = json.dumps({shape.json_key: _json_rows(columns, shape)})
+        body = json.dumps({shape.json_key: _json_rows(columns, shape)}, allow_nan=False)
         return Response(body.encode(), JSON)
     if media_type == JSONLINES:
-        lines = [json.dumps(row) + "\n" for row in _json_rows(columns, shape)]
+        lines = [json.dumps(row, allow_nan=False) + "\n" for row in _json_rows(columns, shape)]
         return Response("".join(lines).encode(), JSONLINES)
     if media_type == RECORDIO:
         arrays = _rows(columns, shape.columns)

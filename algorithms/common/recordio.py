@@ -23,8 +23,10 @@ Errors are `RecordIOError` (a ValueError) naming the file and the byte offset.
 from __future__ import annotations
 
 import io
+import math
+import os
 import struct
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -483,8 +485,48 @@ def _dense_run_for(record: Any, payload: bytes) -> _DenseRun | None:
     return _DenseRun(layout, dtype, width)
 
 
-def _row_of(record: Any, reader: _Reader, offset: int, width: int | None) -> np.ndarray:
-    """A record's features as one float32 row (dense, or sparse keys/shape scattered)."""
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _declared_width(
+    tensor: Any, reader: _Reader, offset: int, check: Callable[[int, str], None] | None
+) -> int:
+    """A sparse record's dense width from its ``shape``, vetted before anything is allocated.
+
+    The product is taken in Python integers (a uint64 product would wrap); a width that is not
+    the expected one, or whose dense float32 row alone would not fit in this machine's memory,
+    is the record's fault and is reported with its shape.
+    """
+    shape = [int(d) for d in tensor.shape]
+    dim = math.prod(shape)
+    if check is not None:
+        check(dim, f"shape {shape}, ")
+    memory = _physical_memory()
+    if memory is not None and dim * 4 > memory:
+        raise reader.error(
+            f"sparse record has shape {shape}: a dense row of {dim} float32 features needs "
+            f"{dim * 4 / 2**30:.3g} GiB, more than this machine's {memory / 2**30:.3g} GiB "
+            "of memory",
+            offset,
+        )
+    return dim
+
+
+def _row_of(
+    record: Any,
+    reader: _Reader,
+    offset: int,
+    width: int | None,
+    check: Callable[[int, str], None] | None = None,
+) -> np.ndarray:
+    """A record's features as one float32 row (dense, or sparse keys/shape scattered).
+
+    ``check(width, detail)`` vets a sparse record's declared width before its row is allocated.
+    """
     if "values" not in record.features:
         names = sorted(record.features) or ["none"]
         raise reader.error(
@@ -498,13 +540,13 @@ def _row_of(record: Any, reader: _Reader, offset: int, width: int | None) -> np.
     if not len(tensor.keys):
         if len(tensor.shape) and not len(values):
             # The SDK's sparse writer gives an all-zero row no keys and no values, only a shape.
-            return np.zeros(int(np.prod(np.asarray(tensor.shape, dtype=np.uint64))), np.float32)
+            return np.zeros(_declared_width(tensor, reader, offset, check), np.float32)
         return values
     keys = np.asarray(tensor.keys, dtype=np.uint64)
     if len(keys) != len(values):
         raise reader.error(f"sparse record has {len(keys)} keys but {len(values)} values", offset)
     if len(tensor.shape):
-        dim = int(np.prod(np.asarray(tensor.shape, dtype=np.uint64)))
+        dim = _declared_width(tensor, reader, offset, check)
     elif width is not None:
         dim = width
     else:
@@ -525,7 +567,7 @@ class _RowSource:
         self.width = feature_dim
         self.fixed_by_caller = feature_dim is not None
 
-    def _check_width(self, row_width: int, reader: _Reader, offset: int) -> None:
+    def _check_width(self, row_width: int, reader: _Reader, offset: int, detail: str = "") -> None:
         if self.width is None:
             self.width = row_width
         elif row_width != self.width:
@@ -534,7 +576,13 @@ class _RowSource:
                 if self.fixed_by_caller
                 else f"the first record had {self.width}"
             )
-            raise reader.error(f"record has {row_width} features, but {expected}", offset)
+            raise reader.error(f"record has {detail}{row_width} features, but {expected}", offset)
+
+    def _expect(self, reader: _Reader, offset: int) -> Callable[[int, str], None] | None:
+        """A sparse record's width must match before its row is allocated."""
+        if self.width is None:
+            return None
+        return lambda width, detail: self._check_width(width, reader, offset, detail)
 
     def blocks(self, reader: _Reader, max_rows: int) -> Iterator[np.ndarray]:
         run: _DenseRun | None = None
@@ -552,7 +600,7 @@ class _RowSource:
                     break
                 offset, payload, multipart = item
                 record = _parse(payload, reader, offset)
-                row = _row_of(record, reader, offset, self.width)
+                row = _row_of(record, reader, offset, self.width, self._expect(reader, offset))
                 self._check_width(len(row), reader, offset)
                 rows.append(row)
                 if not multipart:

@@ -18,8 +18,12 @@ the data rather than sketch-scaled ones. Memory is O(l·feature_dim).
 
 Output convention (copied from the real artifact): components in **ascending** order of
 singular value; ``s`` are singular values of the centred data matrix (not divided by n).
-Sign convention (the real one is unknown): each column of ``v`` is flipped so that its entry
-of largest magnitude is positive, which makes runs reproducible across BLAS builds.
+Sign convention (matched against the real service's published projections of the census
+table): each column of ``v`` has the sign that LAPACK's symmetric eigensolver (``numpy.linalg.eigh``)
+gives for the float64 centred scatter matrix. Randomized mode takes its signs from ``eigh`` of
+its estimate of that matrix (the Nystrom approximation) when ``feature_dim`` is small enough to
+hold it (``EIGH_SIGN_MAX_DIM``), which reproduces the regular mode's signs once the estimate is
+accurate; above that, from ``eigh`` of the estimate restricted to the sketch's subspace.
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ RANDOM_SEED = 0
 # final Nystrom pass. One is enough for the top components to ~1e-6 when the spectrum has a gap,
 # and costs one more read of the data (the sketch alone gives ~1e-2 on weak components).
 POWER_ITERATIONS = 1
+# Randomized mode: the largest feature_dim for which the d x d Nystrom estimate of the scatter
+# matrix is formed to read eigh's signs off it (32 MiB of float64; eigh takes about a second).
+EIGH_SIGN_MAX_DIM = 2048
 
 
 @dataclass(frozen=True)
@@ -100,14 +107,12 @@ def _not_finite() -> ClientError:
 
 
 def _finish(eigenvalues: F64, eigenvectors: F64, k: int, mean: F64 | None) -> PcaModel:
-    """Top-k of an ascending ``eigh`` result → the artifact's ascending float32 arrays."""
+    """Top-k of an ascending ``eigh`` result → the artifact's ascending float32 arrays.
+
+    The columns keep the signs they come with: ``eigh``'s, which are the real service's.
+    """
     values = eigenvalues[-k:]
-    vectors = eigenvectors[:, -k:].copy()
-    # Largest-magnitude entry of each column positive: a deterministic sign.
-    pivots = np.abs(vectors).argmax(axis=0)
-    signs = np.sign(vectors[pivots, np.arange(k)])
-    signs[signs == 0] = 1.0
-    vectors *= signs
+    vectors = eigenvectors[:, -k:]
     s = np.sqrt(np.clip(values, 0.0, None))
     return PcaModel(
         s=s.astype(np.float32),
@@ -264,7 +269,28 @@ class SubspaceAccumulator:
         left, sing, _ = np.linalg.svd(factor, full_matrices=False)
         order = np.argsort(sing)
         eigenvalues = sing[order] ** 2
-        return _finish(eigenvalues, left[:, order], num_components, self.mean)
+        vectors = left[:, order]
+        vectors *= _eigh_signs(factor, vectors, self.basis, core)
+        return _finish(eigenvalues, vectors, num_components, self.mean)
+
+
+def _eigh_signs(factor: F64, vectors: F64, basis: F64, core: F64) -> F64:
+    """±1 per column of ``vectors`` (ascending, orthonormal) so that each column has the sign
+    ``eigh`` gives it: ``eigh`` of the Nystrom estimate ``factor factorᵀ`` of the scatter matrix
+    when that d x d matrix is affordable, else ``eigh`` of the sketch-space matrix ``core``
+    lifted by ``basis``. The regular mode's columns are ``eigh``'s own, so both modes follow
+    one rule."""
+    d, width = vectors.shape
+    if d <= EIGH_SIGN_MAX_DIM:
+        estimate = factor @ factor.T
+        _, reference = np.linalg.eigh((estimate + estimate.T) * 0.5)
+        reference = reference[:, -width:]
+    else:
+        _, small = np.linalg.eigh(core)
+        reference = basis @ small[:, -width:]
+    dots = np.sum(vectors * reference, axis=0)
+    signs: F64 = np.where(dots < 0, -1.0, 1.0)
+    return signs
 
 
 BatchSource = Callable[[], Iterable[npt.NDArray[np.floating]]]

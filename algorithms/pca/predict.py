@@ -52,7 +52,10 @@ class PcaPredictor:
     def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> serving.Response:
         codecs.choose_response_type(accept, SHAPE)  # refuse a bad Accept before any work
         x = codecs.decode_request(body, content_type, self.feature_dim)
-        return codecs.encode_response({"projection": self.model.project(x)}, accept, SHAPE)
+        # Huge finite inputs may overflow float32 here; encode_response refuses such results.
+        with np.errstate(over="ignore", invalid="ignore"):
+            projection = self.model.project(x)
+        return codecs.encode_response({"projection": projection}, accept, SHAPE)
 
 
 def serve(optml: OptMl) -> None:

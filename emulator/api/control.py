@@ -1,7 +1,7 @@
 """The SageMaker control plane over HTTP: the JSON 1.1 protocol, `X-Amz-Target: SageMaker.<Op>`.
 
-A thin layer: decode the body, validate it against the operation's input shape, call the
-service method named `xform_name(Op)`, serialize the result by the output shape. Every failure
+A thin layer: the request's context (region from the SigV4 scope), the operation from the
+target, the body decoded; the dispatcher validates, runs and serializes. Every failure
 becomes an AWS-shaped error (`{"__type", "message"}` + `X-Amzn-ErrorType` + status); nothing a
 client sends can produce a stack trace in a response.
 """
@@ -11,62 +11,44 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable
 from typing import Any
 
-from botocore import xform_name
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from emulator.aws.context import context_from_request
 from emulator.aws.errors import (
     AwsError,
     InternalFailure,
-    NotImplementedOperation,
     SerializationException,
     UnknownOperationException,
 )
-from emulator.aws.specs import operation_names, target_prefix
-from emulator.aws.validate import validate_input
-from emulator.aws.wire import parse_input, serialize_output
+from emulator.aws.specs import target_prefix
+from emulator.services.operations import Dispatcher, resolve
 
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
 
-def error_response(error: AwsError) -> Response:
+def error_response(error: AwsError, request_id: str | None = None) -> Response:
     return Response(
         content=json.dumps(error.to_wire()),
         status_code=error.status,
         media_type=CONTENT_TYPE,
-        headers={"x-amzn-ErrorType": error.code, "x-amzn-RequestId": str(uuid.uuid4())},
+        headers={
+            "x-amzn-ErrorType": error.code,
+            "x-amzn-RequestId": request_id or str(uuid.uuid4()),
+        },
     )
 
 
-def internal_failure(context: str) -> Response:
+def internal_failure(where: str, request_id: str | None = None) -> Response:
     """Log the exception with its trace here; the client gets a short message and no trace."""
-    log.exception("unexpected error in %s", context)
+    log.exception("unexpected error in %s (request %s)", where, request_id)
     return error_response(
-        InternalFailure(f"An internal error occurred in the emulator ({context}).")
+        InternalFailure(f"An internal error occurred in the emulator ({where})."), request_id
     )
-
-
-def resolve(service: object, target: str | None) -> tuple[str, Callable[[dict[str, Any]], Any]]:
-    """The operation named by X-Amz-Target and the service method that implements it."""
-    prefix = target_prefix() + "."
-    if not target or not target.startswith(prefix):
-        raise UnknownOperationException(
-            f"Missing or unknown X-Amz-Target {target!r}: expected '{prefix}<Operation>'."
-        )
-    operation = target[len(prefix) :]
-    if operation not in operation_names():
-        raise UnknownOperationException(f"Unknown operation {operation!r}.")
-    method = getattr(service, xform_name(operation), None)
-    if not callable(method):
-        raise NotImplementedOperation(
-            f"The operation {operation} is not implemented by sagemaker-emulator."
-        )
-    return operation, method
 
 
 def decode_body(body: bytes) -> dict[str, Any]:
@@ -81,25 +63,35 @@ def decode_body(body: bytes) -> dict[str, Any]:
     return params
 
 
-def make_router(service: object) -> APIRouter:
+def make_router(dispatcher: Dispatcher) -> APIRouter:
     router = APIRouter()
+    prefix = target_prefix() + "."
+    default_region = dispatcher.regions.default_region
 
     async def control(request: Request) -> Response:
         operation = "request"
+        context = context_from_request(
+            request.headers.get("authorization"), request.url.query, default_region
+        )
         try:
-            operation, method = resolve(service, request.headers.get("x-amz-target"))
+            target = request.headers.get("x-amz-target")
+            if not target or not target.startswith(prefix):
+                raise UnknownOperationException(
+                    f"Missing or unknown X-Amz-Target {str(target)[:100]!r}: expected "
+                    f"'{prefix}<Operation>'."
+                )
+            operation = target[len(prefix) :]
+            resolve(operation)  # an unknown operation is refused before the body is read
             params = decode_body(await request.body())
-            validate_input(operation, params)
-            result = await run_in_threadpool(method, parse_input(operation, params))
-            payload = serialize_output(operation, result)
+            payload = await run_in_threadpool(dispatcher.call, context, operation, params)
         except AwsError as error:
-            return error_response(error)
+            return error_response(error, context.request_id)
         except Exception:
-            return internal_failure(operation)
+            return internal_failure(operation[:100], context.request_id)
         return Response(
             content=json.dumps(payload),
             media_type=CONTENT_TYPE,
-            headers={"x-amzn-RequestId": str(uuid.uuid4())},
+            headers={"x-amzn-RequestId": context.request_id},
         )
 
     # boto3 posts every operation to "/"; another path gets the app's 404 (UnknownOperation).

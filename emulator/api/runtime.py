@@ -12,12 +12,11 @@ LogStreamArn, ...), shaped by the error shapes of the sagemaker-runtime model.
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import uuid
 from functools import cache
-from typing import Any, Protocol
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
@@ -25,6 +24,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from emulator.api import control
+from emulator.aws.context import context_from_request
 from emulator.aws.errors import (
     AwsError,
     InternalFailure,
@@ -35,18 +35,13 @@ from emulator.aws.errors import (
 )
 from emulator.aws.specs import SAGEMAKER_RUNTIME, runtime_model
 from emulator.aws.validate import validate_input
+from emulator.services.invocation import InvokeResult
+from emulator.services.regions import RegionalServices
 
 log = logging.getLogger(__name__)
 
 OPERATION = "InvokeEndpoint"
 ASYNC_OPERATION = "InvokeEndpointAsync"
-
-
-class InvokeResultLike(Protocol):
-    body: bytes
-    content_type: str
-    invoked_production_variant: str
-    custom_attributes: str | None
 
 
 def error_response(error: AwsError) -> Response:
@@ -71,10 +66,8 @@ def error_response(error: AwsError) -> Response:
 class RuntimeApp:
     """A bare ASGI app for the invocations route: no framework routing on the hot path."""
 
-    def __init__(self, service: Any) -> None:
-        self._invoke = service.invoke_endpoint
-        self._is_async = inspect.iscoroutinefunction(self._invoke)
-        self._invoke_async = service.invoke_endpoint_async
+    def __init__(self, regions: RegionalServices) -> None:
+        self._regions = regions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self._respond(scope, receive)
@@ -100,6 +93,12 @@ class RuntimeApp:
                 return response
             body = await _read_body(receive, _body_limit(OPERATION))
             headers = Headers(scope=scope)
+            # The endpoint lives in the region the client signed for (its own region on AWS).
+            context = context_from_request(
+                headers.get("authorization"),
+                scope.get("query_string", b"").decode("latin-1"),
+                self._regions.default_region,
+            )
             endpoint_name = parts[2]
             params: dict[str, Any] = {"EndpointName": endpoint_name, "Body": body}
             for member, header in _header_members(OPERATION).items():
@@ -117,11 +116,8 @@ class RuntimeApp:
                 "custom_attributes": headers.get("x-amzn-sagemaker-custom-attributes"),
                 "target_variant": headers.get("x-amzn-sagemaker-target-variant"),
             }
-            result: InvokeResultLike
-            if self._is_async:
-                result = await self._invoke(**kwargs)
-            else:
-                result = await run_in_threadpool(self._invoke, **kwargs)
+            service = self._regions.get(context.region)
+            result: InvokeResult = await run_in_threadpool(service.invoke_endpoint, **kwargs)
         except AwsError as error:
             return error_response(error)
         except Exception:
@@ -154,7 +150,13 @@ class RuntimeApp:
                 validate_input(ASYNC_OPERATION, params, SAGEMAKER_RUNTIME)
             except ValidationException as exc:
                 raise ValidationError(exc.message) from None
-            result = await run_in_threadpool(self._invoke_async, endpoint_name, params)
+            context = context_from_request(
+                headers.get("authorization"),
+                scope.get("query_string", b"").decode("latin-1"),
+                self._regions.default_region,
+            )
+            service = self._regions.get(context.region)
+            result = await run_in_threadpool(service.invoke_endpoint_async, endpoint_name, params)
         except AwsError as error:
             return error_response(error)
         except Exception:

@@ -38,6 +38,7 @@ class SageMakerService:
         s3: ObjectStore,
         logs: LogWriter,
     ) -> None:
+        self.region = settings.region
         self._region = settings.region
         data_dir = settings.data_dir.expanduser().resolve()
         self.runtime = runtime
@@ -76,12 +77,15 @@ class SageMakerService:
         if self._started:
             return
         self._started = True
-        self.runtime.cleanup_orphans()
         self._training.start()
         self._hosting.start()
         self._transform.start()
         self._async.start()
-        log.info("SageMaker control plane started with the %s runtime", self.runtime.name)
+        log.info(
+            "SageMaker control plane of %s started with the %s runtime",
+            self.region,
+            self.runtime.name,
+        )
 
     def close(self) -> None:
         """Stop running jobs and serving containers; the records stay in the store.

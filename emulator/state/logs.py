@@ -23,11 +23,14 @@ log = logging.getLogger(__name__)
 
 
 class LogStore:
-    def __init__(self, root: Path, region: str = "us-east-1") -> None:
+    def __init__(
+        self, root: Path, region: str = "us-east-1", lock: threading.RLock | None = None
+    ) -> None:
         self.root = root
         self.region = region
-        self.lock = threading.RLock()
-        """Held around every use of moto's logs backend (moto itself is not thread-safe)."""
+        self.lock = lock if lock is not None else threading.RLock()
+        """Held around every use of moto's logs backends (moto itself is not thread-safe); the
+        stores of all regions share one, which the Logs API (through moto) takes too."""
         root.mkdir(parents=True, exist_ok=True)
         self._journal_path = root / "journal.jsonl"
         self._streams: set[tuple[str, str]] = set()
@@ -103,3 +106,37 @@ class LogStore:
                     self._put(group, stream, [{"timestamp": stamp, "message": m} for m in lines])
                     count += len(lines)
         log.info("logs: replayed %d stream(s), %d event(s)", len(self._streams), count)
+
+
+class RegionalLogs:
+    """One LogStore per region (CloudWatch Logs is per region), all under one lock.
+
+    Layout: `<root>/<region>/journal.jsonl`. A version 0.1 journal (`<root>/journal.jsonl`, one
+    region) becomes the default region's.
+    """
+
+    def __init__(self, root: Path, default_region: str) -> None:
+        self.root = root
+        self.lock = threading.RLock()
+        self._stores: dict[str, LogStore] = {}
+        legacy = root / "journal.jsonl"
+        if legacy.is_file() and not (root / default_region).exists():
+            (root / default_region).mkdir(parents=True)
+            legacy.rename(root / default_region / "journal.jsonl")
+        if root.is_dir():
+            for path in sorted(root.iterdir()):
+                if path.is_dir() and (path / "journal.jsonl").is_file():
+                    self.get(path.name)  # replay what each region wrote before
+
+    def get(self, region: str) -> LogStore:
+        with self.lock:
+            store = self._stores.get(region)
+            if store is None:
+                store = LogStore(self.root / region, region, self.lock)
+                self._stores[region] = store
+            return store
+
+    def close(self) -> None:
+        with self.lock:
+            for store in self._stores.values():
+                store.close()

@@ -17,11 +17,11 @@ from emulator.aws.arns import ACCOUNT_ID
 log = logging.getLogger(__name__)
 
 
-class SnsPublisher:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        """Serialises this side's publishes (moto is not thread-safe)."""
+_LOCK = threading.Lock()
+"""Serialises the services' publishes, whatever their region (moto is not thread-safe)."""
 
+
+class SnsPublisher:
     def publish(self, region: str, topic_arn: str, message: str) -> str | None:
         """Publish `message` to `topic_arn` in `region`; None on success, else why it failed
         (no such topic, a topic of another account or region, a refused message)."""
@@ -29,7 +29,7 @@ class SnsPublisher:
         if len(parts) != 6 or parts[2] != "sns" or parts[3] != region or parts[4] != ACCOUNT_ID:
             return f"{topic_arn} is not an SNS topic of account {ACCOUNT_ID} in {region}"
         backend: Any = sns_backends[ACCOUNT_ID][region]
-        with self._lock:
+        with _LOCK:
             if topic_arn not in backend.topics:
                 return f"SNS topic {topic_arn} does not exist"
             try:

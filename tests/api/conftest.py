@@ -39,14 +39,20 @@ class Aws:
     s3: Any
     logs: Any
     bucket: str
+    region: str = REGION
 
 
-def make_aws(server: EmulatorServer, runtime: str, bucket: str | None = None) -> Aws:
-    session = boto_session(server.url, REGION)
+def make_aws(
+    server: EmulatorServer, runtime: str, bucket: str | None = None, region: str = REGION
+) -> Aws:
+    session = boto_session(server.url, region)
     s3 = session.client("s3")
     name = bucket or f"api-tests-{uuid.uuid4().hex[:10]}"
     if bucket is None:
-        s3.create_bucket(Bucket=name)
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=name)
+        else:
+            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
     return Aws(
         url=server.url,
         runtime=runtime,
@@ -55,6 +61,7 @@ def make_aws(server: EmulatorServer, runtime: str, bucket: str | None = None) ->
         s3=s3,
         logs=session.client("logs"),
         bucket=name,
+        region=region,
     )
 
 
@@ -196,7 +203,10 @@ def create_job(
     image: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    spec = {"TrainingImage": image or image_uri(algorithm, REGION), "TrainingInputMode": "File"}
+    spec = {
+        "TrainingImage": image or image_uri(algorithm, aws.region),
+        "TrainingInputMode": "File",
+    }
     spec.update(extra.pop("AlgorithmSpecification", {}))
     response: dict[str, Any] = aws.sm.create_training_job(
         TrainingJobName=name,
@@ -262,7 +272,7 @@ def deploy(
     name = name or unique(algorithm)
     aws.sm.create_model(
         ModelName=name,
-        PrimaryContainer={"Image": image_uri(algorithm, REGION), "ModelDataUrl": model_data},
+        PrimaryContainer={"Image": image_uri(algorithm, aws.region), "ModelDataUrl": model_data},
         ExecutionRoleArn=ROLE,
         **(model_extra or {}),
     )

@@ -23,7 +23,11 @@ def _source(uri: str, data_type: str, compression: str) -> dict[str, Any]:
 def _create_model(aws: Aws, name: str, source: dict[str, Any], **container: Any) -> None:
     aws.sm.create_model(
         ModelName=name,
-        PrimaryContainer={"Image": image_uri("pca", REGION), "ModelDataSource": source, **container},
+        PrimaryContainer={
+            "Image": image_uri("pca", REGION),
+            "ModelDataSource": source,
+            **container,
+        },
         ExecutionRoleArn=ROLE,
     )
 
@@ -141,7 +145,9 @@ def test_combinations_aws_refuses_are_refused_at_create_model(
     assert "S3Prefix" in _refused(prefix_gzip)
     with pytest.raises(ClientError) as missing:
         _create_model(
-            aws, unique("mds-missing"), _source(f"s3://{aws.bucket}/nope.tar.gz", "S3Object", "Gzip")
+            aws,
+            unique("mds-missing"),
+            _source(f"s3://{aws.bucket}/nope.tar.gz", "S3Object", "Gzip"),
         )
     assert "Could not find model data" in _refused(missing)
 

@@ -4,7 +4,7 @@
   model's HTTP status.
 - Every status enum of the records holds only values of the model enum of the same name.
 - Against a live server in strict wire mode (a member outside the output shape or a value outside
-  an enum becomes a 500), every operation SageMakerService implements, found by introspection, is
+  an enum becomes a 500), every operation of the registry (emulator.services.operations) is
   called through boto3, so botocore parses each response; each parsed response is then checked
   against its output shape (required members present, enum values valid), and the error codes
   each operation answers are ValidationException or the operation's declared errors.
@@ -43,7 +43,7 @@ from emulator.aws.specs import (
 )
 from emulator.aws.wire import STRICT_ENV
 from emulator.runtime.images import image_uri
-from emulator.services.sagemaker import SageMakerService
+from emulator.services.operations import OPERATIONS
 from sdk.launcher import EmulatorServer, start_emulator
 from tests.conftest import boto_kwargs
 
@@ -66,11 +66,7 @@ PROTOCOL_ERRORS = {
 
 
 def implemented_operations() -> list[str]:
-    return sorted(
-        name
-        for name in sagemaker_model().operation_names
-        if callable(getattr(SageMakerService, xform_name(name), None))
-    )
+    return sorted(name for name in sagemaker_model().operation_names if name in OPERATIONS)
 
 
 def all_error_classes() -> list[type[errors.AwsError]]:

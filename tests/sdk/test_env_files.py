@@ -192,3 +192,20 @@ def test_a_second_prepare_in_a_prepared_shell_keeps_the_users_settings(home: Pat
     assert config["SageMaker"]["PythonSDK"]["Modules"]["Session"]["DefaultS3ObjectKeyPrefix"] == "p"
     restoration = sm_env.undo(home / "state")
     assert restoration.variables["SAGEMAKER_USER_CONFIG_OVERRIDE"] == str(user_config)
+
+
+def test_the_region_follows_the_client_and_a_change_is_announced(home: Path) -> None:
+    first = prepare(home, environ={"AWS_DEFAULT_REGION": "us-west-2"})
+    assert first.region == "us-west-2"
+    assert first.bucket == "sagemaker-us-west-2-123456789012"
+    assert first.variables["AWS_DEFAULT_REGION"] == "us-west-2"
+    assert not any("region" in notice for notice in first.notices)
+    again = prepare(home, environ={"AWS_REGION": "us-west-2"})
+    assert not any("region" in notice for notice in again.notices)
+    moved = prepare(home, environ={"AWS_DEFAULT_REGION": "eu-west-1"})
+    assert moved.bucket == "sagemaker-eu-west-1-123456789012"
+    assert any("now eu-west-1" in notice and "was us-west-2" in notice for notice in moved.notices)
+
+
+def test_without_a_client_region_it_is_us_east_1(home: Path) -> None:
+    assert prepare(home).region == "us-east-1"

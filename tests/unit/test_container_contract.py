@@ -27,8 +27,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from algorithms.common import ndarray_file, recordio
+from algorithms.common import ndarray_file, recordio, records
 from tests.census_data import census_matrix
+from tests.census_published import published_census_projections
 
 REPO = Path(__file__).resolve().parents[2]
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
@@ -325,6 +326,18 @@ def test_pca_serves_every_request_type(
     np.testing.assert_allclose(got, _pca_expected(root, rows), atol=1e-5)
 
 
+def test_pca_endpoint_answers_the_real_services_published_projections(
+    pca_endpoint: Endpoint,
+) -> None:
+    published = published_census_projections()
+    status, payload, _ = pca_endpoint.invoke(csv_body(census_matrix()[:5]), "text/csv")
+    assert status == 200, payload
+    got = np.array([p["projection"] for p in json.loads(payload)["projections"]])
+    # Most significant first, as published; signs included.
+    top = got[:, ::-1][:, : published.table.shape[1]]
+    np.testing.assert_allclose(top, published.table, atol=5e-6, rtol=0)
+
+
 def test_pca_response_types(pca_job: tuple[Path, Run], pca_endpoint: Endpoint) -> None:
     root, _ = pca_job
     rows = census_matrix()[10:13]
@@ -359,6 +372,15 @@ def test_pca_bad_requests_are_4xx_and_it_keeps_serving(pca_endpoint: Endpoint) -
     assert pca_endpoint.invoke(csv_body(row), "image/png")[0] == 415
     assert pca_endpoint.invoke(csv_body(row), "text/csv", "image/png")[0] in (406, 415)
     assert pca_endpoint.invoke(csv_body(row), "text/csv")[0] == 200
+
+
+def test_pca_sparse_shape_too_big_is_a_400(pca_endpoint: Endpoint) -> None:
+    status, payload, _ = pca_endpoint.invoke(
+        _huge_sparse_record(), "application/x-recordio-protobuf"
+    )
+    assert status == 400, payload
+    assert payload.startswith(b"unable to evaluate payload provided: request body")
+    assert b"shape [1000000000000], 1000000000000 features, but feature_dim is 34" in payload
 
 
 def test_pca_randomized_from_csv_without_mean(tmp_path: Path) -> None:
@@ -686,6 +708,25 @@ def test_corrupt_and_missing_data_are_client_errors(tmp_path: Path) -> None:
     )
     run = run_train("kmeans", few)
     assert run.code == 1 and run.failure is not None and "k (=60)" in run.failure
+
+
+def _huge_sparse_record() -> bytes:
+    record = records.Record()
+    tensor = record.features["values"].float32_tensor
+    tensor.keys.append(3)
+    tensor.values.append(1.0)
+    tensor.shape.append(10**12)
+    return recordio.frame(record.SerializeToString())
+
+
+def test_sparse_shape_too_big_for_memory_is_a_client_error(tmp_path: Path) -> None:
+    hp = {"feature_dim": "4", "num_components": "2", "mini_batch_size": "10"}
+    root = make_tree(tmp_path, hp, {"train": (_row_data(5) + _huge_sparse_record(), None)})
+    run = run_train("pca", root)
+    assert run.code == 1, "\n".join(run.lines)
+    assert run.failure is not None
+    assert run.failure.startswith("ClientError: Unable to read the 'train' channel:"), run.failure
+    assert "shape [1000000000000], 1000000000000 features, but feature_dim is 4" in run.failure
 
 
 def test_sigterm_stops_training(tmp_path: Path) -> None:

@@ -288,6 +288,26 @@ def test_sparse_errors() -> None:
         recordio.decode_matrix(recordio.frame(record.SerializeToString()), None)
 
 
+@pytest.mark.parametrize(
+    ("keys", "values"), [([1], [1.0]), ([], [])], ids=["sparse", "all-zero-row"]
+)
+def test_unreasonable_sparse_shape_is_refused_before_allocating(
+    keys: list[int], values: list[float]
+) -> None:
+    huge = sparse_record(keys, values, [10**12])
+    with pytest.raises(
+        RecordIOError,
+        match=r"record has shape \[1000000000000\], 1000000000000 features, but feature_dim is 34",
+    ):
+        recordio.decode_matrix(huge, 34)
+    # Nothing fixes the width: the first record's shape alone must fit in memory.
+    with pytest.raises(RecordIOError, match=r"shape \[1000000000000\]: a dense row of .* GiB"):
+        recordio.decode_matrix(huge, None)
+    # A product that would wrap around in uint64 (2**64 -> 0) is not a zero-width row.
+    with pytest.raises(RecordIOError, match=r"shape \[4294967296, 4294967296\]"):
+        recordio.decode_matrix(sparse_record(keys, values, [2**32, 2**32]), None)
+
+
 def test_decode_matrix_of_empty_body() -> None:
     assert recordio.decode_matrix(b"", 6).shape == (0, 6)
 

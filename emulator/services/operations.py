@@ -1,0 +1,87 @@
+"""The SageMaker operations this emulator answers, each declared once, and the one way to call them.
+
+`OPERATIONS` maps the model's operation name to the handler that implements it (a method of the
+region's SageMakerService, so the type checker checks every handler's signature). `Dispatcher.call`
+is the one path into the control plane: validate against the botocore model, parse wire values,
+pick the region's service from the request context, run the handler, serialize by the output
+shape. The HTTP layer calls it; so do internal callers (a tuning job creating its children), so
+both get the same validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from emulator.aws.context import RequestContext
+from emulator.aws.errors import NotImplementedOperation, UnknownOperationException
+from emulator.aws.specs import operation_names
+from emulator.aws.validate import validate_input
+from emulator.aws.wire import parse_input, serialize_output
+from emulator.services.regions import RegionalServices
+from emulator.services.sagemaker import SageMakerService
+
+Handler = Callable[[SageMakerService, dict[str, Any]], dict[str, Any]]
+
+S = SageMakerService
+OPERATIONS: Mapping[str, Handler] = {
+    # training
+    "CreateTrainingJob": S.create_training_job,
+    "DescribeTrainingJob": S.describe_training_job,
+    "ListTrainingJobs": S.list_training_jobs,
+    "StopTrainingJob": S.stop_training_job,
+    # batch transform
+    "CreateTransformJob": S.create_transform_job,
+    "DescribeTransformJob": S.describe_transform_job,
+    "ListTransformJobs": S.list_transform_jobs,
+    "StopTransformJob": S.stop_transform_job,
+    # models, endpoint configs, endpoints
+    "CreateModel": S.create_model,
+    "DescribeModel": S.describe_model,
+    "ListModels": S.list_models,
+    "DeleteModel": S.delete_model,
+    "CreateEndpointConfig": S.create_endpoint_config,
+    "DescribeEndpointConfig": S.describe_endpoint_config,
+    "ListEndpointConfigs": S.list_endpoint_configs,
+    "DeleteEndpointConfig": S.delete_endpoint_config,
+    "CreateEndpoint": S.create_endpoint,
+    "DescribeEndpoint": S.describe_endpoint,
+    "ListEndpoints": S.list_endpoints,
+    "UpdateEndpoint": S.update_endpoint,
+    "DeleteEndpoint": S.delete_endpoint,
+    # tags
+    "AddTags": S.add_tags,
+    "ListTags": S.list_tags,
+    "DeleteTags": S.delete_tags,
+    # the notebook instance the SDK's get_execution_role() asks about
+    "DescribeNotebookInstance": S.describe_notebook_instance,
+}
+
+
+def resolve(operation: str) -> Handler:
+    """The handler of a model operation; AWS-shaped errors for unknown or unimplemented ones."""
+    if operation not in operation_names():
+        raise UnknownOperationException(f"Unknown operation {operation[:100]!r}.")
+    handler = OPERATIONS.get(operation)
+    if handler is None:
+        raise NotImplementedOperation(
+            f"The operation {operation} is not implemented by sagemaker-emulator."
+        )
+    return handler
+
+
+class Dispatcher:
+    """Validated calls into the control plane of the request's region."""
+
+    def __init__(self, regions: RegionalServices) -> None:
+        self.regions = regions
+
+    def call(
+        self, context: RequestContext, operation: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Run `operation` with wire-form `params`; the wire-form response."""
+        handler = resolve(operation)
+        validate_input(operation, params)
+        service = self.regions.get(context.region)
+        result = handler(service, parse_input(operation, params))
+        return serialize_output(operation, result)
