@@ -22,6 +22,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from emulator.app import build_app
+    from emulator.state.data_dir_lock import DataDirInUse, lock_data_dir
 
     overrides: dict[str, Any] = {
         key: value
@@ -42,6 +43,12 @@ def serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        # Held until this process exits (the kernel drops it even on kill -9).
+        data_dir_lock = lock_data_dir(settings.data_dir.expanduser().resolve())
+    except DataDirInUse as exc:
+        print(f"sagemaker-emulator: {exc}", file=sys.stderr)
+        return 1
+    try:
         app = build_app(settings)
     except ValueError as exc:  # a bad --seed-dir, say: a message, not a trace
         print(f"sagemaker-emulator: {exc}", file=sys.stderr)
@@ -61,6 +68,7 @@ def serve(args: argparse.Namespace) -> int:
         # Large S3 bodies and slow containers: no server-side cap beyond the client's own.
         timeout_keep_alive=30,
     )
+    data_dir_lock.release()
     return 0
 
 

@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from emulator.api import control
+from emulator.api.body import runtime_too_large
 from emulator.aws.context import context_from_request
 from emulator.aws.errors import (
     AwsError,
@@ -92,6 +93,8 @@ class RuntimeApp:
                 response.status_code = 404 if scope["method"] == "POST" else 405
                 return response
             body = await _read_body(receive, _body_limit(OPERATION))
+            if len(body) > _body_limit(OPERATION):
+                return runtime_too_large(_body_limit(OPERATION))
             headers = Headers(scope=scope)
             # The endpoint lives in the region the client signed for (its own region on AWS).
             context = context_from_request(

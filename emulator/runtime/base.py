@@ -19,6 +19,12 @@ class ImageNotFound(Exception):
     """The image named by a job or model does not exist in this runtime."""
 
 
+class EnvironmentRefused(ImageNotFound):
+    """The runtime will not run this container with its environment (the message says which
+    variable and why). An ImageNotFound so that the services fail the job or endpoint with a
+    ClientError the same way: the container cannot run here as asked."""
+
+
 @dataclass(frozen=True)
 class ContainerSpec:
     """One container to run under the SageMaker container contract."""

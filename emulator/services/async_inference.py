@@ -25,12 +25,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from emulator.aws.arns import ACCOUNT_ID
 from emulator.aws.errors import AwsError, ValidationError
 from emulator.services.invocation import InvocationRouter
-from emulator.services.ports import ObjectStore
+from emulator.services.ports import Notifier, ObjectStore
 from emulator.services.staging import StagingError, parse_s3_uri
 from emulator.state.records import EndpointStatus, now
 from emulator.state.store import RecordStore
@@ -46,10 +46,6 @@ DEFAULT_INVOCATION_TIMEOUT_SECONDS = 900
 EXPIRED_REASON = "The request expired: it waited in the queue longer than its RequestTTLSeconds."
 _SCHEDULER_TICK_SECONDS = 0.1
 _CLOSE_WAIT_SECONDS = 10.0
-
-
-class Notifier(Protocol):
-    def publish(self, region: str, topic_arn: str, message: str) -> str | None: ...
 
 
 @dataclass

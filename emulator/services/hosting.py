@@ -29,10 +29,11 @@ from emulator.runtime.images import algorithm_for_image
 from emulator.runtime.instance_types import container_limits
 from emulator.runtime.optml import OptMlTree
 from emulator.services import model_data
+from emulator.services.environment_policy import check_environment
 from emulator.services.invocation import ConnectionPool, InvocationRouter, LiveEndpoint, LiveVariant
 from emulator.services.listing import list_summaries
 from emulator.services.ports import LogWriter, ObjectStore
-from emulator.services.staging import StagingError, parse_s3_uri
+from emulator.services.staging import StagingError, VolumeBudget, parse_s3_uri
 from emulator.services.tags import TagService
 from emulator.state import lifecycle
 from emulator.state.records import (
@@ -226,6 +227,7 @@ class HostingService:
     def create_model(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request["ModelName"]
         arn = self._arn("model", name)
+        check_environment(self._runtime, request)
         containers = (
             [request["PrimaryContainer"]]
             if "PrimaryContainer" in request
@@ -377,6 +379,7 @@ class HostingService:
                     instance_count=int(variant.get("InitialInstanceCount", 1)),
                     instance_type=str(variant.get("InstanceType", "")),
                     network_isolation=bool(model.request.get("EnableNetworkIsolation", False)),
+                    volume_size_in_gb=variant.get("VolumeSizeInGB"),
                 )
             )
         return snapshot
@@ -630,7 +633,8 @@ class HostingService:
         container = variant.container
         image = str(container.get("Image", ""))
         try:
-            model_data.stage_model(self._s3, container, tree.model_dir)
+            volume = VolumeBudget(variant.volume_size_in_gb, "VolumeSizeInGB")
+            model_data.stage_model(self._s3, container, tree.model_dir, volume)
         except StagingError as exc:
             raise DeployError(str(exc)) from exc
         group = endpoint_log_group(name)

@@ -15,13 +15,18 @@ the S3ModelDataSource shape):
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 from emulator.aws.errors import ValidationException
 from emulator.services.ports import ObjectStore
-from emulator.services.staging import StagingError, parse_s3_uri, unpack_model
+from emulator.services.staging import (
+    StagingError,
+    VolumeBudget,
+    VolumeFull,
+    parse_s3_uri,
+    unpack_model,
+)
 
 _COPY_CHUNK = 1 << 20
 _MAX_NAME_BYTES = 255
@@ -79,12 +84,14 @@ def check_container(container: dict[str, Any], object_exists: Any) -> None:
         raise ValidationException(f"Could not find model data at {uri}.")
 
 
-def stage_model(store: ObjectStore, container: dict[str, Any], model_dir: Path) -> None:
-    """Put the container's model data into model_dir; StagingError (the endpoint's
-    FailureReason) when it cannot be staged."""
+def stage_model(
+    store: ObjectStore, container: dict[str, Any], model_dir: Path, budget: VolumeBudget
+) -> None:
+    """Put the container's model data into model_dir, within the volume `budget`; StagingError
+    (the endpoint's FailureReason) when it cannot be staged."""
     url = container.get("ModelDataUrl")
     if url:
-        unpack_model(store, str(url), model_dir)
+        unpack_model(store, str(url), model_dir, budget)
         return
     source = s3_source(container)
     if source is None:
@@ -93,14 +100,14 @@ def stage_model(store: ObjectStore, container: dict[str, Any], model_dir: Path) 
     data_type = source["S3DataType"]
     compression = source["CompressionType"]
     if data_type == "S3Object" and compression == "Gzip":
-        unpack_model(store, uri, model_dir)
+        unpack_model(store, uri, model_dir, budget)
     elif data_type == "S3Object":
         bucket, key = parse_s3_uri(uri)
         name = key.rsplit("/", 1)[-1]
         _check_name(uri, name)
-        _download(store, bucket, key, model_dir / name)
+        _download(store, bucket, key, model_dir / name, budget)
     elif compression == "None":
-        _stage_prefix(store, uri, model_dir)
+        _stage_prefix(store, uri, model_dir, budget)
     else:  # refused at CreateModel; a stored model of an older emulator may still name it
         raise StagingError(
             f'ModelDataSource "{uri}": S3Prefix with CompressionType {compression} is not '
@@ -108,7 +115,7 @@ def stage_model(store: ObjectStore, container: dict[str, Any], model_dir: Path) 
         )
 
 
-def _stage_prefix(store: ObjectStore, uri: str, model_dir: Path) -> None:
+def _stage_prefix(store: ObjectStore, uri: str, model_dir: Path, budget: VolumeBudget) -> None:
     bucket, prefix = parse_s3_uri(uri)
     keys = store.list_keys(bucket, prefix) if store.head_bucket(bucket) else []
     if not keys:
@@ -133,7 +140,7 @@ def _stage_prefix(store: ObjectStore, uri: str, model_dir: Path) -> None:
                 "of other objects: the names clash."
             )
     for parts, key in files.items():
-        _download(store, bucket, key, model_dir.joinpath(*parts))
+        _download(store, bucket, key, model_dir.joinpath(*parts), budget)
 
 
 def _check_name(uri: str, name: str) -> None:
@@ -153,7 +160,9 @@ def _check_name(uri: str, name: str) -> None:
         )
 
 
-def _download(store: ObjectStore, bucket: str, key: str, target: Path) -> None:
+def _download(
+    store: ObjectStore, bucket: str, key: str, target: Path, budget: VolumeBudget
+) -> None:
     try:
         stream = store.open_object(bucket, key)
     except Exception as exc:  # NoSuchKey / NoSuchBucket from the S3 store
@@ -161,6 +170,11 @@ def _download(store: ObjectStore, bucket: str, key: str, target: Path) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with stream, open(target, "wb") as out:
-            shutil.copyfileobj(stream, out, _COPY_CHUNK)
+            # Charged before each write: the model data stops at the volume's size.
+            while chunk := stream.read(_COPY_CHUNK):
+                budget.charge(len(chunk))
+                out.write(chunk)
+    except VolumeFull as exc:
+        raise StagingError(f'Could not stage the model data "s3://{bucket}/{key}": {exc}.') from exc
     except OSError as exc:
         raise StagingError(f'Could not stage the model data "s3://{bucket}/{key}": {exc}') from exc

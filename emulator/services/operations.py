@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from emulator.aws.constraints import apply_constraints
 from emulator.aws.context import RequestContext
 from emulator.aws.errors import NotImplementedOperation, UnknownOperationException
 from emulator.aws.specs import operation_names
@@ -30,6 +31,7 @@ OPERATIONS: Mapping[str, Handler] = {
     "DescribeTrainingJob": S.describe_training_job,
     "ListTrainingJobs": S.list_training_jobs,
     "StopTrainingJob": S.stop_training_job,
+    "DeleteTrainingJob": S.delete_training_job,
     # batch transform
     "CreateTransformJob": S.create_transform_job,
     "DescribeTransformJob": S.describe_transform_job,
@@ -53,6 +55,13 @@ OPERATIONS: Mapping[str, Handler] = {
     "AddTags": S.add_tags,
     "ListTags": S.list_tags,
     "DeleteTags": S.delete_tags,
+    # model monitoring: no schedules ever exist here (truthful empty lists, ResourceNotFound)
+    "ListMonitoringSchedules": S.list_monitoring_schedules,
+    "ListMonitoringExecutions": S.list_monitoring_executions,
+    "DescribeMonitoringSchedule": S.describe_monitoring_schedule,
+    "DeleteMonitoringSchedule": S.delete_monitoring_schedule,
+    "StartMonitoringSchedule": S.start_monitoring_schedule,
+    "StopMonitoringSchedule": S.stop_monitoring_schedule,
     # the notebook instance the SDK's get_execution_role() asks about
     "DescribeNotebookInstance": S.describe_notebook_instance,
 }
@@ -82,6 +91,7 @@ class Dispatcher:
         """Run `operation` with wire-form `params`; the wire-form response."""
         handler = resolve(operation)
         validate_input(operation, params)
+        apply_constraints(operation, params)
         service = self.regions.get(context.region)
         result = handler(service, parse_input(operation, params))
         return serialize_output(operation, result)

@@ -38,6 +38,12 @@ class LogWriter(Protocol):
     ) -> None: ...
 
 
+class Notifier(Protocol):
+    def publish(self, region: str, topic_arn: str, message: str) -> str | None:
+        """Publish to an SNS topic; None on success, else why it failed."""
+        ...
+
+
 class ServiceSettings(Protocol):
     @property
     def region(self) -> str: ...

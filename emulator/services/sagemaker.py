@@ -16,18 +16,23 @@ from emulator.runtime.base import ContainerRuntime
 from emulator.services.async_inference import AsyncInferenceService
 from emulator.services.hosting import HostingService
 from emulator.services.invocation import InvocationRouter, InvokeResult
-from emulator.services.ports import LogWriter, ObjectStore, ServiceSettings
+from emulator.services.monitoring import MonitoringService
+from emulator.services.ports import LogWriter, Notifier, ObjectStore, ServiceSettings
 from emulator.services.tags import TagService
 from emulator.services.training import TrainingService
 from emulator.services.transform import TransformService
 from emulator.state.records import NotebookInstanceStatus, now
-from emulator.state.sns import SnsPublisher
 from emulator.state.store import RecordStore
 
 log = logging.getLogger(__name__)
 
 NOTEBOOK_ROLE_ARN = f"arn:aws:iam::{arns.ACCOUNT_ID}:role/SageMakerRole"
 """The role DescribeNotebookInstance reports, so the SDK's get_execution_role() works offline."""
+
+
+class _NoSns:
+    def publish(self, region: str, topic_arn: str, message: str) -> str | None:
+        return "this emulator was started without SNS"
 
 
 class SageMakerService:
@@ -37,6 +42,7 @@ class SageMakerService:
         runtime: ContainerRuntime,
         s3: ObjectStore,
         logs: LogWriter,
+        notifier: Notifier | None = None,
     ) -> None:
         self.region = settings.region
         self._region = settings.region
@@ -68,8 +74,9 @@ class SageMakerService:
             self._router,
             self._hosting.endpoint_status,
             self._hosting.async_config,
-            SnsPublisher(),
+            notifier or _NoSns(),
         )
+        self._monitoring = MonitoringService(settings.region)
         self._started = False
 
     def start(self) -> None:
@@ -117,6 +124,9 @@ class SageMakerService:
 
     def stop_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._training.stop_training_job(request)
+
+    def delete_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._training.delete_training_job(request)
 
     # --- batch transform ------------------------------------------------------------------------
 
@@ -172,6 +182,26 @@ class SageMakerService:
 
     def delete_endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._hosting.delete_endpoint(request)
+
+    # --- model monitoring (no schedules ever exist here) ----------------------------------------
+
+    def list_monitoring_schedules(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.list_monitoring_schedules(request)
+
+    def list_monitoring_executions(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.list_monitoring_executions(request)
+
+    def describe_monitoring_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.describe_monitoring_schedule(request)
+
+    def delete_monitoring_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.delete_monitoring_schedule(request)
+
+    def start_monitoring_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.start_monitoring_schedule(request)
+
+    def stop_monitoring_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.stop_monitoring_schedule(request)
 
     # --- runtime --------------------------------------------------------------------------------
 

@@ -23,11 +23,17 @@ from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound
 from emulator.runtime.images import algorithm_for_image
 from emulator.runtime.instance_types import container_limits
 from emulator.runtime.optml import OptMlTree
+from emulator.services.environment_policy import check_environment
 from emulator.services.jobs import JobRun, JobTable
 from emulator.services.listing import list_summaries
 from emulator.services.metrics import BUILTIN_METRIC_DEFINITIONS, MetricCollector
 from emulator.services.ports import LogWriter, ObjectStore
-from emulator.services.staging import StagingError, parse_s3_uri, stage_channel
+from emulator.services.staging import (
+    StagingError,
+    VolumeBudget,
+    parse_s3_uri,
+    stage_channel,
+)
 from emulator.services.tags import TagService
 from emulator.state import lifecycle
 from emulator.state.records import (
@@ -125,6 +131,7 @@ class TrainingService(JobTable[TrainingJobRecord]):
 
     def create_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request["TrainingJobName"]
+        check_environment(self._runtime, request)
         # The model leaves these optional (other shapes of job use other members); a job of the
         # kind this emulator runs cannot do without them, and the real service refuses it too.
         spec = request.get("AlgorithmSpecification")
@@ -224,6 +231,33 @@ class TrainingService(JobTable[TrainingJobRecord]):
             run.stop_requested.set()
         return {}
 
+    def delete_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Forget a terminal job's record (its S3 artifacts and logs stay), as AWS documents:
+        only Completed, Failed or Stopped jobs may be deleted, and the name is free again."""
+        name = request["TrainingJobName"]
+        with self._lock:
+            job = self._jobs.get(name)
+            if job is None:
+                raise ResourceNotFound("Requested resource not found.")
+            if job.status not in TERMINAL_TRAINING_STATUSES:
+                raise ResourceInUse(
+                    f"Training job {name} is in status {job.status} and cannot be deleted: only "
+                    "jobs that are Completed, Failed or Stopped can be deleted."
+                )
+            run = self._runs.get(name)
+        # A terminal job's worker may still be freeing its staged input: let it finish first, so
+        # a new job of the same name never shares its run or directory.
+        if run is not None and run.thread is not None:
+            run.thread.join(timeout=30)
+        with self._lock:
+            if self._jobs.get(name) is not job or name in self._runs:
+                raise ResourceInUse(f"Training job {name} is being changed; try again.")
+            del self._jobs[name]
+            self._store.delete(KIND, name)
+            self._tags.forget(job.arn)
+            shutil.rmtree(self._jobs_dir / name, ignore_errors=True)
+        return {}
+
     # --- the worker -----------------------------------------------------------------------------
 
     def _update(self, name: str, **changes: Any) -> TrainingJobRecord:
@@ -272,6 +306,8 @@ class TrainingService(JobTable[TrainingJobRecord]):
             self._check_stop(run)
             self._update(name, training_start_time=now())
             self._secondary(name, SecondaryStatus.DOWNLOADING, MSG_DOWNLOADING)
+            volume = request.get("ResourceConfig", {}).get("VolumeSizeInGB")
+            budget = VolumeBudget(volume, "ResourceConfig.VolumeSizeInGB")
             for channel in request.get("InputDataConfig", []):
                 stage_channel(
                     self._s3,
@@ -279,6 +315,7 @@ class TrainingService(JobTable[TrainingJobRecord]):
                     tree.channel_dir(channel["ChannelName"]),
                     self._region,
                     request["RoleArn"],
+                    budget,
                 )
                 self._check_stop(run)
             self._secondary(name, SecondaryStatus.TRAINING, MSG_IMAGE)

@@ -40,6 +40,7 @@ from emulator.services.batch_records import (
     iter_records,
     pack_requests,
 )
+from emulator.services.environment_policy import check_environment
 from emulator.services.hosting import DeployError, wait_for_ping
 from emulator.services.invocation import ConnectionPool
 from emulator.services.jobs import JobRun, JobTable
@@ -157,6 +158,7 @@ class TransformService(JobTable[TransformJobRecord]):
 
     def create_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request["TransformJobName"]
+        check_environment(self._runtime, request)
         model = self._model(request["ModelName"])
         if any(uses_model_data_source(c) for c in model.containers()):
             # The real service's refusal, word for word.

@@ -358,6 +358,8 @@ class VariantState:
     instance_type: str = ""
     network_isolation: bool = False
     """The model's EnableNetworkIsolation: the serving container gets no outside network."""
+    volume_size_in_gb: int | None = None
+    """The variant's VolumeSizeInGB: what its model may expand to (None: the default volume)."""
 
     @property
     def image(self) -> str:

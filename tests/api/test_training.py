@@ -354,15 +354,16 @@ def test_list_filters_sort_and_pages(aws: Aws, pca_trained: Trained) -> None:
             break
         page = aws.sm.list_training_jobs(MaxResults=2, NextToken=page["NextToken"], **kwargs)
     assert seen == names
-    newest_first = aws.sm.list_training_jobs(NameContains=marker)["TrainingJobSummaries"]
-    assert [s["TrainingJobName"] for s in newest_first] == names[::-1]
+    # ListTrainingJobs' documented default order is CreationTime, Ascending.
+    oldest_first = aws.sm.list_training_jobs(NameContains=marker)["TrainingJobSummaries"]
+    assert [s["TrainingJobName"] for s in oldest_first] == names
     assert (
         aws.sm.list_training_jobs(NameContains=marker, StatusEquals="Failed")[
             "TrainingJobSummaries"
         ]
         == []
     )
-    hour_before = newest_first[-1]["CreationTime"] - timedelta(hours=1)
+    hour_before = oldest_first[0]["CreationTime"] - timedelta(hours=1)
     after = aws.sm.list_training_jobs(NameContains=marker, CreationTimeAfter=hour_before)
     assert len(after["TrainingJobSummaries"]) == 5
     before = aws.sm.list_training_jobs(NameContains=marker, CreationTimeBefore=hour_before)

@@ -6,6 +6,7 @@ train: reads /opt/ml/input/config/hyperparameters.json; "behaviour" is one of
   sleep     print a line, then wait; SIGTERM -> print "terminated" and exit 0
   stubborn  print a line, then wait ignoring SIGTERM (only SIGKILL ends it)
   network   print the network interfaces the container has, exit 0
+  env       print the container's environment, one `env NAME=VALUE` line each, exit 0
 serve: GET /ping, POST /invocations answering the model file's content, the request body and
 headers (custom attributes are answered back as `seen=<value>`).
 """
@@ -56,6 +57,10 @@ def train() -> int:
             time.sleep(0.1)
     if behaviour == "network":
         print("interfaces: " + ",".join(sorted(os.listdir("/sys/class/net"))), flush=True)
+        return 0
+    if behaviour == "env":
+        for name, value in sorted(os.environ.items()):
+            print(f"env {name}={value}", flush=True)
         return 0
     print(f"unknown behaviour {behaviour}", flush=True)
     return 2
