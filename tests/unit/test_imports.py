@@ -20,6 +20,7 @@ MOTO_IMPORTERS = {
     "emulator.moto_bridge",
     "emulator.state.s3",
     "emulator.state.logs",
+    "emulator.state.sns",
 }
 DOCKER_IMPORTERS = {"emulator.runtime.docker_runtime"}
 HTTP_FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "flask", "werkzeug")
