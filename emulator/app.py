@@ -13,12 +13,13 @@ from emulator.api import admin, control, runtime
 from emulator.aws import specs
 from emulator.aws.errors import UnknownOperationException
 from emulator.config import Settings
-from emulator.edge import EdgeRouter
+from emulator.edge import EdgeRouter, Guard
 from emulator.moto_bridge import MotoBridge, moto_app
 from emulator.runtime.select import select_runtime
-from emulator.services.operations import Dispatcher
+from emulator.services.dispatch import Dispatcher
 from emulator.services.regions import RegionalServices
 from emulator.state.logs import RegionalLogs
+from emulator.state.moto_reset import reset_moto_backends
 from emulator.state.s3 import S3Store
 from emulator.state.sns import SnsPublisher
 
@@ -83,4 +84,7 @@ def build_app(settings: Settings) -> ASGIApp:
         ours=api,
         moto=MotoBridge(moto_app(), s3, logs.get(settings.region)),
         runtime=runtime.RuntimeApp(regions),
+        guard=Guard.from_settings(
+            settings, s3, admin.make_reset(regions, s3, logs, reset_moto_backends)
+        ),
     )

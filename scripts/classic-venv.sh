@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds .venv-classic: the pins under which the classic SageMaker notebooks run unchanged
-# (../shared/docs/environment.md). mxnet 1.9.1 needs numpy 1.23.x, so it cannot share .venv.
+# Builds .venv-classic: the pins under which the classic SageMaker notebooks (and
+# examples/census_segmentation.ipynb) run unchanged: SDK 2.x with the PCA/KMeans estimators, MXNet
+# 1.x to read the model files, pandas 1.x. mxnet 1.9.1 needs numpy 1.23.x, so it cannot share .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv-classic

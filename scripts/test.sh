@@ -22,6 +22,8 @@ else
   bash containers/build.sh
 fi
 
+bash scripts/browser.sh  # headless Chromium for tests/browser
+
 step "lint and types"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -1,4 +1,6 @@
-"""The host-side /opt/ml tree of one container: its paths and the config JSONs of spec §1.
+"""The host-side /opt/ml tree of one container: its paths and its config JSONs.
+
+The layout is the real training container's (docs/sagemaker-facts.md#training-container).
 
 Containers never talk to S3: the control plane builds this tree (config JSONs, staged channels)
 before `train` starts and reads the model and failure file back from it afterwards.
@@ -37,7 +39,10 @@ class OptMlTree(OptMl):
             path.mkdir(parents=True, exist_ok=True)
 
     def write_training_config(self, request: dict[str, Any]) -> None:
-        """Write hyperparameters.json, inputdataconfig.json and resourceconfig.json (spec §1)."""
+        """Write hyperparameters.json, inputdataconfig.json and resourceconfig.json.
+
+        Their shapes: docs/sagemaker-facts.md#training-container.
+        """
         # Every hyperparameter value is a string, as the real service writes them.
         hyperparameters = {k: str(v) for k, v in request.get("HyperParameters", {}).items()}
         _write_json(self.config_dir / "hyperparameters.json", hyperparameters)

@@ -1,7 +1,8 @@
 """Asynchronous inference: InvokeEndpointAsync queues a request, the endpoint's own containers
 process the queue, and the answer lands in S3 (plus an SNS notification when configured).
 
-InvokeEndpointAsync returns at once with the inference id and the S3 locations. Each queued
+The real service's behaviour: docs/sagemaker-facts.md#asynchronous-inference. InvokeEndpointAsync
+returns at once with the inference id and the S3 locations. Each queued
 request is persisted in the record store until it is done, so a request queued or in flight when
 the emulator stops is processed once the endpoint serves again after the restart. A scheduler
 thread hands requests to the endpoint in arrival order, at most

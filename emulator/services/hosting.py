@@ -53,9 +53,9 @@ CONFIG_KIND = "endpoint-config"
 ENDPOINT_KIND = "endpoint"
 
 PING_TIMEOUT_SECONDS = 240.0
-"""A container must pass /ping within 4 minutes of its start (spec §2)."""
+"""A container must pass /ping within 4 minutes of its start (docs/sagemaker-facts.md#inference-container)."""
 STOP_GRACE_SECONDS = 30.0
-"""SIGTERM, then SIGKILL 30 s later (spec §2)."""
+"""SIGTERM, then SIGKILL 30 s later (docs/sagemaker-facts.md#inference-container)."""
 _PING_INTERVAL_SECONDS = 0.02
 MONITOR_INTERVAL_SECONDS = 1.0
 _LOG_TAIL_LINES = 15
@@ -254,8 +254,8 @@ class HostingService:
                 request={k: v for k, v in request.items() if k != "Tags"},
                 creation_time=now(),
             )
+            self._store.put(MODEL_KIND, name, record)  # first: a refused write keeps nothing
             self._models[name] = record
-            self._store.put(MODEL_KIND, name, record)
         return {"ModelArn": arn}
 
     def _object_exists(self, url: str) -> bool:
@@ -324,8 +324,8 @@ class HostingService:
                 request={k: v for k, v in request.items() if k != "Tags"},
                 creation_time=now(),
             )
+            self._store.put(CONFIG_KIND, name, record)  # first: a refused write keeps nothing
             self._configs[name] = record
-            self._store.put(CONFIG_KIND, name, record)
         return {"EndpointConfigArn": arn}
 
     def _config(self, name: str) -> EndpointConfigRecord:
@@ -430,8 +430,8 @@ class HostingService:
                 variants=variants,
                 async_config=config.request.get("AsyncInferenceConfig"),
             )
+            self._store.put(ENDPOINT_KIND, name, record)  # first: a refused write keeps nothing
             self._endpoints[name] = record
-            self._store.put(ENDPOINT_KIND, name, record)
             generation = self._bump(name)
         self._spawn(
             self._deploy_and_switch,
@@ -702,7 +702,8 @@ def wait_for_ping(
     tail: collections.deque[str],
     abandoned: Callable[[], str | None],
 ) -> None:
-    """Poll GET /ping until it answers 200 (spec §2: within 4 minutes of the start).
+    """Poll GET /ping until it answers 200 (within 4 minutes of the start on SageMaker:
+    docs/sagemaker-facts.md#inference-container).
 
     Raises DeployError with `failure` (plus the last log lines if the container exited), or with
     what `abandoned` returns once the caller no longer wants the container.

@@ -25,7 +25,7 @@ from emulator.aws.errors import ModelError, ServiceUnavailableRuntime, Validatio
 from emulator.runtime.base import ServingHandle
 
 INVOCATION_TIMEOUT_SECONDS = 60.0
-"""The container must answer /invocations within 60 s (spec §2)."""
+"""The container must answer /invocations within 60 s (docs/sagemaker-facts.md#inference-container)."""
 
 CUSTOM_ATTRIBUTES_HEADER = "X-Amzn-SageMaker-Custom-Attributes"
 
@@ -39,8 +39,9 @@ class InvokeResult:
 
 
 CONNECT_TIMEOUT_SECONDS = 2.0
-"""A container must accept a socket within 250 ms (spec §2); one that takes 2 s is gone (a killed
-Docker container takes its bridge address with it, and a connect to it hangs)."""
+"""A container must accept a socket within 250 ms (docs/sagemaker-facts.md#inference-container); one
+that takes 2 s is gone (a killed Docker container takes its bridge address with it, and a connect
+to it hangs)."""
 
 
 class ContainerUnreachable(ConnectionError):
@@ -296,7 +297,8 @@ class InvocationRouter:
         (asynchronous invocations allow up to an hour); `asynchronous` says the request comes
         from the asynchronous queue, which only an asynchronous endpoint takes."""
         variant = self._enter_variant(endpoint_name, target_variant, status_of, asynchronous)
-        # SageMaker passes on only the headers InvokeEndpoint supports (spec §2).
+        # SageMaker passes on only the headers InvokeEndpoint supports
+        # (docs/sagemaker-facts.md#inference-container).
         headers: dict[str, str] = {}
         if content_type:
             headers["Content-Type"] = content_type

@@ -1,8 +1,7 @@
 """A model container's artifacts: ModelDataUrl or ModelDataSource, checked at CreateModel and
 staged into the serving container's /opt/ml/model at deploy.
 
-AWS stages `ModelDataSource.S3DataSource` in three ways (the CompressionType documentation of
-the S3ModelDataSource shape):
+AWS stages `ModelDataSource.S3DataSource` in three ways (docs/sagemaker-facts.md#modeldatasource):
 
 - `S3Object` + `Gzip`: the object is a gzip-compressed tar, unpacked into /opt/ml/model (what
   `ModelDataUrl` does);

@@ -14,10 +14,12 @@ import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from emulator.aws.context import is_region_name
 from emulator.runtime.base import ContainerRuntime
+from emulator.services.operations import invoke
 from emulator.services.ports import LogWriter, Notifier, ObjectStore
 from emulator.services.sagemaker import SageMakerService
 
@@ -94,6 +96,8 @@ class RegionalServices:
                 logs=self._logs_for(region),
                 notifier=self._notifier,
             )
+            # Internal callers (a tuning job creating its children) take the HTTP path's checks.
+            service.bind_operations(partial(invoke, service))
             self._services[region] = service
             started = self._started
         if started:
@@ -103,6 +107,19 @@ class RegionalServices:
     def all(self) -> list[SageMakerService]:
         with self._lock:
             return list(self._services.values())
+
+    def reset(self) -> None:
+        """Forget every region's SageMaker state (moto's `/moto-api/reset`): running jobs and
+        endpoints are stopped, records and job folders deleted. Requests wait meanwhile."""
+        with self._lock:
+            services = list(self._services.values())
+            self._services.clear()
+            for service in services:
+                try:
+                    service.close()
+                except Exception:
+                    log.exception("error while resetting the %s control plane", service.region)
+            shutil.rmtree(self._root, ignore_errors=True)
 
     def close(self) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ record store under the data dir.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from emulator.aws import arns
@@ -33,6 +34,10 @@ NOTEBOOK_ROLE_ARN = f"arn:aws:iam::{arns.ACCOUNT_ID}:role/SageMakerRole"
 class _NoSns:
     def publish(self, region: str, topic_arn: str, message: str) -> str | None:
         return "this emulator was started without SNS"
+
+
+def _unbound(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    raise RuntimeError(f"{operation}: this service was not bound to the operation registry")
 
 
 class SageMakerService:
@@ -78,6 +83,12 @@ class SageMakerService:
         )
         self._monitoring = MonitoringService(settings.region)
         self._started = False
+        self.call_operation: Callable[[str, dict[str, Any]], dict[str, Any]] = _unbound
+
+    def bind_operations(self, call: Callable[[str, dict[str, Any]], dict[str, Any]]) -> None:
+        """How this region's services call an operation as a client would (validated, wire-form
+        parameters and answer): set once by whoever made the service."""
+        self.call_operation = call
 
     def start(self) -> None:
         """Recover the stored state (failed-over jobs, serving endpoints); call once."""

@@ -1,8 +1,8 @@
 """Training jobs: CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs, StopTrainingJob.
 
 CreateTrainingJob returns at once; a worker thread per job walks the real service's secondary
-statuses (spec §9): stage the /opt/ml tree, run `train` in the runtime with its output going live
-to CloudWatch Logs, then tar /opt/ml/model into <S3OutputPath>/<job>/output/model.tar.gz.
+statuses (docs/sagemaker-facts.md#job-status-and-logs): stage the /opt/ml tree, run `train` in the
+runtime with its output going live to CloudWatch Logs, then tar /opt/ml/model into <S3OutputPath>/<job>/output/model.tar.gz.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ RESTART_REASON = (
     "marked Failed when the emulator started again."
 )
 
-# Status messages the real service shows (LOG21/LOG19 in spec §9).
+# Status messages the real service shows in real job logs (docs/sagemaker-facts.md#job-status-and-logs).
 MSG_STARTING = "Starting the training job"
 MSG_LAUNCHING = "Launching requested ML instances"
 MSG_PREPARING = "Preparing the instances for training"
@@ -185,8 +185,8 @@ class TrainingService(JobTable[TrainingJobRecord]):
             if self._closed:
                 raise ValidationException("The emulator is shutting down.")
             self._tags.set_initial(arn, request.get("Tags", []))
+            self._store.put(KIND, name, job)  # first: a refused write (disk full) keeps nothing
             self._jobs[name] = job
-            self._store.put(KIND, name, job)
             run = JobRun()
             run.thread = threading.Thread(
                 target=self._work, args=(name, run), name=f"train-{name}", daemon=True
@@ -369,7 +369,8 @@ class TrainingService(JobTable[TrainingJobRecord]):
                     self._jobs[name].final_metrics = collector.final()
 
         environment = {
-            # What the real built-in containers see (spec §1); the request's map is added last.
+            # What the real built-in containers see (docs/sagemaker-facts.md#training-container);
+            # the request's map is added last.
             "TRAINING_JOB_NAME": name,
             "TRAINING_JOB_ARN": arn,
             "AWS_REGION": self._region,

@@ -2,8 +2,8 @@
 StopTransformJob.
 
 CreateTransformJob returns at once; a worker thread per job unpacks the model (as hosting does),
-starts one serving container with the batch environment (spec §2), waits for GET /ping, asks
-GET /execution-parameters, then streams every input object through POST /invocations and writes
+starts one serving container with the batch environment (docs/sagemaker-facts.md#inference-container),
+waits for GET /ping, asks GET /execution-parameters, then streams every input object through POST /invocations and writes
 `<S3OutputPath>/<input path relative to the prefix>.out`. One container serves the job whatever
 its InstanceCount.
 """
@@ -70,11 +70,12 @@ log = logging.getLogger(__name__)
 KIND = "transform-job"
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 STOP_GRACE_SECONDS = 30.0
-"""SIGTERM, then SIGKILL 30 s later (spec §2)."""
+"""SIGTERM, then SIGKILL 30 s later (docs/sagemaker-facts.md#inference-container)."""
 _LOG_TAIL_LINES = 15
 
-# Defaults when neither the job nor the container's /execution-parameters says (spec §2: API
-# docs; the SDK's local mode uses BatchStrategy MultiRecord and MaxPayloadInMB 6).
+# Defaults when neither the job nor the container's /execution-parameters says (the API docs, see
+# docs/sagemaker-facts.md#inference-container; the SDK's local mode uses BatchStrategy MultiRecord
+# and MaxPayloadInMB 6).
 DEFAULT_MAX_PAYLOAD_MB = 6
 DEFAULT_MAX_CONCURRENT = 1
 DEFAULT_BATCH_STRATEGY = "MultiRecord"
@@ -189,8 +190,8 @@ class TransformService(JobTable[TransformJobRecord]):
             if self._closed:
                 raise ValidationException("The emulator is shutting down.")
             self._tags.set_initial(arn, request.get("Tags", []))
+            self._store.put(KIND, name, job)  # first: a refused write (disk full) keeps nothing
             self._jobs[name] = job
-            self._store.put(KIND, name, job)
             run = JobRun()
             run.thread = threading.Thread(
                 target=self._work, args=(name, model, run), name=f"transform-{name}", daemon=True
@@ -324,7 +325,8 @@ class TransformService(JobTable[TransformJobRecord]):
 
         environment = {str(k): str(v) for k, v in container.get("Environment", {}).items()}
         environment.update({str(k): str(v) for k, v in request.get("Environment", {}).items()})
-        # Spec §2: SAGEMAKER_BATCH always; the other three only when the job set them.
+        # SAGEMAKER_BATCH always; the other three only when the job set them
+        # (docs/sagemaker-facts.md#inference-container).
         environment["SAGEMAKER_BATCH"] = "true"
         if "MaxPayloadInMB" in request:
             environment["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(request["MaxPayloadInMB"])
@@ -474,7 +476,7 @@ class TransformService(JobTable[TransformJobRecord]):
 
 
 def _check_supported(request: dict[str, Any]) -> None:
-    """Fail the job (not the call) for what this emulator does not do, as the brief asks."""
+    """Fail the job (not the call) for what this emulator does not do: the request is valid."""
     processing = request.get("DataProcessing", {})
     for key, default in _DEFAULT_DATA_PROCESSING.items():
         if processing.get(key, default) != default:
@@ -513,7 +515,10 @@ def _positive_int(value: Any, default: int, minimum: int) -> int:
 
 
 def _parameters(request: dict[str, Any], container: dict[str, Any]) -> _Parameters:
-    """Spec §2 precedence: the job's value, then the container's answer, then the defaults."""
+    """The job's value, then the container's answer, then the defaults.
+
+    That is SageMaker's precedence (docs/sagemaker-facts.md#inference-container).
+    """
     strategy = request.get("BatchStrategy") or _ENV_TO_STRATEGY.get(
         str(container.get("BatchStrategy", "")), DEFAULT_BATCH_STRATEGY
     )

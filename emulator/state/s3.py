@@ -12,6 +12,10 @@ Layout under the store's root::
                                        writing the body and the metadata never pairs them wrongly)
 
 Only the latest version of each key is kept, and in-progress multipart uploads are not.
+
+A write the disk refuses (full) is undone in moto as well (`_restore`: moto's copy of the bucket
+goes back to the disk copy), its temporary files are removed, and `DiskFull` is raised: what was
+acknowledged is on disk, what was refused is nowhere, before and after a restart.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import IO, Any, BinaryIO
 from moto.s3.models import FakeBucket, FakeKey, s3_backends
 
 from emulator.aws.arns import ACCOUNT_ID, PARTITION
+from emulator.state.space import DiskFull, is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -152,34 +157,76 @@ class S3Store:
     # --- persistence --------------------------------------------------------------------------
 
     def sync_bucket(self, bucket: str) -> None:
-        """Make the disk copy of `bucket` equal moto's (called after every mutating request)."""
+        """Make the disk copy of `bucket` equal moto's (called after every mutating request).
+
+        If the disk refuses, moto's copy is put back to the disk's (the request is undone) and
+        `DiskFull` (or the other error) is raised.
+        """
         with self.lock:
-            fake_bucket: FakeBucket | None = self.backend.buckets.get(bucket)
-            if fake_bucket is None:
-                if bucket in self._buckets:
-                    del self._buckets[bucket]
-                    self._index.pop(bucket, None)
-                    self._write_buckets()
-                    shutil.rmtree(self._objects / bucket, ignore_errors=True)
-                return
-            if bucket not in self._buckets:
-                self._buckets[bucket] = {
-                    "region": str(fake_bucket.region_name),
-                    "created": _iso(fake_bucket.creation_date),
-                }
-                self._write_buckets()
-            on_disk = self._index.setdefault(bucket, {})
-            current: dict[str, FakeKey] = {
-                name: fake for name, fake in fake_bucket.keys.items() if isinstance(fake, FakeKey)
+            try:
+                self._sync_bucket(bucket)
+            except Exception as exc:
+                try:
+                    self._restore(bucket)
+                except Exception:
+                    log.exception("could not undo a refused write to S3 bucket %s", bucket)
+                if is_disk_full(exc):
+                    raise DiskFull() from exc
+                raise
+
+    def _sync_bucket(self, bucket: str) -> None:
+        fake_bucket: FakeBucket | None = self.backend.buckets.get(bucket)
+        if fake_bucket is None:
+            if bucket in self._buckets:
+                self._write_buckets({k: v for k, v in self._buckets.items() if k != bucket})
+                del self._buckets[bucket]
+                self._index.pop(bucket, None)
+                shutil.rmtree(self._objects / bucket, ignore_errors=True)
+            return
+        if bucket not in self._buckets:
+            info = {
+                "region": str(fake_bucket.region_name),
+                "created": _iso(fake_bucket.creation_date),
             }
-            for name, fake in current.items():
-                signature = _signature(fake)
-                if on_disk.get(name) != signature:
-                    self._write_object(bucket, name, fake)
-                    on_disk[name] = signature
-            for name in [name for name in on_disk if name not in current]:
-                self._remove_object(bucket, name)
-                del on_disk[name]
+            self._write_buckets({**self._buckets, bucket: info})
+            self._buckets[bucket] = info
+        on_disk = self._index.setdefault(bucket, {})
+        current: dict[str, FakeKey] = {
+            name: fake for name, fake in fake_bucket.keys.items() if isinstance(fake, FakeKey)
+        }
+        for name, fake in current.items():
+            signature = _signature(fake)
+            if on_disk.get(name) != signature:
+                self._write_object(bucket, name, fake)
+                on_disk[name] = signature
+        for name in [name for name in on_disk if name not in current]:
+            self._remove_object(bucket, name)
+            del on_disk[name]
+
+    def _restore(self, bucket: str) -> None:
+        """Put moto's copy of `bucket` back to the disk copy (after a refused write)."""
+        backend = self.backend
+        fake_bucket: FakeBucket | None = backend.buckets.get(bucket)
+        info = self._buckets.get(bucket)
+        if info is None:
+            if fake_bucket is not None:
+                del backend.buckets[bucket]  # its creation was refused
+            return
+        if fake_bucket is None:  # its deletion was refused
+            fake_bucket = backend.create_bucket(bucket, info.get("region", self.region))
+            if info.get("created"):
+                fake_bucket.creation_date = datetime.fromisoformat(info["created"])
+        on_disk = self._index.setdefault(bucket, {})
+        current = {
+            name: fake for name, fake in fake_bucket.keys.items() if isinstance(fake, FakeKey)
+        }
+        for name, fake in current.items():
+            if name not in on_disk:
+                fake_bucket.keys.pop(name)
+            elif _signature(fake) != on_disk[name]:
+                self._load_key(bucket, self._key_dir(bucket, name) / f"{_digest(name)}.json")
+        for name in [name for name in on_disk if name not in current]:
+            self._load_key(bucket, self._key_dir(bucket, name) / f"{_digest(name)}.json")
 
     def sync_buckets(self, names: Iterable[str] | None = None) -> None:
         """Sync the named buckets, or every bucket moto or the disk knows when `names` is None."""
@@ -200,10 +247,14 @@ class S3Store:
         digest = _digest(name)
         body_name = f"{digest}.{uuid.uuid4().hex[:12]}"
         tmp = directory / f".{body_name}.tmp"
-        with fake.lock, tmp.open("wb") as out:
-            fake._value_buffer.seek(0)
-            shutil.copyfileobj(fake._value_buffer, out, _CHUNK)
-        os.replace(tmp, directory / body_name)
+        try:
+            with fake.lock, tmp.open("wb") as out:
+                fake._value_buffer.seek(0)
+                shutil.copyfileobj(fake._value_buffer, out, _CHUNK)
+            os.replace(tmp, directory / body_name)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         old_body = self._body_name(bucket, name)
         meta = {
             "key": name,
@@ -214,7 +265,11 @@ class S3Store:
             "metadata": dict(fake.metadata),
             "storage_class": fake.storage_class,
         }
-        _atomic_write(directory / f"{digest}.json", json.dumps(meta).encode())
+        try:
+            _atomic_write(directory / f"{digest}.json", json.dumps(meta).encode())
+        except BaseException:
+            (directory / body_name).unlink(missing_ok=True)
+            raise
         if old_body and old_body != body_name:
             (directory / old_body).unlink(missing_ok=True)
 
@@ -240,8 +295,8 @@ class S3Store:
     def _key_dir(self, bucket: str, name: str) -> Path:
         return self._objects / bucket / _digest(name)[:2]
 
-    def _write_buckets(self) -> None:
-        _atomic_write(self._buckets_file, json.dumps(self._buckets, indent=1).encode())
+    def _write_buckets(self, buckets: dict[str, dict[str, str]]) -> None:
+        _atomic_write(self._buckets_file, json.dumps(buckets, indent=1).encode())
 
     def _load(self) -> None:
         """Put the disk copy back into moto (at start, before any request)."""
@@ -253,28 +308,12 @@ class S3Store:
                 fake_bucket = backend.create_bucket(bucket, info.get("region", self.region))
                 if info.get("created"):
                     fake_bucket.creation_date = datetime.fromisoformat(info["created"])
-            index = self._index.setdefault(bucket, {})
+            self._index.setdefault(bucket, {})
             bucket_dir = self._objects / bucket
             if not bucket_dir.is_dir():
                 continue
             for meta_path in bucket_dir.glob("*/*.json"):
-                try:
-                    meta = json.loads(meta_path.read_bytes())
-                    body_path = meta_path.parent / meta["body"]
-                    fake = backend.put_object(bucket, meta["key"], b"", disable_notification=True)
-                    with body_path.open("rb") as stream:
-                        _fill(fake, _chunks(stream))
-                except (OSError, ValueError, KeyError) as exc:
-                    log.warning("skipping unreadable S3 object record %s: %s", meta_path, exc)
-                    continue
-                fake._etag = meta["etag"]
-                fake.last_modified = datetime.fromisoformat(meta["last_modified"]).replace(
-                    tzinfo=None
-                )
-                fake.set_metadata(dict(meta.get("metadata") or {}))
-                if meta.get("storage_class"):
-                    fake.set_storage_class(meta["storage_class"])
-                index[meta["key"]] = _signature(fake)
+                self._load_key(bucket, meta_path)
             self._remove_orphans(bucket_dir)
         log.info(
             "S3: loaded %d bucket(s), %d object(s) from %s",
@@ -282,6 +321,25 @@ class S3Store:
             sum(len(keys) for keys in self._index.values()),
             self.root,
         )
+
+    def _load_key(self, bucket: str, meta_path: Path) -> None:
+        """Put one object's disk copy into moto (at start, or to undo a refused write)."""
+        index = self._index.setdefault(bucket, {})
+        try:
+            meta = json.loads(meta_path.read_bytes())
+            body_path = meta_path.parent / meta["body"]
+            fake = self.backend.put_object(bucket, meta["key"], b"", disable_notification=True)
+            with body_path.open("rb") as stream:
+                _fill(fake, _chunks(stream))
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("skipping unreadable S3 object record %s: %s", meta_path, exc)
+            return
+        fake._etag = meta["etag"]
+        fake.last_modified = datetime.fromisoformat(meta["last_modified"]).replace(tzinfo=None)
+        fake.set_metadata(dict(meta.get("metadata") or {}))
+        if meta.get("storage_class"):
+            fake.set_storage_class(meta["storage_class"])
+        index[meta["key"]] = _signature(fake)
 
     def _remove_orphans(self, bucket_dir: Path) -> None:
         """Bodies no metadata points to: left by a crash between the two writes of an object."""
@@ -349,5 +407,9 @@ def _iso(value: datetime | None) -> str:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

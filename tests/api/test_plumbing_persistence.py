@@ -107,7 +107,7 @@ def test_s3_writes_acknowledged_before_a_kill_9_survive(
 
 
 def test_log_store_events_replay_after_a_restart(tmp_path: Path) -> None:
-    """LogStore writes (the services' container output) are journaled and replayed on start."""
+    """LogStore writes (the services' container output) are stored per stream and read back."""
     from moto.logs.models import logs_backends
 
     from emulator.aws.arns import ACCOUNT_ID
@@ -120,11 +120,13 @@ def test_log_store_events_replay_after_a_restart(tmp_path: Path) -> None:
     store.put_lines(group, stream, ["first", "second"], timestamp_ms=1_000)  # older than 14 days
     store.put_lines(group, stream, ["third"])
     store.close()
-    with (tmp_path / "logs" / "journal.jsonl").open("a") as journal:
-        journal.write('{"group": "cut short by a cr')  # what kill -9 mid-write leaves
+    (events_file,) = [p for p in (tmp_path / "logs").rglob("*.jsonl") if p.stat().st_size]
+    with events_file.open("a") as events:
+        events.write("[1700000000000, 17")  # what kill -9 mid-write leaves
 
     logs_backends[ACCOUNT_ID][region].reset()  # a fresh process: moto starts empty
     replayed = LogStore(tmp_path / "logs", region)
+    replayed.load_for_request("Logs_20140328.GetLogEvents", {"logGroupName": group}, region)
     streams = replayed.backend.groups[group].streams
     assert set(streams) == {stream, "job-1/empty-stream"}
     assert [e.message for e in streams[stream].events] == ["first", "second", "third"]
@@ -134,6 +136,8 @@ def test_log_store_events_replay_after_a_restart(tmp_path: Path) -> None:
 
     logs_backends[ACCOUNT_ID][region].reset()
     again = LogStore(tmp_path / "logs", region)
+    assert again.backend.groups[group].streams[stream].events == []  # read on demand
+    again.load_for_request("Logs_20140328.GetLogEvents", {"logGroupName": group}, region)
     events = again.backend.groups[group].streams[stream].events
     assert [e.message for e in events] == ["first", "second", "third", "fourth"]
     again.backend.delete_log_group(group)  # what a client can do through the Logs API
@@ -204,3 +208,26 @@ def test_serve_refuses_a_seed_dir_with_loose_files(
         emulator_factory(data_dir=tmp_path / "data", extra_args=["--seed-dir", str(seed)])
     assert "top-level folders are buckets" in str(info.value)
     assert "Traceback" not in str(info.value)
+
+
+def test_a_nul_in_an_object_key_is_refused_as_s3_errors_are(
+    emulator_factory: StartEmulator, tmp_path: Path
+) -> None:
+    from botocore.exceptions import ClientError
+
+    s3 = s3_of(emulator_factory(data_dir=tmp_path / "data"))
+    s3.create_bucket(Bucket="nul-keys")
+    s3.put_object(Bucket="nul-keys", Key="plain", Body=b"x")
+    for call, kwargs in (
+        (s3.put_object, {"Key": "a\0b", "Body": b"x"}),
+        (s3.get_object, {"Key": "a\0b"}),
+        (s3.copy_object, {"Key": "c", "CopySource": "nul-keys/a\0b"}),
+    ):
+        with pytest.raises(ClientError) as info:
+            call(Bucket="nul-keys", **kwargs)
+        assert info.value.response["Error"]["Code"] == "InvalidArgument"
+        assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(ClientError) as info:
+        s3.delete_objects(Bucket="nul-keys", Delete={"Objects": [{"Key": "a\0b"}]})
+    assert info.value.response["Error"]["Code"] == "MalformedXML"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="nul-keys")["Contents"]] == ["plain"]

@@ -67,8 +67,8 @@ def test_kmeans_from_record_set_manifest(aws: Aws, kmeans_trained: Trained, tmp_
     distances = np.min(
         ((kmeans_trained.data[:, None, :] - centroids[None]) ** 2).sum(axis=2), axis=1
     )
-    # train:msd is the local Lloyd's loss over the weighted extra centres (spec §4), which lies
-    # below the data's own MSD to the final centroids.
+    # train:msd is the local Lloyd's loss over the weighted extra centres
+    # (docs/sagemaker-facts.md#k-means), which lies below the data's own MSD to the final centroids.
     assert 0.0 <= metrics["train:msd"] <= float(distances.mean()) * 1.05
     names = {d["Name"] for d in description["AlgorithmSpecification"]["MetricDefinitions"]}
     assert {"train:msd", "test:msd", "test:ssd", "train:progress"} <= names
@@ -130,7 +130,9 @@ def test_csv_gzip_channel_and_test_channel(aws: Aws) -> None:
     )
     test_uri = upload_csv(aws, data[:100], f"gz/{name}-test", parts=1)
     train = channel(f"s3://{aws.bucket}/gz/{name}/", content_type="text/csv;label_size=0")
+    # AWS takes a compressed channel only in Pipe mode (docs/constraints.md).
     train["CompressionType"] = "Gzip"
+    train["InputMode"] = "Pipe"
     create_job(
         aws,
         name,

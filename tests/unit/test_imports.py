@@ -21,6 +21,7 @@ MOTO_IMPORTERS = {
     "emulator.state.s3",
     "emulator.state.logs",
     "emulator.state.sns",
+    "emulator.state.moto_reset",
 }
 DOCKER_IMPORTERS = {"emulator.runtime.docker_runtime"}
 HTTP_FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "flask", "werkzeug")
