@@ -45,6 +45,7 @@ from emulator.services.hosting import DeployError, wait_for_ping
 from emulator.services.invocation import ConnectionPool
 from emulator.services.jobs import Job, JobEngine, JobEvents, JobKind, JobStopped, Outcome
 from emulator.services.listing import list_summaries
+from emulator.services.model_data import uses_model_data_source
 from emulator.services.ports import LogWriter, ObjectStore
 from emulator.services.staging import (
     S3Object,
@@ -178,6 +179,12 @@ class TransformService:
         name = request["TransformJobName"]
         check_environment(self._runtime, request)
         model = self._model(request["ModelName"])
+        if any(uses_model_data_source(c) for c in model.containers()):
+            # The real service's refusal, word for word.
+            raise ValidationException(
+                "SageMaker Batch currently doesn't support Model entity with container "
+                "definitions which use ModelDataSource attribute"
+            )
         output_path = request["TransformOutput"]["S3OutputPath"]
         if not output_path.startswith("s3://") or not output_path[len("s3://") :].split("/")[0]:
             raise ValidationException(
