@@ -31,9 +31,9 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from starlette.types import Receive, Scope, Send
 
 from emulator.edge import SERVICE_SCOPE_KEY
-from emulator.state.logs import LogStore
-from emulator.state.s3 import S3Store
-from emulator.state.space import DiskFull, is_disk_full
+from emulator.storage.logs import LogStore
+from emulator.storage.s3 import S3Store
+from emulator.storage.space import DiskFull, is_disk_full
 
 log = logging.getLogger(__name__)
 

@@ -111,7 +111,7 @@ def test_log_store_events_replay_after_a_restart(tmp_path: Path) -> None:
     from moto.logs.models import logs_backends
 
     from emulator.aws.arns import ACCOUNT_ID
-    from emulator.state.logs import LogStore
+    from emulator.storage.logs import LogStore
 
     region = "eu-west-3"  # a region no other test in this process writes to
     group, stream = "/aws/sagemaker/TrainingJobs", "job-1/algo-1-1700000000"
@@ -152,7 +152,7 @@ def test_s3_store_round_trip_through_the_data_dir(tmp_path: Path, key: str) -> N
     from moto.s3.models import s3_backends
 
     from emulator.aws.arns import ACCOUNT_ID, PARTITION
-    from emulator.state.s3 import NoSuchBucket, NoSuchKey, S3Store
+    from emulator.storage.s3 import NoSuchBucket, NoSuchKey, S3Store
 
     bucket = "store-round-trip"
     s3_backends[ACCOUNT_ID][PARTITION].reset()

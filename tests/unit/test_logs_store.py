@@ -9,7 +9,7 @@ from pathlib import Path
 from moto.logs.models import logs_backends
 
 from emulator.aws.arns import ACCOUNT_ID
-from emulator.state.logs import LogStore
+from emulator.storage.logs import LogStore
 
 GROUP = "/aws/sagemaker/TrainingJobs"
 GET = "Logs_20140328.GetLogEvents"

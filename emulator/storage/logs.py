@@ -40,7 +40,7 @@ from typing import Any
 from moto.logs.models import LogEvent, LogGroup, LogStream, logs_backends
 
 from emulator.aws.arns import ACCOUNT_ID
-from emulator.state.space import DiskFull, is_disk_full
+from emulator.storage.space import DiskFull, is_disk_full
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from typing import IO, Any, BinaryIO
 from moto.s3.models import FakeBucket, FakeKey, s3_backends
 
 from emulator.aws.arns import ACCOUNT_ID, PARTITION
-from emulator.state.space import DiskFull, is_disk_full
+from emulator.storage.space import DiskFull, is_disk_full
 
 log = logging.getLogger(__name__)
 
