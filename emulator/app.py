@@ -19,7 +19,7 @@ from emulator.runtime.select import select_runtime
 from emulator.services.operations import Dispatcher
 from emulator.services.regions import RegionalServices
 from emulator.storage.logs import RegionalLogs
-from emulator.storage.moto_reset import reset_moto_backends
+from emulator.storage.moto_internals import reset_all as reset_moto_backends
 from emulator.storage.s3 import S3Store
 
 log = logging.getLogger(__name__)

@@ -1,2 +1,2 @@
-"""Storage over moto: S3 and CloudWatch Logs persisted in the data dir, the disk-full errors of
-every store, and moto's reset."""
+"""Storage over moto: S3 and CloudWatch Logs persisted in the data dir, and the disk-full errors
+of every store. `moto_internals` is the one module that touches moto."""

@@ -1,7 +1,7 @@
 """The architecture's boundaries, enforced by walking every import (top-level and deferred).
 
 api -> services -> state -> storage; services -> runtime.base, aws, and storage only through their
-ports; only runtime/docker_runtime.py imports docker; only the edge/storage code imports moto; algorithms imports neither emulator nor boto3;
+ports; only runtime/docker_runtime.py imports docker; only storage/moto_internals.py imports moto; algorithms imports neither emulator nor boto3;
 sdk never imports emulator.
 """
 
@@ -15,13 +15,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("emulator", "algorithms", "sdk")
 
-MOTO_IMPORTERS = {
-    "emulator.edge",
-    "emulator.moto_bridge",
-    "emulator.storage.s3",
-    "emulator.storage.logs",
-    "emulator.storage.moto_reset",
-}
+# Every use of moto goes through one module, tested against the oldest and newest moto allowed.
+MOTO_IMPORTERS = {"emulator.storage.moto_internals"}
 DOCKER_IMPORTERS = {"emulator.runtime.docker_runtime"}
 HTTP_FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "flask", "werkzeug")
 
@@ -97,7 +92,9 @@ def test_the_walk_sees_the_packages() -> None:
     assert uses(MODULES["emulator.app"], "emulator.edge")
     # Deferred imports count too (select_runtime imports the Docker runtime inside a function).
     assert uses(MODULES["emulator.runtime.select"], "emulator.runtime.docker_runtime")
-    assert uses(MODULES["emulator.moto_bridge"], "moto")
+    assert uses(MODULES["emulator.storage.moto_internals"], "moto.s3.models")
+    # Deferred imports count too (the reset imports moto's admin backend inside a function).
+    assert uses(MODULES["emulator.storage.moto_internals"], "moto.moto_api._internal.models")
 
 
 @pytest.mark.parametrize("forbidden", ["emulator", "boto3", "botocore", "moto", "docker", "sdk"])
@@ -109,7 +106,7 @@ def test_sdk_never_imports_the_emulator() -> None:
     assert offenders("sdk", "emulator") == []
 
 
-def test_only_the_edge_and_storage_import_moto() -> None:
+def test_only_moto_internals_imports_moto() -> None:
     assert offenders("emulator", "moto", MOTO_IMPORTERS) == []
 
 
