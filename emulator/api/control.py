@@ -25,7 +25,8 @@ from emulator.aws.errors import (
     UnknownOperationException,
 )
 from emulator.aws.specs import target_prefix
-from emulator.services.operations import Dispatcher, resolve
+from emulator.services.dispatch import Dispatcher
+from emulator.services.operations import resolve
 
 log = logging.getLogger(__name__)
 

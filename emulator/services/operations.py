@@ -14,12 +14,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from emulator.aws.constraints import apply_constraints
-from emulator.aws.context import RequestContext
 from emulator.aws.errors import NotImplementedOperation, UnknownOperationException
 from emulator.aws.specs import operation_names
 from emulator.aws.validate import validate_input
 from emulator.aws.wire import parse_input, serialize_output
-from emulator.services.regions import RegionalServices
 from emulator.services.sagemaker import SageMakerService
 
 Handler = Callable[[SageMakerService, dict[str, Any]], dict[str, Any]]
@@ -79,19 +77,12 @@ def resolve(operation: str) -> Handler:
     return handler
 
 
-class Dispatcher:
-    """Validated calls into the control plane of the request's region."""
-
-    def __init__(self, regions: RegionalServices) -> None:
-        self.regions = regions
-
-    def call(
-        self, context: RequestContext, operation: str, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Run `operation` with wire-form `params`; the wire-form response."""
-        handler = resolve(operation)
-        validate_input(operation, params)
-        apply_constraints(operation, params)
-        service = self.regions.get(context.region)
-        result = handler(service, parse_input(operation, params))
-        return serialize_output(operation, result)
+def invoke(service: SageMakerService, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Run `operation` on one region's service with wire-form `params`: the model's validation,
+    the documented constraints, the handler, the output shape. HTTP requests and internal callers
+    (a tuning job creating its children) both come through here."""
+    handler = resolve(operation)
+    validate_input(operation, params)
+    apply_constraints(operation, params)
+    result = handler(service, parse_input(operation, params))
+    return serialize_output(operation, result)

@@ -9,14 +9,17 @@ record store under the data dir.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from emulator.aws import arns
 from emulator.runtime.base import ContainerRuntime
+from emulator.services.async_inference import AsyncInferenceService
 from emulator.services.hosting import HostingService
 from emulator.services.invocation import InvocationRouter, InvokeResult
+from emulator.services.jobs import JobEvents
 from emulator.services.monitoring import MonitoringService
-from emulator.services.ports import LogWriter, ObjectStore, ServiceSettings
+from emulator.services.ports import LogWriter, Notifier, ObjectStore, ServiceSettings
 from emulator.services.tags import TagService
 from emulator.services.training import TrainingService
 from emulator.services.transform import TransformService
@@ -29,6 +32,15 @@ NOTEBOOK_ROLE_ARN = f"arn:aws:iam::{arns.ACCOUNT_ID}:role/SageMakerRole"
 """The role DescribeNotebookInstance reports, so the SDK's get_execution_role() works offline."""
 
 
+class _NoSns:
+    def publish(self, region: str, topic_arn: str, message: str) -> str | None:
+        return "this emulator was started without SNS"
+
+
+def _unbound(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    raise RuntimeError(f"{operation}: this service was not bound to the operation registry")
+
+
 class SageMakerService:
     def __init__(
         self,
@@ -36,6 +48,7 @@ class SageMakerService:
         runtime: ContainerRuntime,
         s3: ObjectStore,
         logs: LogWriter,
+        notifier: Notifier | None = None,
     ) -> None:
         self.region = settings.region
         self._region = settings.region
@@ -44,8 +57,10 @@ class SageMakerService:
         self._store = RecordStore(data_dir / "state.sqlite3")
         self._tags = TagService(self._store, self._resource_exists)
         self._router = InvocationRouter(settings.region)
+        self.events = JobEvents()
+        """Status changes of this region's jobs (a tuning job follows its children here)."""
         self._training = TrainingService(
-            settings.region, data_dir, runtime, s3, logs, self._store, self._tags
+            settings.region, data_dir, runtime, s3, logs, self._store, self._tags, self.events
         )
         self._hosting = HostingService(
             settings.region, data_dir, runtime, s3, logs, self._store, self._tags, self._router
@@ -59,9 +74,25 @@ class SageMakerService:
             self._store,
             self._tags,
             self._hosting.model,
+            self.events,
+        )
+        self._async = AsyncInferenceService(
+            settings.region,
+            s3,
+            self._store,
+            self._router,
+            self._hosting.endpoint_status,
+            self._hosting.async_config,
+            notifier or _NoSns(),
         )
         self._monitoring = MonitoringService(settings.region)
         self._started = False
+        self.call_operation: Callable[[str, dict[str, Any]], dict[str, Any]] = _unbound
+
+    def bind_operations(self, call: Callable[[str, dict[str, Any]], dict[str, Any]]) -> None:
+        """How this region's services call an operation as a client would (validated, wire-form
+        parameters and answer): set once by whoever made the service."""
+        self.call_operation = call
 
     def start(self) -> None:
         """Recover the stored state (failed-over jobs, serving endpoints); call once."""
@@ -71,6 +102,7 @@ class SageMakerService:
         self._training.start()
         self._hosting.start()
         self._transform.start()
+        self._async.start()
         log.info(
             "SageMaker control plane of %s started with the %s runtime",
             self.region,
@@ -82,9 +114,11 @@ class SageMakerService:
 
         The runtime itself is closed by its owner, the composition root.
         """
+        self._async.close()
         self._training.close()
         self._transform.close()
         self._hosting.close()
+        self._async.join_workers()
         self._store.close()
 
     def _resource_exists(self, arn: str) -> bool:
@@ -204,6 +238,10 @@ class SageMakerService:
             target_variant,
             self._hosting.endpoint_status,
         )
+
+    def invoke_endpoint_async(self, endpoint_name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """InvokeEndpointAsync: `params` are the validated request members (Body as bytes)."""
+        return self._async.invoke(endpoint_name, params)
 
     # --- tags -----------------------------------------------------------------------------------
 
