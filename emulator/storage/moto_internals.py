@@ -2,7 +2,8 @@
 
 The stores persist what moto holds and put it back at start, so they read and write moto's model
 objects (S3's FakeBucket/FakeKey and its body buffer, Logs' LogGroup/LogStream/LogEvent), which
-moto does not document and may change in any release. Here each such use is one small function,
+moto does not document and may change in any release; asynchronous inference publishes to its SNS
+backend. Here each such use is one small function,
 and tests/unit/test_moto_internals.py exercises every one of them, so an upgrade that breaks one
 fails there, by name, instead of silently losing data at a restart.
 
@@ -230,6 +231,11 @@ def set_content_type(key: Key, content_type: str) -> None:
     key.set_metadata({"Content-Type": content_type})
 
 
+def content_type(key: Key) -> str | None:
+    value = key.metadata.get("Content-Type")  # moto's metadata dict ignores the names' case
+    return None if value is None else str(value)
+
+
 @dataclass(frozen=True)
 class CorsRule:
     """One rule of a bucket's CORS configuration (PutBucketCors), as moto parsed it."""
@@ -377,3 +383,23 @@ def append_lines(stream: Stream, timestamp_ms: int, lines: list[str]) -> None:
     real one does for clients, but these are a job's own lines.
     """
     stream.put_log_events([{"timestamp": timestamp_ms, "message": line} for line in lines])
+
+
+# --- SNS ---------------------------------------------------------------------------------------
+
+
+def _sns_backend(region: str) -> Any:
+    # Imported here: only asynchronous inference's notifications need SNS.
+    from moto.sns.models import sns_backends
+
+    return sns_backends[ACCOUNT_ID][region]
+
+
+def sns_topic_exists(region: str, topic_arn: str) -> bool:
+    return topic_arn in _sns_backend(region).topics
+
+
+def sns_publish(region: str, topic_arn: str, message: str) -> None:
+    """Publish to an existing topic: its subscribers (an SQS queue...) get the message. Raises
+    moto's own errors (a message too long...)."""
+    _sns_backend(region).publish(message, arn=topic_arn)

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("emulator", "algorithms", "sdk")
 
 # Every use of moto goes through one module, tested against the oldest and newest moto allowed.
-MOTO_IMPORTERS = {"emulator.storage.moto_internals", "emulator.storage.sns"}
+MOTO_IMPORTERS = {"emulator.storage.moto_internals"}
 DOCKER_IMPORTERS = {"emulator.runtime.docker_runtime"}
 HTTP_FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "flask", "werkzeug")
 

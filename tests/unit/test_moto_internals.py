@@ -16,6 +16,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from werkzeug.test import Client
@@ -130,7 +131,9 @@ def test_keys_are_filled_read_described_and_restored(bucket_name: str) -> None:
     assert moto.key_size(key) == len(body)
     assert moto.key_signature(key) != empty
     assert moto.key_signature(key) == moto.key_signature(key)
+    assert moto.content_type(key) in (None, "binary/octet-stream")
     moto.set_content_type(key, "text/csv")
+    assert moto.content_type(key) == "text/csv"
     facts = moto.key_facts(key)
     assert facts.etag == hashlib.md5(body).hexdigest()
     assert facts.size == len(body)
@@ -320,3 +323,46 @@ def test_streams_and_their_events() -> None:
 
 def _ms(value: datetime) -> int:
     return int(value.replace(tzinfo=UTC).timestamp() * 1000)
+
+
+# --- SNS ---------------------------------------------------------------------------------------
+
+
+def _query(service: str, region: str, **params: str) -> str:
+    response = Client(moto.server_app()).post(
+        "/",
+        data=urlencode(params),
+        headers={**_auth(service, region), "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    text: str = response.get_data(as_text=True)
+    return text
+
+
+def _between(text: str, tag: str) -> str:
+    return text.split(f"<{tag}>", 1)[1].split(f"</{tag}>", 1)[0]
+
+
+def test_sns_publish_reaches_a_subscribed_queue() -> None:
+    region = "af-south-1"  # a region no other test publishes in
+    name = f"internals-{uuid.uuid4().hex[:8]}"
+    topic = _between(_query("sns", region, Action="CreateTopic", Name=name), "TopicArn")
+    assert moto.sns_topic_exists(region, topic)
+    assert not moto.sns_topic_exists(region, topic + "-missing")
+    assert not moto.sns_topic_exists("eu-west-1", topic)
+    queue_url = _between(_query("sqs", region, Action="CreateQueue", QueueName=name), "QueueUrl")
+    queue_arn = f"arn:aws:sqs:{region}:123456789012:{name}"
+    _query(
+        "sns",
+        region,
+        Action="Subscribe",
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        **{"Attributes.entry.1.key": "RawMessageDelivery", "Attributes.entry.1.value": "true"},
+    )
+    moto.sns_publish(region, topic, '{"invocationStatus": "Completed"}')
+    received = _query(
+        "sqs", region, Action="ReceiveMessage", QueueUrl=queue_url, WaitTimeSeconds="0"
+    )
+    assert "invocationStatus" in _between(received, "Body")
