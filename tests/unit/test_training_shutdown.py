@@ -16,7 +16,6 @@ from emulator.services.jobs import Job
 from emulator.services.tags import TagService
 from emulator.services.training import TrainingService
 from emulator.services.transform import TransformService
-from emulator.state.logs import LogStore
 from emulator.state.records import (
     ModelRecord,
     SecondaryStatus,
@@ -24,8 +23,9 @@ from emulator.state.records import (
     TransformJobRecord,
     TransformJobStatus,
 )
-from emulator.state.s3 import S3Store
 from emulator.state.store import RecordStore
+from emulator.storage.logs import LogStore
+from emulator.storage.s3 import S3Store
 from tests.unit.test_records_recovery import _job
 
 
