@@ -16,6 +16,7 @@ from emulator.aws import arns
 from emulator.runtime.base import ContainerRuntime
 from emulator.services.hosting import HostingService
 from emulator.services.invocation import InvocationRouter, InvokeResult
+from emulator.services.jobs import JobEvents
 from emulator.services.monitoring import MonitoringService
 from emulator.services.ports import LogWriter, ObjectStore, ServiceSettings
 from emulator.services.tags import TagService
@@ -49,8 +50,10 @@ class SageMakerService:
         self._store = RecordStore(data_dir / "state.sqlite3")
         self._tags = TagService(self._store, self._resource_exists)
         self._router = InvocationRouter(settings.region)
+        self.events = JobEvents()
+        """Status changes of this region's jobs (a tuning job follows its children here)."""
         self._training = TrainingService(
-            settings.region, data_dir, runtime, s3, logs, self._store, self._tags
+            settings.region, data_dir, runtime, s3, logs, self._store, self._tags, self.events
         )
         self._hosting = HostingService(
             settings.region, data_dir, runtime, s3, logs, self._store, self._tags, self._router
@@ -64,6 +67,7 @@ class SageMakerService:
             self._store,
             self._tags,
             self._hosting.model,
+            self.events,
         )
         self._monitoring = MonitoringService(settings.region)
         self._started = False

@@ -19,16 +19,16 @@ import logging
 import secrets
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
 from emulator.aws import arns
-from emulator.aws.errors import ResourceInUse, ResourceNotFound, ValidationException
+from emulator.aws.errors import ResourceNotFound, ValidationException
 from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound, ServingHandle
 from emulator.runtime.images import algorithm_for_image
 from emulator.runtime.instance_types import container_limits
@@ -43,7 +43,7 @@ from emulator.services.batch_records import (
 from emulator.services.environment_policy import check_environment
 from emulator.services.hosting import DeployError, wait_for_ping
 from emulator.services.invocation import ConnectionPool
-from emulator.services.jobs import JobRun, JobTable
+from emulator.services.jobs import Job, JobEngine, JobEvents, JobKind, JobStopped, Outcome
 from emulator.services.listing import list_summaries
 from emulator.services.ports import LogWriter, ObjectStore
 from emulator.services.staging import (
@@ -56,7 +56,6 @@ from emulator.services.staging import (
 from emulator.services.tags import TagService
 from emulator.state import lifecycle
 from emulator.state.records import (
-    TERMINAL_TRANSFORM_STATUSES,
     ModelRecord,
     TransformJobRecord,
     TransformJobStatus,
@@ -66,7 +65,7 @@ from emulator.state.store import RecordStore
 
 log = logging.getLogger(__name__)
 
-KIND = "transform-job"
+STORE_KIND = "transform-job"
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 STOP_GRACE_SECONDS = 30.0
 """SIGTERM, then SIGKILL 30 s later (docs/sagemaker-facts.md#inference-container)."""
@@ -95,10 +94,6 @@ RESTART_REASON = (
 )
 
 
-class _JobStopped(Exception):
-    """StopTransformJob (or the emulator's shutdown) arrived while the job ran."""
-
-
 class TransformFailed(Exception):
     """The job cannot go on; the message is its FailureReason."""
 
@@ -112,9 +107,36 @@ class _Parameters:
     max_concurrent: int
 
 
-class TransformService(JobTable[TransformJobRecord]):
-    stopping_status = TransformJobStatus.STOPPING
+_TF = TransformJobStatus
+KIND: JobKind[TransformJobStatus] = JobKind(
+    store_kind=STORE_KIND,
+    noun="transform job",
+    statuses=TransformJobStatus,
+    transitions=lifecycle.TRANSFORM_TRANSITIONS,
+    in_progress=_TF.IN_PROGRESS,
+    stopping=_TF.STOPPING,
+    stopped=_TF.STOPPED,
+    failed=_TF.FAILED,
+    completed=_TF.COMPLETED,
+    restart_reason=RESTART_REASON,
+    shutdown_reason=SHUTDOWN_REASON,
+    not_found=lambda name: ValidationException(f"Could not find requested job with name {name}"),
+)
 
+
+def _end(job: TransformJobRecord, outcome: Outcome[TransformJobStatus], at: datetime) -> None:
+    if job.transform_start_time is None:
+        job.transform_start_time = at
+    job.transform_end_time = at
+
+
+def _interrupted(
+    job: TransformJobRecord, outcome: Outcome[TransformJobStatus], at: datetime
+) -> None:
+    job.transform_end_time = at
+
+
+class TransformService:
     def __init__(
         self,
         region: str,
@@ -125,34 +147,30 @@ class TransformService(JobTable[TransformJobRecord]):
         store: RecordStore,
         tags: TagService,
         model: Callable[[str], ModelRecord],
+        events: JobEvents | None = None,
     ) -> None:
-        super().__init__()
         self._region = region
         self._jobs_dir = data_dir / "transform-jobs"
         self._runtime = runtime
         self._s3 = s3
         self._logs = logs
-        self._store = store
         self._tags = tags
         self._model = model
+        self.engine: JobEngine[TransformJobRecord, TransformJobStatus] = JobEngine(
+            KIND, store, TransformJobRecord, events or JobEvents(), _end
+        )
 
     # --- lifecycle of the service ---------------------------------------------------------------
 
     def start(self) -> None:
         """Load the stored jobs; a job that was running when the emulator died is now Failed."""
-        for job in self._store.load_all(KIND, TransformJobRecord):
-            if job.status not in TERMINAL_TRANSFORM_STATUSES:
-                at = now()
-                if job.status == TransformJobStatus.STOPPING:
-                    # StopTransformJob had been accepted: the container is gone, so it stopped.
-                    job.status = TransformJobStatus.STOPPED
-                else:
-                    job.status = TransformJobStatus.FAILED
-                    job.failure_reason = RESTART_REASON
-                job.transform_end_time = at
-                job.last_modified_time = at
-                self._store.put(KIND, job.name, job)
-            self._jobs[job.name] = job
+        self.engine.recover(_interrupted)
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def exists(self, arn: str) -> bool:
+        return self.engine.exists(arn)
 
     # --- operations -----------------------------------------------------------------------------
 
@@ -174,37 +192,18 @@ class TransformService(JobTable[TransformJobRecord]):
             creation_time=at,
             last_modified_time=at,
         )
-        with self._lock:
-            if arns.name_taken(name, self._jobs):
-                raise ResourceInUse(
-                    "Transform job names must be unique within an AWS account and region, and a "
-                    f"transform job with this name already exists ({arn})"
-                )
-            if self._closed:
-                raise ValidationException("The emulator is shutting down.")
-            self._tags.set_initial(arn, request.get("Tags", []))
-            self._store.put(KIND, name, job)  # first: a refused write (disk full) keeps nothing
-            self._jobs[name] = job
-            run = JobRun()
-            run.thread = threading.Thread(
-                target=self._work, args=(name, model, run), name=f"transform-{name}", daemon=True
-            )
-            self._runs[name] = run
-        run.thread.start()
+        self.engine.submit(
+            job,
+            lambda run: self._work(run, model),
+            before_store=lambda: self._tags.set_initial(arn, request.get("Tags", [])),
+        )
         return {"TransformJobArn": arn}
 
     def describe_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            job = self._jobs.get(request["TransformJobName"])
-            if job is None:
-                raise ValidationException(
-                    f"Could not find requested job with name {request['TransformJobName']}"
-                )
-            return job.describe()
+        return self.engine.view(request["TransformJobName"], TransformJobRecord.describe)
 
     def list_transform_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            summaries = [job.summary() for job in self._jobs.values()]
+        summaries = self.engine.views(TransformJobRecord.summary)
         page, token = list_summaries(
             summaries, request, name_key="TransformJobName", status_key="TransformJobStatus"
         )
@@ -215,8 +214,8 @@ class TransformService(JobTable[TransformJobRecord]):
 
     def stop_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request["TransformJobName"]
-        with self._lock:
-            job = self._jobs.get(name)
+        with self.engine.lock:
+            job = self.engine.find(name)
             if job is None:
                 raise ResourceNotFound(f"Could not find requested job with name {name}")
             if job.status == TransformJobStatus.STOPPING:
@@ -225,41 +224,25 @@ class TransformService(JobTable[TransformJobRecord]):
                 raise ValidationException(
                     f"The request was rejected because the transform job is in status {job.status}."
                 )
-            lifecycle.check_transform(job.status, TransformJobStatus.STOPPING)
-            job.status = TransformJobStatus.STOPPING
-            job.last_modified_time = now()
-            self._store.put(KIND, name, job)
-            run = self._runs.get(name)
-        if run is not None:
-            run.stop_requested.set()
+            self.engine.request_stop(name)
         return {}
 
-    # --- the worker -----------------------------------------------------------------------------
+    # --- the run --------------------------------------------------------------------------------
 
-    def _work(self, name: str, model: ModelRecord, run: JobRun) -> None:
-        tree = OptMlTree(self._jobs_dir / name / "opt_ml")
+    def _work(
+        self, job: Job[TransformJobRecord], model: ModelRecord
+    ) -> Outcome[TransformJobStatus]:
+        tree = OptMlTree(self._jobs_dir / job.name / "opt_ml")
         try:
-            self._run_job(name, model, run, tree)
-        except _JobStopped:
-            if run.shutdown:
-                self._finish(name, TransformJobStatus.FAILED, SHUTDOWN_REASON)
-            else:
-                self._finish(name, TransformJobStatus.STOPPED, None)
+            self._run_job(job, model, tree)
         except (TransformFailed, StagingError) as exc:
-            self._finish(name, TransformJobStatus.FAILED, str(exc))
-        except Exception as exc:  # A bug must fail the job, never leave it InProgress.
-            log.exception("transform job %s failed inside the emulator", name)
-            self._finish(name, TransformJobStatus.FAILED, f"InternalServerError: {exc}")
-        else:
-            self._finish(name, TransformJobStatus.COMPLETED, None)
+            return Outcome(TransformJobStatus.FAILED, str(exc))
         finally:
             shutil.rmtree(tree.root.parent, ignore_errors=True)
-            with self._lock:
-                self._runs.pop(name, None)
+        return Outcome(TransformJobStatus.COMPLETED)
 
-    def _run_job(self, name: str, model: ModelRecord, run: JobRun, tree: OptMlTree) -> None:
-        with self._lock:
-            request = self._jobs[name].request
+    def _run_job(self, job: Job[TransformJobRecord], model: ModelRecord, tree: OptMlTree) -> None:
+        request = job.read(lambda r: r.request)
         _check_supported(request)
         source = request["TransformInput"]["DataSource"]["S3DataSource"]
         objects = list_source_objects(self._s3, source["S3DataType"], source["S3Uri"])
@@ -278,34 +261,34 @@ class TransformService(JobTable[TransformJobRecord]):
         tree.create()
         if container.get("ModelDataUrl"):
             unpack_model(self._s3, str(container["ModelDataUrl"]), tree.model_dir)
-        if run.stop_requested.is_set():
-            raise _JobStopped()
-        handle = self._start_container(name, model, container, request, tree, run)
+        job.check_stop()
+        handle = self._start_container(job, model, container, request, tree)
         pool = ConnectionPool(handle.url)
         try:
-            with self._lock:
-                job = self._jobs[name]
-                job.transform_start_time = job.last_modified_time = now()
-                self._store.put(KIND, name, job)
+
+            def started(record: TransformJobRecord) -> None:
+                record.transform_start_time = record.last_modified_time = now()
+
+            job.update(started)
             parameters = _parameters(request, _execution_parameters(handle.url))
             for obj in objects:
                 target = f"{out_prefix.rstrip('/')}/{obj.relative}" if out_prefix else obj.relative
                 self._transform_object(
-                    pool, obj, f"{target}.out", out_bucket, request, parameters, run
+                    pool, obj, f"{target}.out", out_bucket, request, parameters, job
                 )
         finally:
             pool.close()
-            handle.stop(STOP_GRACE_SECONDS if not run.shutdown else 5.0)
+            handle.stop(STOP_GRACE_SECONDS if not job.shutdown else 5.0)
 
     def _start_container(
         self,
-        name: str,
+        job: Job[TransformJobRecord],
         model: ModelRecord,
         container: dict[str, Any],
         request: dict[str, Any],
         tree: OptMlTree,
-        run: JobRun,
     ) -> ServingHandle:
+        name = job.name
         image = str(container.get("Image", ""))
         # Real streams are <job>/<instance id>.
         stream = f"{name}/i-{secrets.token_hex(9)[:17]}"
@@ -352,14 +335,14 @@ class TransformService(JobTable[TransformJobRecord]):
         )
 
         def abandoned() -> str | None:
-            return "stopped" if run.stop_requested.is_set() else None
+            return "stopped" if job.stop_requested.is_set() else None
 
         try:
             wait_for_ping(handle, failure, tail, abandoned)
         except DeployError as exc:
             handle.stop(1.0)
-            if run.stop_requested.is_set():
-                raise _JobStopped() from exc
+            if job.stop_requested.is_set():
+                raise JobStopped() from exc
             raise TransformFailed(str(exc)) from exc
         return handle
 
@@ -371,7 +354,7 @@ class TransformService(JobTable[TransformJobRecord]):
         out_bucket: str,
         request: dict[str, Any],
         parameters: _Parameters,
-        run: JobRun,
+        job: Job[TransformJobRecord],
     ) -> None:
         """Stream one input object through the container into its .out object.
 
@@ -388,8 +371,7 @@ class TransformService(JobTable[TransformJobRecord]):
         assemble_with = request["TransformOutput"].get("AssembleWith", "None")
 
         def invoke(number: int, body: bytes) -> bytes:
-            if run.stop_requested.is_set():
-                raise _JobStopped()
+            job.check_stop()
             try:
                 status, _, answer = pool.request("POST", "/invocations", body, headers)
             except TimeoutError as exc:
@@ -448,24 +430,6 @@ class TransformService(JobTable[TransformJobRecord]):
                     future.cancel()
             spool.seek(0)
             self._s3.put_object(out_bucket, out_key, spool)
-
-    def _finish(self, name: str, status: TransformJobStatus, reason: str | None) -> None:
-        at = now()
-        with self._lock:
-            job = self._jobs[name]
-            if job.status in TERMINAL_TRANSFORM_STATUSES:
-                return
-            if job.status == TransformJobStatus.STOPPING and status == TransformJobStatus.COMPLETED:
-                # StopTransformJob won the race against the last request.
-                status = TransformJobStatus.STOPPED
-            lifecycle.check_transform(job.status, status)
-            job.status = status
-            job.failure_reason = None if reason is None else reason[:1024]
-            if job.transform_start_time is None:
-                job.transform_start_time = at
-            job.transform_end_time = at
-            job.last_modified_time = at
-            self._store.put(KIND, name, job)
 
 
 def _check_supported(request: dict[str, Any]) -> None:

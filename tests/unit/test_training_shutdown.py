@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from emulator.runtime.process_runtime import ProcessRuntime
-from emulator.services.jobs import JobRun
+from emulator.services.jobs import Job
 from emulator.services.tags import TagService
 from emulator.services.training import TrainingService
 from emulator.services.transform import TransformService
@@ -40,13 +41,14 @@ def test_close_marks_only_jobs_it_cuts_short_as_shutdown(tmp_path: Path) -> None
         TagService(store, lambda arn: True),
     )
     service.start()
-    runs = {}
+    runs: dict[str, Job[Any]] = {}
     for name, status, secondary in (
         ("user-stopped", TrainingJobStatus.STOPPING, SecondaryStatus.STOPPING),
         ("running", TrainingJobStatus.IN_PROGRESS, SecondaryStatus.TRAINING),
     ):
-        service._jobs[name] = _job(name, status, secondary)
-        runs[name] = service._runs[name] = JobRun()
+        record = _job(name, status, secondary)
+        service.engine._records[name] = record
+        runs[name] = service.engine._runs[name] = Job(service.engine, record)
     service.close()
     assert runs["running"].shutdown and runs["running"].stop_requested.is_set()
     assert not runs["user-stopped"].shutdown
@@ -70,12 +72,12 @@ def test_close_leaves_user_stopped_transform_jobs_stopped(tmp_path: Path) -> Non
         no_model,
     )
     service.start()
-    runs = {}
+    runs: dict[str, Job[Any]] = {}
     for name, status in (
         ("user-stopped", TransformJobStatus.STOPPING),
         ("running", TransformJobStatus.IN_PROGRESS),
     ):
-        service._jobs[name] = TransformJobRecord(
+        record = TransformJobRecord(
             name=name,
             arn=f"arn:aws:sagemaker:us-east-1:123456789012:transform-job/{name}",
             request={"TransformJobName": name, "ModelName": "m"},
@@ -83,7 +85,8 @@ def test_close_leaves_user_stopped_transform_jobs_stopped(tmp_path: Path) -> Non
             last_modified_time=datetime(2024, 1, 1, tzinfo=UTC),
             status=status,
         )
-        runs[name] = service._runs[name] = JobRun()
+        service.engine._records[name] = record
+        runs[name] = service.engine._runs[name] = Job(service.engine, record)
     service.close()
     assert runs["running"].shutdown and runs["running"].stop_requested.is_set()
     assert not runs["user-stopped"].shutdown
