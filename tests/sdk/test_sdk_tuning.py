@@ -7,6 +7,7 @@ The SDK polls every 5 s and deploy() sleeps 30 s: one test carries the main flow
 from __future__ import annotations
 
 import importlib
+import uuid
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ def role(sagemaker_emulator_env: Any) -> str:
     return found
 
 
-def _kmeans(session: Any, role: str, k: int) -> Any:
+def _kmeans(session: Any, role: str, k: int, **extra: Any) -> Any:
     return sdk("sagemaker").KMeans(
         role=role,
         instance_count=1,
@@ -38,6 +39,7 @@ def _kmeans(session: Any, role: str, k: int) -> Any:
         output_path=f"s3://{session.default_bucket()}/tuning/",
         k=k,
         sagemaker_session=session,
+        **extra,
     )
 
 
@@ -105,7 +107,12 @@ def test_several_estimators_warm_start_and_stop(
         max_parallel_jobs=2,
         strategy="Random",
     )
-    tuner.fit(inputs={"small": records, "large": records}, include_cls_metadata={})
+    suffix = uuid.uuid4().hex[:8]
+    tuner.fit(
+        inputs={"small": records, "large": records},
+        include_cls_metadata={},
+        job_name=f"several-{suffix}",
+    )
     tuner.wait()
     described = tuner.describe()
     assert described["HyperParameterTuningJobStatus"] == "Completed", described.get("FailureReason")
@@ -114,19 +121,27 @@ def test_several_estimators_warm_start_and_stop(
     assert described["BestTrainingJob"]["TrainingJobDefinitionName"] in definitions
 
     single = tuner_module.HyperparameterTuner(
-        small, "test:msd", ranges, objective_type="Minimize", max_jobs=1, max_parallel_jobs=1
+        _kmeans(session, role, 3, epochs=1),
+        "test:msd",
+        ranges,
+        objective_type="Minimize",
+        max_jobs=1,
+        max_parallel_jobs=1,
     )
-    single.fit(records)
+    # The SDK names tuning jobs <base>-YYMMDD-HHMM: several in one minute need their own names.
+    single.fit(records, job_name=f"single-{suffix}")
     single.wait()
-    warm = single.identical_dataset_and_algorithm_tuner(max_jobs=1)
-    warm.fit(records)
+    warm = single.identical_dataset_and_algorithm_tuner()
+    warm.fit(records, job_name=f"warm-{suffix}")
     warm.wait()
     warm_described = warm.describe()
     assert warm_described["HyperParameterTuningJobStatus"] == "Completed"
     assert "OverallBestTrainingJob" in warm_described
 
-    transfer = single.transfer_learning_tuner(estimator=_kmeans(session, role, 4))
-    transfer.fit(records)
+    # A transfer-learning child that trains for minutes (the same hyperparameters, more epochs).
+    slow = _kmeans(session, role, 4, epochs=100000)
+    transfer = single.transfer_learning_tuner(estimator=slow)
+    transfer.fit(records, job_name=f"transfer-{suffix}")
     transfer.stop_tuning_job()
     assert transfer.describe()["HyperParameterTuningJobStatus"] in ("Stopping", "Stopped")
     transfer.wait()
