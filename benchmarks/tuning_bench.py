@@ -118,8 +118,7 @@ def tuning_run(sm: Any, bucket: str, train: str, test: str) -> tuple[float, list
     ends = sorted(c["TrainingEndTime"] for c in children)
     creations = sorted(c["CreationTime"] for c in children)
     gaps = [
-        (creations[PARALLEL + i] - ends[i]).total_seconds()
-        for i in range(len(children) - PARALLEL)
+        (creations[PARALLEL + i] - ends[i]).total_seconds() for i in range(len(children) - PARALLEL)
     ]
     first = (creations[0] - created).total_seconds()
     return elapsed, gaps, first
