@@ -141,7 +141,7 @@ def test_several_estimators_warm_start_and_stop(
     # A transfer-learning child that trains for minutes (the same hyperparameters, more epochs).
     slow = _kmeans(session, role, 4, epochs=100000)
     transfer = single.transfer_learning_tuner(estimator=slow)
-    transfer.fit(records, job_name=f"transfer-{suffix}")
+    transfer.fit(records, job_name=f"transfer-{suffix}", wait=False)
     transfer.stop_tuning_job()
     assert transfer.describe()["HyperParameterTuningJobStatus"] in ("Stopping", "Stopped")
     transfer.wait()
