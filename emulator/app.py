@@ -21,6 +21,7 @@ from emulator.services.regions import RegionalServices
 from emulator.state.logs import RegionalLogs
 from emulator.state.moto_reset import reset_moto_backends
 from emulator.state.s3 import S3Store
+from emulator.state.sns import SnsPublisher
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,9 @@ def build_app(settings: Settings) -> ASGIApp:
     # Load the service models now, not on the first request (a few hundred milliseconds).
     specs.sagemaker_model()
     specs.runtime_model()
-    regions = RegionalServices(data_dir, settings.region, container_runtime, s3, logs.get)
+    regions = RegionalServices(
+        data_dir, settings.region, container_runtime, s3, logs.get, SnsPublisher()
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

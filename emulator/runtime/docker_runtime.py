@@ -47,7 +47,8 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from emulator.runtime.base import ContainerSpec, ImageNotFound, LogSink
+from emulator.runtime.base import ClusterSpec, ContainerSpec, ImageNotFound, LogSink
+from emulator.runtime.cluster import Cluster
 from emulator.runtime.images import ALGORITHMS, local_image
 
 log = logging.getLogger(__name__)
@@ -485,6 +486,39 @@ class DockerRuntime:
     def start_training(self, spec: ContainerSpec) -> DockerTrainingHandle:
         return DockerTrainingHandle(self._start(spec))
 
+    def start_cluster(self, cluster: ClusterSpec) -> Cluster:
+        """One container per host. Several hosts share a network of the job's own, on which each
+        is reachable by its host name (algo-N); under network isolation that network is internal
+        (no route out), as one host gets no network at all."""
+        if len(cluster.hosts) == 1:
+            spec = cluster.hosts[0]
+            return Cluster([(spec.hostname, self.start_training(spec))])
+        isolated = any(spec.network_isolation for spec in cluster.hosts)
+        network = self._job_network(cluster.name, internal=isolated)
+        started: list[tuple[str, DockerTrainingHandle]] = []
+        try:
+            for spec in cluster.hosts:
+                running = self._start(spec, cluster_network=network)
+                started.append((spec.hostname, DockerTrainingHandle(running)))
+        except BaseException:
+            for _, handle in started:
+                handle.stop(1.0)
+            self._remove_network(network)
+            raise
+        return Cluster(started, on_end=lambda: self._remove_network(network))
+
+    def _job_network(self, job: str, internal: bool) -> str:
+        readable = re.sub(r"[^a-zA-Z0-9_.-]", "-", job)[:40]
+        name = f"{LABEL_PREFIX}-job-{readable}-{uuid.uuid4().hex[:6]}"
+        self.client.networks.create(
+            name,
+            driver="bridge",
+            internal=internal,
+            labels={LABEL_MANAGED: "true", LABEL_SCOPE: self.scope, LABEL_INSTANCE: self.instance},
+            check_duplicate=True,
+        )
+        return name
+
     def start_serving(self, spec: ContainerSpec) -> DockerServingHandle:
         running = self._start(spec)
         try:
@@ -658,10 +692,15 @@ class DockerRuntime:
             raise
         return container_name
 
-    def _start(self, spec: ContainerSpec) -> _Running:
+    def _start(self, spec: ContainerSpec, cluster_network: str | None = None) -> _Running:
         image = self._image(spec)
         name = _container_name(spec)
-        network_options, network = self._network_options(spec, name)
+        if cluster_network is not None:
+            # A host of a several-host job: its job's network, joined below under its host name.
+            network_options: dict[str, Any] = {"network": cluster_network}
+            network: str | None = None
+        else:
+            network_options, network = self._network_options(spec, name)
         labels = {
             **network_options.pop("labels", {}),
             **spec.labels,
@@ -681,6 +720,7 @@ class DockerRuntime:
                 environment=environment,
                 init=self._init or None,
                 detach=True,
+                hostname=spec.hostname,
                 **network_options,
                 **self._limits(spec),
             )
@@ -689,6 +729,11 @@ class DockerRuntime:
                 self._remove_network(labels[LABEL_NETWORK])
             raise
         try:
+            if cluster_network is not None:
+                # The other hosts find this one by its host name: an alias on the job's network.
+                job_network = self.client.networks.get(cluster_network)
+                job_network.disconnect(container)
+                job_network.connect(container, aliases=[spec.hostname])
             # "/" exists in every image; /opt/ml may not (bring your own container).
             container.put_archive("/", _opt_ml_archive(spec.opt_ml))
             container.start()

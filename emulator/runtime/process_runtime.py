@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -18,12 +19,22 @@ import threading
 import time
 from pathlib import Path
 
-from emulator.runtime.base import ContainerSpec, EnvironmentRefused, ImageNotFound, LogSink
+from emulator.runtime.base import (
+    ClusterSpec,
+    ContainerSpec,
+    EnvironmentRefused,
+    ImageNotFound,
+    LogSink,
+)
+from emulator.runtime.cluster import Cluster
 from emulator.runtime.host_environment import child_environment, refused_variables
 
 # The directory that holds the `algorithms` package, so the child finds it from any cwd.
 _CODE_ROOT = Path(__file__).resolve().parents[2]
 CONTAINER_OPT_ML = "/opt/ml"
+HOSTS_ENV = "SAGEMAKER_EMULATOR_HOSTS"
+"""`algo-1=127.a.b.1,algo-2=127.a.b.2`: where each host of a several-host job listens (the
+process runtime's stand-in for the names a job's Docker network resolves)."""
 SCOPE_ENV = "SAGEMAKER_EMULATOR_SCOPE"
 """Set in every child: the emulator's scope (its data dir), so a successor can find orphans."""
 ORPHAN_GRACE_SECONDS = 5.0
@@ -179,6 +190,27 @@ class ProcessRuntime:
 
     def start_training(self, spec: ContainerSpec) -> ProcessTrainingHandle:
         return ProcessTrainingHandle(self._start(spec, {}))
+
+    def start_cluster(self, cluster: ClusterSpec) -> Cluster:
+        """One subprocess per host. Hosts of a job with several get distinct loopback addresses
+        (127.a.b.1..N, a fresh /24 per job: all of 127/8 is loopback on Linux), named to each
+        algorithm by HOSTS_ENV (docs/several-instances.md), so they reach one another and bind
+        their own address, as containers on a job's network do."""
+        extra: dict[str, str] = {}
+        if len(cluster.hosts) > 1:
+            base = f"127.{secrets.randbelow(254) + 1}.{secrets.randbelow(256)}"
+            extra[HOSTS_ENV] = ",".join(
+                f"{spec.hostname}={base}.{index}" for index, spec in enumerate(cluster.hosts, 1)
+            )
+        started: list[tuple[str, ProcessTrainingHandle]] = []
+        try:
+            for spec in cluster.hosts:
+                started.append((spec.hostname, ProcessTrainingHandle(self._start(spec, extra))))
+        except BaseException:
+            for _, handle in started:
+                handle.stop(1.0)
+            raise
+        return Cluster(started)
 
     def start_serving(self, spec: ContainerSpec) -> ProcessServingHandle:
         port = free_port()

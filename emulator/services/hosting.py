@@ -28,11 +28,12 @@ from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound
 from emulator.runtime.images import algorithm_for_image
 from emulator.runtime.instance_types import container_limits
 from emulator.runtime.optml import OptMlTree
+from emulator.services import model_data
 from emulator.services.environment_policy import check_environment
 from emulator.services.invocation import ConnectionPool, InvocationRouter, LiveEndpoint, LiveVariant
 from emulator.services.listing import list_summaries
 from emulator.services.ports import LogWriter, ObjectStore
-from emulator.services.staging import StagingError, VolumeBudget, parse_s3_uri, unpack_model
+from emulator.services.staging import StagingError, VolumeBudget, parse_s3_uri
 from emulator.services.tags import TagService
 from emulator.state import lifecycle
 from emulator.state.records import (
@@ -130,7 +131,9 @@ class HostingService:
             endpoint.pending_variants = []
             generation = self._bump(name)
             variants = list(endpoint.variants)
-        self._deploy_and_switch(name, generation, variants, endpoint.config_name, update=False)
+        self._deploy_and_switch(
+            name, generation, variants, endpoint.config_name, False, endpoint.async_config
+        )
 
     def close(self) -> None:
         self._stop_monitor.set()
@@ -192,7 +195,7 @@ class HostingService:
             with self._lock:
                 swapped = self._router.get(name) is live and self._current(name, generation)
                 if swapped:
-                    self._router.swap(name, LiveEndpoint(replacements))
+                    self._router.swap(name, LiveEndpoint(replacements, live.asynchronous))
             _stop_variants(dead if swapped else [v for v in replacements if v not in live.variants])
         finally:
             with self._lock:
@@ -210,6 +213,11 @@ class HostingService:
     def endpoint_status(self, name: str) -> str | None:
         endpoint = self._endpoints.get(name)
         return None if endpoint is None else endpoint.status.value
+
+    def async_config(self, name: str) -> dict[str, Any] | None:
+        """The AsyncInferenceConfig the endpoint serves with (None: a real-time endpoint)."""
+        endpoint = self._endpoints.get(name)
+        return None if endpoint is None else endpoint.async_config
 
     def _arn(self, resource_type: str, name: str) -> str:
         return arns.arn(self._region, resource_type, name)
@@ -235,9 +243,7 @@ class HostingService:
         container = containers[0]
         if not container.get("Image"):
             raise ValidationException("The container definition must name an Image.")
-        url = container.get("ModelDataUrl")
-        if url:
-            self._check_model_data(url)
+        model_data.check_container(container, self._object_exists)
         with self._lock:
             if arns.name_taken(name, self._models):
                 raise ValidationException(f'Cannot create already existing model "{arn}".')
@@ -252,15 +258,14 @@ class HostingService:
             self._models[name] = record
         return {"ModelArn": arn}
 
-    def _check_model_data(self, url: str) -> None:
+    def _object_exists(self, url: str) -> bool:
         try:
             bucket, key = parse_s3_uri(url)
-        except StagingError as exc:
-            raise ValidationException(f"Could not find model data at {url}.") from exc
-        if not self._s3.head_bucket(bucket) or key not in {
+        except StagingError:
+            return False
+        return self._s3.head_bucket(bucket) and key in {
             k for k, _ in self._s3.list_keys(bucket, key)
-        }:
-            raise ValidationException(f"Could not find model data at {url}.")
+        }
 
     def _model(self, name: str) -> ModelRecord:
         model = self._models.get(name)
@@ -356,6 +361,15 @@ class HostingService:
         snapshot = []
         for variant in config.variants():
             model = self._model(variant["ModelName"])
+            if "ServerlessConfig" in variant and model_data.uses_model_data_source(
+                model.containers()[0]
+            ):
+                # AWS documents that ModelDataSource cannot be used with serverless endpoints.
+                raise ValidationException(
+                    f"Production variant {variant['VariantName']} is serverless, and its model "
+                    f"{model.name} uses ModelDataSource: serverless endpoints do not support "
+                    "ModelDataSource. Use ModelDataUrl (a tar.gz archive) instead."
+                )
             snapshot.append(
                 VariantState(
                     variant_name=variant["VariantName"],
@@ -414,11 +428,20 @@ class HostingService:
                 last_modified_time=at,
                 status=EndpointStatus.CREATING,
                 variants=variants,
+                async_config=config.request.get("AsyncInferenceConfig"),
             )
             self._store.put(ENDPOINT_KIND, name, record)  # first: a refused write keeps nothing
             self._endpoints[name] = record
             generation = self._bump(name)
-        self._spawn(self._deploy_and_switch, name, generation, variants, config.name, False)
+        self._spawn(
+            self._deploy_and_switch,
+            name,
+            generation,
+            variants,
+            config.name,
+            False,
+            record.async_config,
+        )
         return {"EndpointArn": arn}
 
     def describe_endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -454,7 +477,15 @@ class HostingService:
             endpoint.last_modified_time = now()
             self._store.put(ENDPOINT_KIND, name, endpoint)
             generation = self._bump(name)
-        self._spawn(self._deploy_and_switch, name, generation, variants, config.name, True)
+        self._spawn(
+            self._deploy_and_switch,
+            name,
+            generation,
+            variants,
+            config.name,
+            True,
+            config.request.get("AsyncInferenceConfig"),
+        )
         return {"EndpointArn": endpoint.arn}
 
     def delete_endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -482,6 +513,7 @@ class HostingService:
         variants: list[VariantState],
         config_name: str,
         update: bool,
+        async_config: dict[str, Any] | None,
     ) -> None:
         try:
             live = self._deploy(name, generation, variants)
@@ -498,8 +530,9 @@ class HostingService:
                 old = None
             else:
                 stale = None
-                old = self._router.swap(name, LiveEndpoint(live))
+                old = self._router.swap(name, LiveEndpoint(live, async_config is not None))
                 endpoint = self._endpoints[name]
+                endpoint.async_config = async_config
                 lifecycle.check_endpoint(endpoint.status, EndpointStatus.IN_SERVICE)
                 endpoint.status = EndpointStatus.IN_SERVICE
                 endpoint.config_name = config_name
@@ -599,13 +632,11 @@ class HostingService:
         running container and its log group. On any failure the container is stopped."""
         container = variant.container
         image = str(container.get("Image", ""))
-        url = container.get("ModelDataUrl")
-        if url:
-            try:
-                volume = VolumeBudget(variant.volume_size_in_gb, "VolumeSizeInGB")
-                unpack_model(self._s3, str(url), tree.model_dir, volume)
-            except StagingError as exc:
-                raise DeployError(str(exc)) from exc
+        try:
+            volume = VolumeBudget(variant.volume_size_in_gb, "VolumeSizeInGB")
+            model_data.stage_model(self._s3, container, tree.model_dir, volume)
+        except StagingError as exc:
+            raise DeployError(str(exc)) from exc
         group = endpoint_log_group(name)
         # Real streams are <variant>/<instance id>.
         stream = f"{variant.variant_name}/i-{secrets.token_hex(9)[:17]}"

@@ -100,10 +100,18 @@ class ConnectionPool:
         conn.close()
 
     def request(
-        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        timeout: float | None = None,
     ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        """One request; `timeout` replaces the pool's answer timeout for this request only."""
         for attempt in range(2):
             conn, reused = self._acquire()
+            if timeout is not None:
+                _set_timeout(conn, timeout)
             try:
                 conn.request(method, path, body=body, headers=headers)
                 response = conn.getresponse()
@@ -120,6 +128,8 @@ class ConnectionPool:
             if response.will_close:
                 conn.close()
             else:
+                if timeout is not None:
+                    _set_timeout(conn, self._timeout)
                 self._release(conn)
             return response.status, response.headers, data
         raise AssertionError("unreachable")
@@ -130,6 +140,12 @@ class ConnectionPool:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+def _set_timeout(conn: _NoDelayConnection, timeout: float) -> None:
+    conn.timeout = timeout
+    if conn.sock is not None:
+        conn.sock.settimeout(timeout)
 
 
 @dataclass
@@ -176,8 +192,10 @@ class LiveVariant:
 class LiveEndpoint:
     """The variants an endpoint serves right now; immutable once built."""
 
-    def __init__(self, variants: list[LiveVariant]) -> None:
+    def __init__(self, variants: list[LiveVariant], asynchronous: bool = False) -> None:
         self.variants = tuple(variants)
+        self.asynchronous = asynchronous
+        """An endpoint with an AsyncInferenceConfig: it takes asynchronous invocations only."""
         self._by_name = {v.name: v for v in variants}
         weights = [max(v.weight, 0.0) for v in variants]
         if sum(weights) <= 0:
@@ -222,6 +240,7 @@ class InvocationRouter:
         endpoint_name: str,
         target_variant: str | None,
         status_of: Callable[[str], str | None] | None,
+        asynchronous: bool,
     ) -> LiveVariant:
         """The variant to send to, already counted in. A variant picked just as an update swaps
         it out is draining and refuses: pick again from what the endpoint serves now."""
@@ -236,6 +255,17 @@ class InvocationRouter:
                 raise ValidationError(
                     f"Endpoint {endpoint_name} of account {ACCOUNT_ID} is not in service "
                     f"(status: {state})."
+                )
+            if endpoint.asynchronous and not asynchronous:
+                raise ValidationError(
+                    f"Endpoint {endpoint_name} of account {ACCOUNT_ID} is an asynchronous "
+                    "inference endpoint: it can only receive asynchronous invocations "
+                    "(InvokeEndpointAsync)."
+                )
+            if asynchronous and not endpoint.asynchronous:
+                raise ValidationError(
+                    f"Endpoint {endpoint_name} of account {ACCOUNT_ID} is not an asynchronous "
+                    "inference endpoint: it has no AsyncInferenceConfig (use InvokeEndpoint)."
                 )
             variant = endpoint.pick(target_variant)
             if variant is None:
@@ -260,8 +290,13 @@ class InvocationRouter:
         custom_attributes: str | None,
         target_variant: str | None,
         status_of: Callable[[str], str | None] | None = None,
+        timeout: float | None = None,
+        asynchronous: bool = False,
     ) -> InvokeResult:
-        variant = self._enter_variant(endpoint_name, target_variant, status_of)
+        """Send one request to a variant. `timeout` (seconds) replaces the 60 s answer timeout
+        (asynchronous invocations allow up to an hour); `asynchronous` says the request comes
+        from the asynchronous queue, which only an asynchronous endpoint takes."""
+        variant = self._enter_variant(endpoint_name, target_variant, status_of, asynchronous)
         # SageMaker passes on only the headers InvokeEndpoint supports
         # (docs/sagemaker-facts.md#inference-container).
         headers: dict[str, str] = {}
@@ -273,7 +308,7 @@ class InvocationRouter:
             headers[CUSTOM_ATTRIBUTES_HEADER] = custom_attributes
         try:
             status, response_headers, data = variant.pool.request(
-                "POST", "/invocations", body, headers
+                "POST", "/invocations", body, headers, timeout
             )
         except TimeoutError as exc:
             raise ModelError(

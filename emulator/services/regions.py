@@ -20,7 +20,7 @@ from pathlib import Path
 from emulator.aws.context import is_region_name
 from emulator.runtime.base import ContainerRuntime
 from emulator.services.operations import invoke
-from emulator.services.ports import LogWriter, ObjectStore
+from emulator.services.ports import LogWriter, Notifier, ObjectStore
 from emulator.services.sagemaker import SageMakerService
 
 log = logging.getLogger(__name__)
@@ -53,12 +53,14 @@ class RegionalServices:
         runtime: ContainerRuntime,
         s3: ObjectStore,
         logs_for: Callable[[str], LogWriter],
+        notifier: Notifier | None = None,
     ) -> None:
         self.default_region = default_region
         self.runtime = runtime
         self._root = data_dir / REGIONS_DIR
         self._s3 = s3
         self._logs_for = logs_for
+        self._notifier = notifier
         self._lock = threading.Lock()
         self._services: dict[str, SageMakerService] = {}
         self._started = False
@@ -88,7 +90,11 @@ class RegionalServices:
                 raise ValueError(f"not a region name: {region!r}")
             settings = RegionSettings(region, self._root / region)
             service = SageMakerService(
-                settings=settings, runtime=self.runtime, s3=self._s3, logs=self._logs_for(region)
+                settings=settings,
+                runtime=self.runtime,
+                s3=self._s3,
+                logs=self._logs_for(region),
+                notifier=self._notifier,
             )
             # Internal callers (a tuning job creating its children) take the HTTP path's checks.
             service.bind_operations(partial(invoke, service))

@@ -14,11 +14,12 @@ from typing import Any
 
 from emulator.aws import arns
 from emulator.runtime.base import ContainerRuntime
+from emulator.services.async_inference import AsyncInferenceService
 from emulator.services.hosting import HostingService
 from emulator.services.invocation import InvocationRouter, InvokeResult
 from emulator.services.jobs import JobEvents
 from emulator.services.monitoring import MonitoringService
-from emulator.services.ports import LogWriter, ObjectStore, ServiceSettings
+from emulator.services.ports import LogWriter, Notifier, ObjectStore, ServiceSettings
 from emulator.services.tags import TagService
 from emulator.services.training import TrainingService
 from emulator.services.transform import TransformService
@@ -33,6 +34,11 @@ NOTEBOOK_ROLE_ARN = f"arn:aws:iam::{arns.ACCOUNT_ID}:role/SageMakerRole"
 """The role DescribeNotebookInstance reports, so the SDK's get_execution_role() works offline."""
 
 
+class _NoSns:
+    def publish(self, region: str, topic_arn: str, message: str) -> str | None:
+        return "this emulator was started without SNS"
+
+
 def _unbound(operation: str, params: dict[str, Any]) -> dict[str, Any]:
     raise RuntimeError(f"{operation}: this service was not bound to the operation registry")
 
@@ -44,6 +50,7 @@ class SageMakerService:
         runtime: ContainerRuntime,
         s3: ObjectStore,
         logs: LogWriter,
+        notifier: Notifier | None = None,
     ) -> None:
         self.region = settings.region
         self._region = settings.region
@@ -70,6 +77,15 @@ class SageMakerService:
             self._tags,
             self._hosting.model,
             self.events,
+        )
+        self._async = AsyncInferenceService(
+            settings.region,
+            s3,
+            self._store,
+            self._router,
+            self._hosting.endpoint_status,
+            self._hosting.async_config,
+            notifier or _NoSns(),
         )
         self._monitoring = MonitoringService(settings.region)
         self._started = False
@@ -102,6 +118,7 @@ class SageMakerService:
         self._tuning.start()
         self._hosting.start()
         self._transform.start()
+        self._async.start()
         log.info(
             "SageMaker control plane of %s started with the %s runtime",
             self.region,
@@ -116,9 +133,11 @@ class SageMakerService:
         # Tuning jobs first: a shutdown ends them without stopping their children one by one;
         # the training engine then ends the children as it ends every running job.
         self._tuning.close()
+        self._async.close()
         self._training.close()
         self._transform.close()
         self._hosting.close()
+        self._async.join_workers()
         self._store.close()
 
     def _resource_exists(self, arn: str) -> bool:
@@ -263,6 +282,10 @@ class SageMakerService:
             target_variant,
             self._hosting.endpoint_status,
         )
+
+    def invoke_endpoint_async(self, endpoint_name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """InvokeEndpointAsync: `params` are the validated request members (Body as bytes)."""
+        return self._async.invoke(endpoint_name, params)
 
     # --- tags -----------------------------------------------------------------------------------
 

@@ -182,10 +182,15 @@ def stage_channel(
     region: str,
     role_arn: str,
     budget: VolumeBudget | None = None,
+    host: tuple[int, int] = (0, 1),
 ) -> int:
     """Download one channel into channel_dir; returns the number of objects staged.
 
-    `budget` is the job's volume, shared by all its channels (default: a 30 GB volume)."""
+    `budget` is the host's volume, shared by all its channels (default: a 30 GB volume).
+    `host` is (index, count) of the host this tree belongs to: with `ShardedByS3Key` it gets
+    every count-th object of the channel (a manifest's entries for ManifestFile) from its index
+    on, in key order, so each host gets about 1/count of the objects and a host with none gets
+    an empty channel, as AWS describes it (docs/several-instances.md)."""
     name = str(channel.get("ChannelName", ""))
     # Defense in depth: create-time validation refuses these names too.
     if name in ("", ".", "..") or "/" in name or "\0" in name:
@@ -201,6 +206,9 @@ def stage_channel(
     objects = list_source_objects(store, source["S3DataType"], uri)
     if not objects:
         raise StagingError(_missing_message(uri, region, role_arn))
+    index, count = host
+    if count > 1 and source.get("S3DataDistributionType") == "ShardedByS3Key":
+        objects = objects[index::count]
     gunzip = channel.get("CompressionType", "None") == "Gzip"
     channel_dir.mkdir(parents=True, exist_ok=True)
     for obj in objects:

@@ -12,17 +12,25 @@ import logging
 import shutil
 import tarfile
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from emulator.aws import arns
 from emulator.aws.errors import ResourceNotFound, ValidationException
-from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound
+from emulator.runtime.base import (
+    ClusterHandle,
+    ClusterSpec,
+    ContainerRuntime,
+    ContainerSpec,
+    ImageNotFound,
+)
 from emulator.runtime.images import algorithm_for_image
 from emulator.runtime.instance_types import container_limits
-from emulator.runtime.optml import OptMlTree
+from emulator.runtime.optml import HostLayout, OptMlTree, host_layout
 from emulator.services.environment_policy import check_environment
 from emulator.services.jobs import Job, JobEngine, JobEvents, JobKind, Outcome
 from emulator.services.listing import list_summaries
@@ -262,118 +270,157 @@ class TrainingService:
     # --- the run ------------------------------------------------------------------------------
 
     def _work(self, job: Job[TrainingJobRecord]) -> Outcome[TrainingJobStatus]:
-        tree = OptMlTree(self._jobs_dir / job.name / "opt_ml")
+        request = job.read(lambda r: r.request)
+        layout = host_layout(request)
+        trees = {
+            host: OptMlTree(self._jobs_dir / job.name / host / "opt_ml") for host in layout.hosts
+        }
         try:
-            return self._run(job, tree)
+            return self._run(job, request, layout, trees)
         except StagingError as exc:
             return Outcome(TrainingJobStatus.FAILED, str(exc))
         finally:
             # The staged input is a copy of S3 objects: free the disk, keep model and output.
-            shutil.rmtree(tree.input_data_dir, True)
+            for tree in trees.values():
+                shutil.rmtree(tree.input_data_dir, True)
 
-    def _run(self, job: Job[TrainingJobRecord], tree: OptMlTree) -> Outcome[TrainingJobStatus]:
-        request = job.read(lambda r: r.request)
+    def _run(
+        self,
+        job: Job[TrainingJobRecord],
+        request: dict[str, Any],
+        layout: HostLayout,
+        trees: dict[str, OptMlTree],
+    ) -> Outcome[TrainingJobStatus]:
         _secondary(job, SecondaryStatus.STARTING, MSG_LAUNCHING)
-        tree.create()
-        tree.write_training_config(request)
+        for host, tree in trees.items():
+            tree.create()
+            tree.write_training_config(request, layout, host)
         _secondary(job, SecondaryStatus.STARTING, MSG_PREPARING)
         job.check_stop()
         job.update(lambda r: setattr(r, "training_start_time", now()))
         _secondary(job, SecondaryStatus.DOWNLOADING, MSG_DOWNLOADING)
         volume = request.get("ResourceConfig", {}).get("VolumeSizeInGB")
-        budget = VolumeBudget(volume, "ResourceConfig.VolumeSizeInGB")
-        for channel in request.get("InputDataConfig", []):
-            stage_channel(
-                self._s3,
-                channel,
-                tree.channel_dir(channel["ChannelName"]),
-                self._region,
-                request["RoleArn"],
-                budget,
-            )
-            job.check_stop()
+        for index, (host, tree) in enumerate(trees.items()):
+            # Each host has its own volume, shared by its channels.
+            budget = VolumeBudget(volume, "ResourceConfig.VolumeSizeInGB")
+            group = layout.group_of(host).name
+            for channel in request.get("InputDataConfig", []):
+                groups = channel["DataSource"].get("S3DataSource", {}).get("InstanceGroupNames")
+                if groups and group not in groups:
+                    continue  # the channel goes to the instance groups it names only
+                stage_channel(
+                    self._s3,
+                    channel,
+                    tree.channel_dir(channel["ChannelName"]),
+                    self._region,
+                    request["RoleArn"],
+                    budget,
+                    host=(index, len(trees)),
+                )
+                job.check_stop()
         _secondary(job, SecondaryStatus.TRAINING, MSG_IMAGE)
-        outcome = self._train(job, request, tree)
-        stopped_empty = outcome.status == TrainingJobStatus.STOPPED and not any(
-            tree.model_dir.iterdir()
-        )
+        outcome = self._train(job, request, layout, trees)
+        saved = any(any(tree.model_dir.iterdir()) for tree in trees.values())
         # A stopped job uploads what it saved so far; with nothing saved there is no artifact.
-        if outcome.status != TrainingJobStatus.FAILED and not stopped_empty:
+        if outcome.status != TrainingJobStatus.FAILED and (
+            saved or outcome.status != TrainingJobStatus.STOPPED
+        ):
             try:
                 _secondary(job, SecondaryStatus.UPLOADING, MSG_UPLOADING)
-                self._upload(job, request, tree)
+                self._upload(job, request, list(trees.values()))
             except StagingError as exc:
                 return Outcome(TrainingJobStatus.FAILED, str(exc))
         return outcome
 
-    def _train(
-        self, job: Job[TrainingJobRecord], request: dict[str, Any], tree: OptMlTree
-    ) -> Outcome[TrainingJobStatus]:
-        """Run the container until it exits, is stopped, or runs out of time."""
-        name = job.name
+    def _host_spec(
+        self,
+        job: Job[TrainingJobRecord],
+        request: dict[str, Any],
+        layout: HostLayout,
+        host: str,
+        tree: OptMlTree,
+        on_log: Callable[[str], None],
+    ) -> ContainerSpec:
         image = request["AlgorithmSpecification"]["TrainingImage"]
-        arn, definitions, created = job.read(
-            lambda r: (r.arn, r.metric_definitions, r.creation_time)
-        )
-        stream = f"{name}/algo-1-{int(created.timestamp())}"
-        self._logs.ensure_stream(LOG_GROUP, stream)
-        job.update(lambda r: setattr(r, "log_stream", stream))
-        collector = MetricCollector(definitions)
-        tail: collections.deque[str] = collections.deque(maxlen=_LOG_TAIL_LINES)
-
-        def on_log(line: str) -> None:
-            tail.append(line)
-            self._logs.put_lines(LOG_GROUP, stream, [line], int(time.time() * 1000))
-            if collector.feed(line, now()):
-                # Describe shows metrics while the job runs; the store gets them at the next
-                # status change.
-                with self.engine.lock:
-                    job.record.final_metrics = collector.final()
-
         environment = {
             # What the real built-in containers see (docs/sagemaker-facts.md#training-container);
             # the request's map is added last.
-            "TRAINING_JOB_NAME": name,
-            "TRAINING_JOB_ARN": arn,
+            "TRAINING_JOB_NAME": job.name,
+            "TRAINING_JOB_ARN": job.record.arn,
             "AWS_REGION": self._region,
             "SAGEMAKER_HTTP_PORT": "8080",
             "SAGEMAKER_DATA_PATH": "/opt/ml",
             "DMLC_INTERFACE": "eth0",
             **request.get("Environment", {}),
         }
-        spec = ContainerSpec(
+        return ContainerSpec(
             mode="train",
             image=image,
             algorithm=algorithm_for_image(image),
             opt_ml=tree.root,
             environment=environment,
-            labels={"sagemaker-emulator.training-job": name},
-            name=name,
+            labels={"sagemaker-emulator.training-job": job.name},
+            name=f"{job.name}-{host}",
             network_isolation=bool(request.get("EnableNetworkIsolation", False)),
             on_log=on_log,
+            hostname=host,
             # The instance type's vCPUs and memory (the Docker runtime caps them to the host).
-            **container_limits(request["ResourceConfig"]["InstanceType"]),
+            **container_limits(layout.group_of(host).instance_type),
+        )
+
+    def _train(
+        self,
+        job: Job[TrainingJobRecord],
+        request: dict[str, Any],
+        layout: HostLayout,
+        trees: dict[str, OptMlTree],
+    ) -> Outcome[TrainingJobStatus]:
+        """Run every host until all exit, one fails, the job is stopped, or time runs out."""
+        definitions, created = job.read(lambda r: (r.metric_definitions, r.creation_time))
+        # One stream per host, as the SDK reads them (docs/sagemaker-facts.md#job-status-and-logs).
+        streams = {host: f"{job.name}/{host}-{int(created.timestamp())}" for host in trees}
+        for stream in streams.values():
+            self._logs.ensure_stream(LOG_GROUP, stream)
+        job.update(lambda r: setattr(r, "log_stream", streams[layout.hosts[0]]))
+        # One collector for all hosts: a metric's final value is the last one any host printed.
+        collector = MetricCollector(definitions)
+        collector_lock = threading.Lock()
+        tails: dict[str, collections.deque[str]] = {
+            host: collections.deque(maxlen=_LOG_TAIL_LINES) for host in trees
+        }
+
+        def sink(host: str) -> Callable[[str], None]:
+            stream, tail = streams[host], tails[host]
+
+            def on_log(line: str) -> None:
+                tail.append(line)
+                self._logs.put_lines(LOG_GROUP, stream, [line], int(time.time() * 1000))
+                with collector_lock:
+                    if collector.feed(line, now()):
+                        # Describe shows metrics while the job runs; the store gets them at the
+                        # next status change.
+                        with self.engine.lock:
+                            job.record.final_metrics = collector.final()
+
+            return on_log
+
+        cluster = ClusterSpec(
+            name=job.name,
+            hosts=tuple(
+                self._host_spec(job, request, layout, host, tree, sink(host))
+                for host, tree in trees.items()
+            ),
         )
         try:
-            handle = self._runtime.start_training(spec)
+            handle = self._runtime.start_cluster(cluster)
         except ImageNotFound as exc:
             return Outcome(TrainingJobStatus.FAILED, f"ClientError: {exc}")
-        _secondary(job, SecondaryStatus.TRAINING, MSG_TRAINING)
-        max_runtime = float(request["StoppingCondition"].get("MaxRuntimeInSeconds", 86400))
-        deadline = time.monotonic() + max_runtime
-        timed_out = False
-        while True:
-            code = handle.wait(timeout=_POLL_SECONDS)
-            if code is not None:
-                break
-            if job.stop_requested.is_set() or time.monotonic() >= deadline:
-                timed_out = not job.stop_requested.is_set()
-                if timed_out:
-                    # The platform stops the job: Stopping, as after StopTrainingJob.
-                    job.set_status(TrainingJobStatus.STOPPING, _show_stopping)
-                handle.stop(STOP_GRACE_SECONDS if not self.engine.closed else 5.0)
-                code = handle.wait(timeout=STOP_GRACE_SECONDS)
-                break
+        try:
+            code, timed_out = self._supervise(job, request, handle)
+        except BaseException:
+            # No host is left behind, whatever went wrong here.
+            handle.stop(5.0)
+            raise
         handle.collect()
         job.update(lambda r: setattr(r, "final_metrics", collector.final()))
         if job.shutdown:
@@ -385,19 +432,46 @@ class TrainingService:
             return Outcome(TrainingJobStatus.STOPPED, detail=MAX_RUNTIME)
         if code == 0:
             return Outcome(TrainingJobStatus.COMPLETED)
-        reason = tree.read_failure()
+        failed = handle.failed_host or layout.hosts[0]
+        reason = trees[failed].read_failure()
         if reason is None:
-            last = " | ".join(line for line in tail if line.strip())[-700:]
+            last = " | ".join(line for line in tails[failed] if line.strip())[-700:]
             reason = (
                 f"AlgorithmError: the training container exited with code {code} and wrote no "
                 f"/opt/ml/output/failure. Last log lines: {last}"
             )
+        if len(trees) > 1:
+            reason = f"{reason} (host {failed})"
         return Outcome(TrainingJobStatus.FAILED, reason)
 
+    def _supervise(
+        self, job: Job[TrainingJobRecord], request: dict[str, Any], handle: ClusterHandle
+    ) -> tuple[int | None, bool]:
+        """Wait for the hosts; stop them all on Stop, MaxRuntimeInSeconds or a failed host.
+        (exit code, whether the platform's time limit stopped them)."""
+        _secondary(job, SecondaryStatus.TRAINING, MSG_TRAINING)
+        max_runtime = float(request["StoppingCondition"].get("MaxRuntimeInSeconds", 86400))
+        deadline = time.monotonic() + max_runtime
+        while True:
+            code = handle.wait(timeout=_POLL_SECONDS)
+            if code is not None:
+                if code != 0:
+                    # A host that fails fails the job: the others are stopped now.
+                    handle.stop(5.0)
+                return code, False
+            if job.stop_requested.is_set() or time.monotonic() >= deadline:
+                timed_out = not job.stop_requested.is_set()
+                if timed_out:
+                    # The platform stops the job: Stopping, as after StopTrainingJob.
+                    job.set_status(TrainingJobStatus.STOPPING, _show_stopping)
+                handle.stop(STOP_GRACE_SECONDS if not self.engine.closed else 5.0)
+                return handle.wait(timeout=STOP_GRACE_SECONDS), timed_out
+
     def _upload(
-        self, job: Job[TrainingJobRecord], request: dict[str, Any], tree: OptMlTree
+        self, job: Job[TrainingJobRecord], request: dict[str, Any], trees: list[OptMlTree]
     ) -> None:
-        """model.tar.gz of /opt/ml/model; output.tar.gz of /opt/ml/output/data when not empty."""
+        """model.tar.gz of every host's /opt/ml/model (what the hosts wrote, side by side, as
+        the real service aggregates it); output.tar.gz of /opt/ml/output/data when not empty."""
         output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
         bucket, _ = parse_s3_uri(output_path)
         if not self._s3.head_bucket(bucket):
@@ -406,18 +480,24 @@ class TrainingService:
                 "does not exist."
             )
         model_uri = f"{output_path}/{job.name}/output/model.tar.gz"
-        self._put_tar(tree.model_dir, model_uri)
+        self._put_tar([tree.model_dir for tree in trees], model_uri)
         job.update(lambda r: setattr(r, "model_artifacts", model_uri))
-        if tree.output_data_dir.is_dir() and any(tree.output_data_dir.iterdir()):
-            self._put_tar(tree.output_data_dir, f"{output_path}/{job.name}/output/output.tar.gz")
+        outputs = [t.output_data_dir for t in trees if t.output_data_dir.is_dir()]
+        if any(any(d.iterdir()) for d in outputs):
+            self._put_tar(outputs, f"{output_path}/{job.name}/output/output.tar.gz")
 
-    def _put_tar(self, directory: Path, uri: str) -> None:
+    def _put_tar(self, directories: list[Path], uri: str) -> None:
         bucket, key = parse_s3_uri(uri)
         with tempfile.TemporaryFile() as spool:
             with tarfile.open(fileobj=spool, mode="w:gz") as tar:
-                for entry in sorted(directory.iterdir()):
-                    # Entries at the tar root, as the real model.tar.gz holds model_algo-1.
-                    tar.add(entry, arcname=entry.name)
+                added: set[str] = set()
+                for directory in directories:
+                    for entry in sorted(directory.iterdir()):
+                        # Entries at the tar root, as the real model.tar.gz holds model_algo-1;
+                        # hosts must not write the same name (the first one's is kept).
+                        if entry.name not in added:
+                            added.add(entry.name)
+                            tar.add(entry, arcname=entry.name)
             spool.seek(0)
             self._s3.put_object(bucket, key, spool)
 

@@ -598,6 +598,9 @@ class EndpointRecord:
     pending_config_name: str | None = None
     """The config an UpdateEndpoint is moving to, while Updating."""
     pending_variants: list[VariantState] = field(default_factory=list)
+    async_config: dict[str, Any] | None = None
+    """The AsyncInferenceConfig of the config it serves: set, it takes asynchronous invocations
+    only."""
 
     def describe(self) -> dict[str, Any]:
         wire: dict[str, Any] = {

@@ -138,6 +138,12 @@ class S3Store:
             stream: BinaryIO = (self._key_dir(bucket, key) / meta["body"]).open("rb")
             return stream
 
+    def content_type(self, bucket: str, key: str) -> str | None:
+        """The object's Content-Type (NoSuchBucket / NoSuchKey when it does not exist)."""
+        with self.lock:
+            value = self._key(bucket, key).metadata.get("Content-Type")
+            return None if value is None else str(value)
+
     def list_keys(self, bucket: str, prefix: str = "") -> list[tuple[str, int]]:
         """(key, size) of every object under `prefix`, in key order, as ListObjectsV2 gives them."""
         with self.lock:

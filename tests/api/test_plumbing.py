@@ -251,7 +251,7 @@ def test_garbage_authorization_never_gives_a_trace(emulator: EmulatorServer) -> 
 
 def test_runtime_operations_not_implemented_say_so(emulator: EmulatorServer) -> None:
     rt = client(emulator, "sagemaker-runtime")
-    response = error_of(rt.invoke_endpoint_async, EndpointName="ep", InputLocation="s3://b/in")
+    response = error_of(rt.invoke_endpoint_with_response_stream, EndpointName="ep", Body=b"1")
     assert response["Error"]["Code"] == "NotImplemented"
-    assert "InvokeEndpointAsync" in response["Error"]["Message"]
+    assert "InvokeEndpointWithResponseStream" in response["Error"]["Message"]
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 501

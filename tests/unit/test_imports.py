@@ -20,6 +20,7 @@ MOTO_IMPORTERS = {
     "emulator.moto_bridge",
     "emulator.state.s3",
     "emulator.state.logs",
+    "emulator.state.sns",
     "emulator.state.moto_reset",
 }
 DOCKER_IMPORTERS = {"emulator.runtime.docker_runtime"}
