@@ -1,4 +1,5 @@
-"""Lifecycle tables: which status may follow which, for training and transform jobs and endpoints.
+"""Lifecycle tables: which status may follow which, for training, transform and tuning jobs and
+endpoints.
 
 The services move records only through `check_*` so an impossible move (a Completed job going back
 to InProgress, a late worker overwriting a Stopped job) is caught where it happens.
@@ -6,7 +7,12 @@ to InProgress, a late worker overwriting a Stopped job) is caught where it happe
 
 from __future__ import annotations
 
-from emulator.state.records import EndpointStatus, TrainingJobStatus, TransformJobStatus
+from emulator.state.records import (
+    EndpointStatus,
+    HyperParameterTuningJobStatus,
+    TrainingJobStatus,
+    TransformJobStatus,
+)
 
 _TJ = TrainingJobStatus
 TRAINING_TRANSITIONS: dict[TrainingJobStatus, frozenset[TrainingJobStatus]] = {
@@ -24,6 +30,17 @@ TRANSFORM_TRANSITIONS: dict[TransformJobStatus, frozenset[TransformJobStatus]] =
     _TF.COMPLETED: frozenset(),
     _TF.FAILED: frozenset(),
     _TF.STOPPED: frozenset(),
+}
+
+_HP = HyperParameterTuningJobStatus
+TUNING_TRANSITIONS: dict[
+    HyperParameterTuningJobStatus, frozenset[HyperParameterTuningJobStatus]
+] = {
+    _HP.IN_PROGRESS: frozenset({_HP.COMPLETED, _HP.FAILED, _HP.STOPPING, _HP.STOPPED}),
+    _HP.STOPPING: frozenset({_HP.STOPPED, _HP.FAILED}),
+    _HP.COMPLETED: frozenset(),
+    _HP.FAILED: frozenset(),
+    _HP.STOPPED: frozenset(),
 }
 
 _EP = EndpointStatus
