@@ -306,7 +306,14 @@ class Fleet:
             self._starting[variant] -= 1
             if self._starting[variant] <= 0:
                 del self._starting[variant]
-            wanted = not self._closed and name in self._tickets
+            now_spec = self._specs.get(name, {}).get(variant.name)
+            # Still wanted: the endpoint serves, and no capacity change filled the place meanwhile.
+            wanted = (
+                not self._closed
+                and name in self._tickets
+                and now_spec is not None
+                and len(variant.instances) < now_spec.instance_count
+            )
             joined = instance is not None and wanted and variant.add(instance)
         if instance is not None and not joined:
             instance.drain_and_stop(STOP_GRACE_SECONDS)
