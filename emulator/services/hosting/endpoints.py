@@ -78,6 +78,10 @@ class EndpointService:
                     ),
                     update=False,
                 )
+            tickets = [change.ticket for change in self._changes.values()]
+        # An endpoint that was serving serves again once the emulator has started (waited
+        # outside the lock: the fleet reports each one here).
+        self._fleet.wait(tickets)
 
     def exists(self, arn: str) -> bool:
         with self._lock:

@@ -72,6 +72,7 @@ class Fleet:
         self._starting: dict[LiveVariant, int] = {}
         """Replacement instances being started, per variant."""
         self._background: set[threading.Thread] = set()
+        self._deploying: dict[int, threading.Thread] = {}
         self._closed = False
         self._stop_monitor = threading.Event()
         self._monitor: threading.Thread | None = None
@@ -111,8 +112,18 @@ class Fleet:
     def deploy(self, name: str, variants: list[VariantState], asynchronous: bool) -> int:
         """Bring up `variants` and switch the endpoint to them; the listener hears the end."""
         ticket = self._take_ticket(name)
-        self._spawn(self._deploy_and_switch, name, ticket, variants, asynchronous)
+        thread = self._spawn(self._deploy_and_switch, name, ticket, variants, asynchronous)
+        with self._lock:
+            self._deploying[ticket] = thread
         return ticket
+
+    def wait(self, tickets: list[int]) -> None:
+        """Block until these deploys have ended (the listener has heard of each)."""
+        with self._lock:
+            threads = [self._deploying.get(t) for t in tickets]
+        for thread in threads:
+            if thread is not None:
+                thread.join()
 
     def scale(self, name: str, desired: list[VariantState]) -> int:
         """Move the serving variants to the weights and instance counts of `desired` (same
@@ -318,18 +329,21 @@ class Fleet:
         if instance is not None and not joined:
             instance.drain_and_stop(STOP_GRACE_SECONDS)
 
-    def _spawn(self, target: Any, *args: Any) -> None:
+    def _spawn(self, target: Any, *args: Any) -> threading.Thread:
         def run() -> None:
             try:
                 target(*args)
             finally:
                 with self._lock:
                     self._background.discard(thread)
+                    for ticket in [t for t, th in self._deploying.items() if th is thread]:
+                        del self._deploying[ticket]
 
         thread = threading.Thread(target=run, daemon=True)
         with self._lock:
             self._background.add(thread)
         thread.start()
+        return thread
 
 
 def _leave_order(instance: LiveInstance) -> tuple[bool, int]:
