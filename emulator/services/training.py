@@ -291,10 +291,14 @@ class TrainingService:
         job.update(lambda r: setattr(r, "training_start_time", now()))
         _secondary(job, SecondaryStatus.DOWNLOADING, MSG_DOWNLOADING)
         volume = request.get("ResourceConfig", {}).get("VolumeSizeInGB")
-        for index, tree in enumerate(trees.values()):
+        for index, (host, tree) in enumerate(trees.items()):
             # Each host has its own volume, shared by its channels.
             budget = VolumeBudget(volume, "ResourceConfig.VolumeSizeInGB")
+            group = layout.group_of(host).name
             for channel in request.get("InputDataConfig", []):
+                groups = channel["DataSource"].get("S3DataSource", {}).get("InstanceGroupNames")
+                if groups and group not in groups:
+                    continue  # the channel goes to the instance groups it names only
                 stage_channel(
                     self._s3,
                     channel,

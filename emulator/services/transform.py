@@ -242,16 +242,16 @@ class TransformService:
     def _work(
         self, job: Job[TransformJobRecord], model: ModelRecord
     ) -> Outcome[TransformJobStatus]:
-        tree = OptMlTree(self._jobs_dir / job.name / "opt_ml")
+        job_dir = self._jobs_dir / job.name
         try:
-            self._run_job(job, model, tree)
+            self._run_job(job, model, job_dir)
         except (TransformFailed, StagingError) as exc:
             return Outcome(TransformJobStatus.FAILED, str(exc))
         finally:
-            shutil.rmtree(tree.root.parent, ignore_errors=True)
+            shutil.rmtree(job_dir, ignore_errors=True)
         return Outcome(TransformJobStatus.COMPLETED)
 
-    def _run_job(self, job: Job[TransformJobRecord], model: ModelRecord, tree: OptMlTree) -> None:
+    def _run_job(self, job: Job[TransformJobRecord], model: ModelRecord, job_dir: Path) -> None:
         request = job.read(lambda r: r.request)
         _check_supported(request)
         source = request["TransformInput"]["DataSource"]["S3DataSource"]
@@ -268,27 +268,59 @@ class TransformService:
                 f'ClientError: The S3 output bucket "{out_bucket}" of S3OutputPath does not exist.'
             )
         container = model.containers()[0]
-        tree.create()
-        if container.get("ModelDataUrl"):
-            unpack_model(self._s3, str(container["ModelDataUrl"]), tree.model_dir)
-        job.check_stop()
-        handle = self._start_container(job, model, container, request, tree)
-        pool = ConnectionPool(handle.url)
+        # One serving container per instance, each with its own copy of the model. AWS maps the
+        # input objects to instances by key: here instance i takes every N-th object in key
+        # order from the i-th, so one object keeps one instance busy and the others idle, as AWS
+        # describes it (docs/several-instances.md).
+        count = int(request["TransformResources"].get("InstanceCount", 1))
+        instances = [f"i-{secrets.token_hex(9)[:17]}" for _ in range(count)]
+        trees = [OptMlTree(job_dir / instance / "opt_ml") for instance in instances]
+        for tree in trees:
+            tree.create()
+            if container.get("ModelDataUrl"):
+                unpack_model(self._s3, str(container["ModelDataUrl"]), tree.model_dir)
+            job.check_stop()
+        handles: list[ServingHandle] = []
         try:
+            for instance, tree in zip(instances, trees, strict=True):
+                handles.append(
+                    self._start_container(job, model, container, request, tree, instance)
+                )
 
             def started(record: TransformJobRecord) -> None:
                 record.transform_start_time = record.last_modified_time = now()
 
             job.update(started)
-            parameters = _parameters(request, _execution_parameters(handle.url))
-            for obj in objects:
-                target = f"{out_prefix.rstrip('/')}/{obj.relative}" if out_prefix else obj.relative
-                self._transform_object(
-                    pool, obj, f"{target}.out", out_bucket, request, parameters, job
-                )
+            parameters = _parameters(request, _execution_parameters(handles[0].url))
+
+            def share(index: int) -> None:
+                pool = ConnectionPool(handles[index].url)
+                try:
+                    for obj in objects[index::count]:
+                        relative = obj.relative
+                        target = f"{out_prefix.rstrip('/')}/{relative}" if out_prefix else relative
+                        self._transform_object(
+                            pool, obj, f"{target}.out", out_bucket, request, parameters, job
+                        )
+                finally:
+                    pool.close()
+
+            with ThreadPoolExecutor(count, thread_name_prefix=f"transform-{job.name}") as pool:
+                shares = [pool.submit(share, index) for index in range(count)]
+                try:
+                    for done in shares:
+                        done.result()
+                except BaseException:
+                    # The first failure ends the job: the other instances stop at their next
+                    # request (the run's stop flag; the job's outcome is this failure).
+                    job.stop_requested.set()
+                    for other in shares:
+                        other.cancel()
+                    raise
         finally:
-            pool.close()
-            handle.stop(STOP_GRACE_SECONDS if not job.shutdown else 5.0)
+            grace = STOP_GRACE_SECONDS if not job.shutdown else 5.0
+            for handle in handles:
+                handle.stop(grace)
 
     def _start_container(
         self,
@@ -297,11 +329,12 @@ class TransformService:
         container: dict[str, Any],
         request: dict[str, Any],
         tree: OptMlTree,
+        instance: str,
     ) -> ServingHandle:
         name = job.name
         image = str(container.get("Image", ""))
         # Real streams are <job>/<instance id>.
-        stream = f"{name}/i-{secrets.token_hex(9)[:17]}"
+        stream = f"{name}/{instance}"
         self._logs.ensure_stream(LOG_GROUP, stream)
         tail: collections.deque[str] = collections.deque(maxlen=_LOG_TAIL_LINES)
 

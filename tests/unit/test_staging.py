@@ -339,3 +339,35 @@ def test_dot_channel_names_are_refused(s3: S3Store, bucket: str, tmp_path: Path,
     with pytest.raises(StagingError, match="channel name"):
         stage_channel(s3, channel, tree.channel_dir(name), "us-east-1", ROLE)
     assert not (tree.input_data_dir.parent / "config" / "hyperparameters.json").exists()
+
+
+def test_host_layout_of_instance_groups_and_their_resourceconfig() -> None:
+    from emulator.runtime.optml import host_layout, resource_config
+
+    layout = host_layout(
+        {
+            "ResourceConfig": {
+                "InstanceGroups": [
+                    {
+                        "InstanceGroupName": "cpu",
+                        "InstanceType": "ml.c5.xlarge",
+                        "InstanceCount": 2,
+                    },
+                    {
+                        "InstanceGroupName": "big",
+                        "InstanceType": "ml.m5.4xlarge",
+                        "InstanceCount": 1,
+                    },
+                ]
+            }
+        }
+    )
+    assert layout.hosts == ["algo-1", "algo-2", "algo-3"]
+    config = resource_config(layout, "algo-3")
+    assert config["current_host"] == "algo-3"
+    assert config["current_group_name"] == "big"
+    assert config["current_instance_type"] == "ml.m5.4xlarge"
+    assert config["hosts"] == ["algo-1", "algo-2", "algo-3"]
+    assert [g["hosts"] for g in config["instance_groups"]] == [["algo-1", "algo-2"], ["algo-3"]]
+    many = host_layout({"ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 11}})
+    assert many.hosts[-2:] == ["algo-10", "algo-11"]  # numeric order, as host names go
