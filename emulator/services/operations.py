@@ -57,6 +57,7 @@ OPERATIONS: Mapping[str, Handler] = {
     "DescribeEndpoint": S.describe_endpoint,
     "ListEndpoints": S.list_endpoints,
     "UpdateEndpoint": S.update_endpoint,
+    "UpdateEndpointWeightsAndCapacities": S.update_endpoint_weights_and_capacities,
     "DeleteEndpoint": S.delete_endpoint,
     # tags
     "AddTags": S.add_tags,

@@ -242,6 +242,9 @@ class SageMakerService:
     def delete_endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._hosting.delete_endpoint(request)
 
+    def update_endpoint_weights_and_capacities(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._hosting.update_endpoint_weights_and_capacities(request)
+
     # --- model monitoring (no schedules ever exist here) ----------------------------------------
 
     def list_monitoring_schedules(self, request: dict[str, Any]) -> dict[str, Any]:

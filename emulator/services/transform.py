@@ -14,7 +14,6 @@ import collections
 import contextlib
 import gzip
 import http.client
-import json
 import logging
 import secrets
 import shutil
@@ -41,8 +40,6 @@ from emulator.services.batch_records import (
     pack_requests,
 )
 from emulator.services.environment_policy import check_environment
-from emulator.services.hosting import DeployError, wait_for_ping
-from emulator.services.invocation import ConnectionPool
 from emulator.services.jobs import Job, JobEngine, JobEvents, JobKind, JobStopped, Outcome
 from emulator.services.listing import list_summaries
 from emulator.services.model_data import uses_model_data_source
@@ -63,6 +60,12 @@ from emulator.state.records import (
     now,
 )
 from emulator.state.store import RecordStore
+from emulator.workloads.container_client import (
+    ConnectionPool,
+    DeployError,
+    wait_for_ping,
+)
+from emulator.workloads.container_client import execution_parameters as _execution_parameters
 
 log = logging.getLogger(__name__)
 
@@ -487,20 +490,6 @@ def _check_supported(request: dict[str, Any]) -> None:
             f"ClientError: SplitType {split_type} is not supported by this emulator "
             "(None, Line and RecordIO are)."
         )
-
-
-def _execution_parameters(url: str) -> dict[str, Any]:
-    """The container's GET /execution-parameters answer; {} unless it answers 200 with JSON
-    (the SDK's local mode also uses it only on a 200)."""
-    pool = ConnectionPool(url, timeout=2.0)
-    try:
-        with contextlib.suppress(OSError, http.client.HTTPException, ValueError):
-            status, _, body = pool.request("GET", "/execution-parameters", None, {})
-            answer = json.loads(body) if status == 200 else {}
-            return answer if isinstance(answer, dict) else {}
-    finally:
-        pool.close()
-    return {}
 
 
 def _positive_int(value: Any, default: int, minimum: int) -> int:

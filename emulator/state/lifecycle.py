@@ -48,7 +48,9 @@ ENDPOINT_TRANSITIONS: dict[EndpointStatus, frozenset[EndpointStatus]] = {
     _EP.CREATING: frozenset({_EP.IN_SERVICE, _EP.FAILED, _EP.DELETING}),
     # A failed update rolls back to the old config: the endpoint goes back to InService.
     _EP.UPDATING: frozenset({_EP.IN_SERVICE, _EP.FAILED, _EP.DELETING}),
-    _EP.IN_SERVICE: frozenset({_EP.UPDATING, _EP.DELETING, _EP.CREATING}),
+    # Failed from InService: an endpoint brought back after a restart whose containers no
+    # longer start.
+    _EP.IN_SERVICE: frozenset({_EP.UPDATING, _EP.DELETING, _EP.CREATING, _EP.FAILED}),
     _EP.FAILED: frozenset({_EP.DELETING}),
     _EP.DELETING: frozenset(),
 }

@@ -7,6 +7,7 @@ fields the service changes over its life, and converts to the Describe/List shap
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -563,13 +564,17 @@ class VariantState:
     """The model's EnableNetworkIsolation: the serving container gets no outside network."""
     volume_size_in_gb: int | None = None
     """The variant's VolumeSizeInGB: what its model may expand to (None: the default volume)."""
+    routing_strategy: str | None = None
+    """RoutingConfig.RoutingStrategy as the config gave it (None: the emulator's default)."""
 
     @property
     def image(self) -> str:
         return str(self.container.get("Image", ""))
 
-    def to_wire(self, at: datetime) -> dict[str, Any]:
-        return {
+    def to_wire(self, at: datetime, current: tuple[int, float] | None = None) -> dict[str, Any]:
+        """`current`: the instance count and weight that really serve (default: the desired)."""
+        count, weight = current if current is not None else (self.instance_count, self.weight)
+        wire: dict[str, Any] = {
             "VariantName": self.variant_name,
             "DeployedImages": [
                 {
@@ -578,11 +583,14 @@ class VariantState:
                     "ResolutionTime": at,
                 }
             ],
-            "CurrentWeight": self.weight,
+            "CurrentWeight": weight,
             "DesiredWeight": self.weight,
-            "CurrentInstanceCount": self.instance_count,
+            "CurrentInstanceCount": count,
             "DesiredInstanceCount": self.instance_count,
         }
+        if self.routing_strategy is not None:
+            wire["RoutingConfig"] = {"RoutingStrategy": self.routing_strategy}
+        return wire
 
 
 @dataclass
@@ -602,7 +610,8 @@ class EndpointRecord:
     """The AsyncInferenceConfig of the config it serves: set, it takes asynchronous invocations
     only."""
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, current: Mapping[str, tuple[int, float]] | None = None) -> dict[str, Any]:
+        """`current`: per variant, the instance count and weight that really serve."""
         wire: dict[str, Any] = {
             "EndpointName": self.name,
             "EndpointArn": self.arn,
@@ -613,7 +622,10 @@ class EndpointRecord:
         }
         # Variants are reported once they serve (the real service shows none while Creating).
         if self.variants and self.status in (EndpointStatus.IN_SERVICE, EndpointStatus.UPDATING):
-            wire["ProductionVariants"] = [v.to_wire(self.last_modified_time) for v in self.variants]
+            wire["ProductionVariants"] = [
+                v.to_wire(self.last_modified_time, (current or {}).get(v.variant_name))
+                for v in self.variants
+            ]
         if self.failure_reason is not None:
             wire["FailureReason"] = self.failure_reason
         return wire
