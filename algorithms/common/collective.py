@@ -211,7 +211,12 @@ def _import_mpi(cluster: Cluster) -> Any:
     # In a container, MPI traffic goes over the interface the platform names (the job's
     # network), not whichever libfabric finds first.
     interface = cluster.network_interface
-    if not cluster.addresses_given and interface and os.path.exists(f"/sys/class/net/{interface}"):
+    if cluster.addresses_given:
+        # Hosts on loopback addresses (the process runtime): every host is on this machine, so
+        # MPI's own connections go over loopback too, not over whichever interface libfabric
+        # finds first (a Docker bridge that other jobs create and remove, a LAN address).
+        os.environ.setdefault("FI_TCP_IFACE", "lo")
+    elif interface and os.path.exists(f"/sys/class/net/{interface}"):
         os.environ.setdefault("FI_TCP_IFACE", interface)
     try:
         from mpi4py import MPI
