@@ -1,11 +1,8 @@
-"""Batch transform jobs: CreateTransformJob, DescribeTransformJob, ListTransformJobs,
-StopTransformJob.
-
-CreateTransformJob returns at once; a worker thread per job unpacks the model (as hosting does),
-starts one serving container with the batch environment (docs/sagemaker-facts.md#inference-container),
-waits for GET /ping, asks GET /execution-parameters, then streams every input object through POST /invocations and writes
-`<S3OutputPath>/<input path relative to the prefix>.out`. One container serves the job whatever
-its InstanceCount.
+"""What a batch transform run does, from its spec: unpack the model (as hosting does), start one
+serving container per instance with the batch environment
+(docs/sagemaker-facts.md#inference-container), wait for GET /ping, ask GET /execution-parameters,
+then stream every input object through POST /invocations and write
+`<S3OutputPath>/<input path relative to the prefix>.out`.
 """
 
 from __future__ import annotations
@@ -15,21 +12,18 @@ import contextlib
 import gzip
 import http.client
 import json
-import logging
 import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from emulator.aws import arns
-from emulator.aws.errors import ResourceNotFound, ValidationException
-from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound, ServingHandle
+from emulator.aws.errors import ValidationException
+from emulator.runtime.base import ContainerSpec, ImageNotFound, ServingHandle
 from emulator.runtime.images import algorithm_for_image
 from emulator.runtime.instance_types import container_limits
 from emulator.runtime.optml import OptMlTree
@@ -40,13 +34,10 @@ from emulator.services.batch_records import (
     iter_records,
     pack_requests,
 )
-from emulator.services.environment_policy import check_environment
+from emulator.services.context import ServiceContext
 from emulator.services.hosting import DeployError, wait_for_ping
 from emulator.services.invocation import ConnectionPool
-from emulator.services.jobs import Job, JobEngine, JobEvents, JobKind, JobStopped, Outcome
-from emulator.services.listing import list_summaries
-from emulator.services.model_data import uses_model_data_source
-from emulator.services.ports import LogWriter, ObjectStore
+from emulator.services.jobs import Job, JobKind, JobStopped, Outcome
 from emulator.services.staging import (
     S3Object,
     StagingError,
@@ -54,17 +45,9 @@ from emulator.services.staging import (
     parse_s3_uri,
     unpack_model,
 )
-from emulator.services.tags import TagService
+from emulator.services.transform.spec import BatchSettings, DataProcessingSpec, TransformJobSpec
 from emulator.state import lifecycle
-from emulator.state.records import (
-    ModelRecord,
-    TransformJobRecord,
-    TransformJobStatus,
-    now,
-)
-from emulator.state.store import RecordStore
-
-log = logging.getLogger(__name__)
+from emulator.state.records import ModelRecord, TransformJobRecord, TransformJobStatus, now
 
 STORE_KIND = "transform-job"
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
@@ -82,9 +65,6 @@ DEFAULT_BATCH_STRATEGY = "MultiRecord"
 # The container contract spells the strategy in upper snake case (SAGEMAKER_BATCH_STRATEGY).
 _STRATEGY_TO_ENV = {"SingleRecord": "SINGLE_RECORD", "MultiRecord": "MULTI_RECORD"}
 _ENV_TO_STRATEGY = {v: k for k, v in _STRATEGY_TO_ENV.items()}
-
-# DataProcessing values that mean "no filtering, no joining" (the API's defaults).
-_DEFAULT_DATA_PROCESSING = {"InputFilter": "$", "OutputFilter": "$", "JoinSource": "None"}
 
 SHUTDOWN_REASON = (
     "InternalServerError: The emulator was shut down while this transform job was running."
@@ -125,170 +105,76 @@ KIND: JobKind[TransformJobStatus] = JobKind(
 )
 
 
-def _end(job: TransformJobRecord, outcome: Outcome[TransformJobStatus], at: datetime) -> None:
+def end(job: TransformJobRecord, outcome: Outcome[TransformJobStatus], at: datetime) -> None:
     if job.transform_start_time is None:
         job.transform_start_time = at
     job.transform_end_time = at
 
 
-def _interrupted(
+def interrupted(
     job: TransformJobRecord, outcome: Outcome[TransformJobStatus], at: datetime
 ) -> None:
     job.transform_end_time = at
 
 
-class TransformService:
+class TransformRun:
+    """One job's run: `work` is what the engine runs on its worker thread."""
+
     def __init__(
-        self,
-        region: str,
-        data_dir: Path,
-        runtime: ContainerRuntime,
-        s3: ObjectStore,
-        logs: LogWriter,
-        store: RecordStore,
-        tags: TagService,
-        model: Callable[[str], ModelRecord],
-        events: JobEvents | None = None,
+        self, context: ServiceContext, spec: TransformJobSpec, model: ModelRecord, job_dir: Path
     ) -> None:
-        self._region = region
-        self._jobs_dir = data_dir / "transform-jobs"
-        self._runtime = runtime
-        self._s3 = s3
-        self._logs = logs
-        self._tags = tags
+        self._context = context
+        self._spec = spec
         self._model = model
-        self.engine: JobEngine[TransformJobRecord, TransformJobStatus] = JobEngine(
-            KIND, store, TransformJobRecord, events or JobEvents(), _end
-        )
+        self._job_dir = job_dir
 
-    # --- lifecycle of the service ---------------------------------------------------------------
-
-    def start(self) -> None:
-        """Load the stored jobs; a job that was running when the emulator died is now Failed."""
-        self.engine.recover(_interrupted)
-
-    def close(self) -> None:
-        self.engine.close()
-
-    def exists(self, arn: str) -> bool:
-        return self.engine.exists(arn)
-
-    # --- operations -----------------------------------------------------------------------------
-
-    def create_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        name = request["TransformJobName"]
-        check_environment(self._runtime, request)
-        model = self._model(request["ModelName"])
-        if any(uses_model_data_source(c) for c in model.containers()):
-            # The real service's refusal, word for word.
-            raise ValidationException(
-                "SageMaker Batch currently doesn't support Model entity with container "
-                "definitions which use ModelDataSource attribute"
-            )
-        output_path = request["TransformOutput"]["S3OutputPath"]
-        if not output_path.startswith("s3://") or not output_path[len("s3://") :].split("/")[0]:
-            raise ValidationException(
-                f'S3OutputPath "{output_path}" is not an S3 URI (s3://bucket/prefix).'
-            )
-        at = now()
-        arn = arns.arn(self._region, "transform-job", name)
-        job = TransformJobRecord(
-            name=name,
-            arn=arn,
-            request={k: v for k, v in request.items() if k != "Tags"},
-            creation_time=at,
-            last_modified_time=at,
-        )
-        self.engine.submit(
-            job,
-            lambda run: self._work(run, model),
-            before_store=lambda: self._tags.set_initial(arn, request.get("Tags", [])),
-        )
-        return {"TransformJobArn": arn}
-
-    def describe_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self.engine.view(request["TransformJobName"], TransformJobRecord.describe)
-
-    def list_transform_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
-        summaries = self.engine.views(TransformJobRecord.summary)
-        page, token = list_summaries(
-            summaries, request, name_key="TransformJobName", status_key="TransformJobStatus"
-        )
-        response: dict[str, Any] = {"TransformJobSummaries": page}
-        if token is not None:
-            response["NextToken"] = token
-        return response
-
-    def stop_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        name = request["TransformJobName"]
-        with self.engine.lock:
-            job = self.engine.find(name)
-            if job is None:
-                raise ResourceNotFound(f"Could not find requested job with name {name}")
-            if job.status == TransformJobStatus.STOPPING:
-                return {}
-            if job.status != TransformJobStatus.IN_PROGRESS:
-                raise ValidationException(
-                    f"The request was rejected because the transform job is in status {job.status}."
-                )
-            self.engine.request_stop(name)
-        return {}
-
-    # --- the run --------------------------------------------------------------------------------
-
-    def _work(
-        self, job: Job[TransformJobRecord], model: ModelRecord
-    ) -> Outcome[TransformJobStatus]:
-        job_dir = self._jobs_dir / job.name
+    def work(self, job: Job[TransformJobRecord]) -> Outcome[TransformJobStatus]:
         try:
-            self._run_job(job, model, job_dir)
+            self._run(job)
         except (TransformFailed, StagingError) as exc:
             return Outcome(TransformJobStatus.FAILED, str(exc))
         finally:
-            shutil.rmtree(job_dir, ignore_errors=True)
+            shutil.rmtree(self._job_dir, ignore_errors=True)
         return Outcome(TransformJobStatus.COMPLETED)
 
-    def _run_job(self, job: Job[TransformJobRecord], model: ModelRecord, job_dir: Path) -> None:
-        request = job.read(lambda r: r.request)
-        _check_supported(request)
-        source = request["TransformInput"]["DataSource"]["S3DataSource"]
-        objects = list_source_objects(self._s3, source["S3DataType"], source["S3Uri"])
+    def _run(self, job: Job[TransformJobRecord]) -> None:
+        spec, s3 = self._spec, self._context.s3
+        _check_supported(spec)
+        objects = list_source_objects(s3, spec.input.data_type, spec.input.uri)
         if not objects:
             raise TransformFailed(
-                f'ClientError: No S3 objects found under S3 URL "{source["S3Uri"]}" given in '
+                f'ClientError: No S3 objects found under S3 URL "{spec.input.uri}" given in '
                 "input data source. Please ensure that the bucket exists in the selected region "
-                f"({self._region}) and that objects exist under that S3 prefix."
+                f"({self._context.region}) and that objects exist under that S3 prefix."
             )
-        out_bucket, out_prefix = parse_s3_uri(request["TransformOutput"]["S3OutputPath"])
-        if not self._s3.head_bucket(out_bucket):
+        out_bucket, out_prefix = parse_s3_uri(spec.output.path)
+        if not s3.head_bucket(out_bucket):
             raise TransformFailed(
                 f'ClientError: The S3 output bucket "{out_bucket}" of S3OutputPath does not exist.'
             )
-        container = model.containers()[0]
+        container = self._model.containers()[0]
         # One serving container per instance, each with its own copy of the model. AWS maps the
         # input objects to instances by key: here instance i takes every N-th object in key
         # order from the i-th, so one object keeps one instance busy and the others idle, as AWS
         # describes it (docs/several-instances.md).
-        count = int(request["TransformResources"].get("InstanceCount", 1))
+        count = spec.resources.instance_count
         instances = [f"i-{secrets.token_hex(9)[:17]}" for _ in range(count)]
-        trees = [OptMlTree(job_dir / instance / "opt_ml") for instance in instances]
+        trees = [OptMlTree(self._job_dir / instance / "opt_ml") for instance in instances]
         for tree in trees:
             tree.create()
             if container.get("ModelDataUrl"):
-                unpack_model(self._s3, str(container["ModelDataUrl"]), tree.model_dir)
+                unpack_model(s3, str(container["ModelDataUrl"]), tree.model_dir)
             job.check_stop()
         handles: list[ServingHandle] = []
         try:
             for instance, tree in zip(instances, trees, strict=True):
-                handles.append(
-                    self._start_container(job, model, container, request, tree, instance)
-                )
+                handles.append(self._start_container(job, container, tree, instance))
 
             def started(record: TransformJobRecord) -> None:
                 record.transform_start_time = record.last_modified_time = now()
 
             job.update(started)
-            parameters = _parameters(request, _execution_parameters(handles[0].url))
+            parameters = _parameters(spec.batch, _execution_parameters(handles[0].url))
 
             def share(index: int) -> None:
                 pool = ConnectionPool(handles[index].url)
@@ -297,7 +183,7 @@ class TransformService:
                         relative = obj.relative
                         target = f"{out_prefix.rstrip('/')}/{relative}" if out_prefix else relative
                         self._transform_object(
-                            pool, obj, f"{target}.out", out_bucket, request, parameters, job
+                            pool, obj, f"{target}.out", out_bucket, parameters, job
                         )
                 finally:
                     pool.close()
@@ -322,37 +208,33 @@ class TransformService:
     def _start_container(
         self,
         job: Job[TransformJobRecord],
-        model: ModelRecord,
         container: dict[str, Any],
-        request: dict[str, Any],
         tree: OptMlTree,
         instance: str,
     ) -> ServingHandle:
-        name = job.name
+        name, spec, logs = job.name, self._spec, self._context.logs
         image = str(container.get("Image", ""))
         # Real streams are <job>/<instance id>.
         stream = f"{name}/{instance}"
-        self._logs.ensure_stream(LOG_GROUP, stream)
+        logs.ensure_stream(LOG_GROUP, stream)
         tail: collections.deque[str] = collections.deque(maxlen=_LOG_TAIL_LINES)
 
         def on_log(line: str) -> None:
             tail.append(line)
-            self._logs.put_lines(LOG_GROUP, stream, [line], int(time.time() * 1000))
+            logs.put_lines(LOG_GROUP, stream, [line], int(time.time() * 1000))
 
         environment = {str(k): str(v) for k, v in container.get("Environment", {}).items()}
-        environment.update({str(k): str(v) for k, v in request.get("Environment", {}).items()})
+        environment.update(spec.environment)
         # SAGEMAKER_BATCH always; the other three only when the job set them
         # (docs/sagemaker-facts.md#inference-container).
         environment["SAGEMAKER_BATCH"] = "true"
-        if "MaxPayloadInMB" in request:
-            environment["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(request["MaxPayloadInMB"])
-        if "BatchStrategy" in request:
-            environment["SAGEMAKER_BATCH_STRATEGY"] = _STRATEGY_TO_ENV[request["BatchStrategy"]]
-        if "MaxConcurrentTransforms" in request:
-            environment["SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"] = str(
-                request["MaxConcurrentTransforms"]
-            )
-        spec = ContainerSpec(
+        if spec.batch.max_payload_mb is not None:
+            environment["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(spec.batch.max_payload_mb)
+        if spec.batch.strategy is not None:
+            environment["SAGEMAKER_BATCH_STRATEGY"] = _STRATEGY_TO_ENV[spec.batch.strategy]
+        if spec.batch.max_concurrent is not None:
+            environment["SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"] = str(spec.batch.max_concurrent)
+        container_spec = ContainerSpec(
             mode="serve",
             image=image,
             algorithm=algorithm_for_image(image),
@@ -361,12 +243,12 @@ class TransformService:
             labels={"sagemaker-emulator.transform-job": name},
             name=name,
             on_log=on_log,
-            network_isolation=bool(model.request.get("EnableNetworkIsolation", False)),
+            network_isolation=bool(self._model.request.get("EnableNetworkIsolation", False)),
             # The instance type's vCPUs and memory (the Docker runtime caps them to the host).
-            **container_limits(request["TransformResources"]["InstanceType"]),
+            **container_limits(spec.resources.instance_type),
         )
         try:
-            handle = self._runtime.start_serving(spec)
+            handle = self._context.runtime.start_serving(container_spec)
         except ImageNotFound as exc:
             raise TransformFailed(f"ClientError: {exc}") from exc
         failure = (
@@ -392,7 +274,6 @@ class TransformService:
         obj: S3Object,
         out_key: str,
         out_bucket: str,
-        request: dict[str, Any],
         parameters: _Parameters,
         job: Job[TransformJobRecord],
     ) -> None:
@@ -401,14 +282,14 @@ class TransformService:
         Up to MaxConcurrentTransforms requests are in flight; answers are written in input
         order, as the real service assembles them.
         """
-        transform_input = request["TransformInput"]
+        spec = self._spec
         uri = f"s3://{obj.bucket}/{obj.key}"
         headers = {}
-        if transform_input.get("ContentType"):
-            headers["Content-Type"] = str(transform_input["ContentType"])
-        if request["TransformOutput"].get("Accept"):
-            headers["Accept"] = str(request["TransformOutput"]["Accept"])
-        assemble_with = request["TransformOutput"].get("AssembleWith", "None")
+        if spec.input.content_type is not None:
+            headers["Content-Type"] = spec.input.content_type
+        if spec.output.accept is not None:
+            headers["Accept"] = spec.output.accept
+        assemble_with = spec.output.assemble_with
 
         def invoke(number: int, body: bytes) -> bytes:
             job.check_stop()
@@ -433,13 +314,13 @@ class TransformService:
             return answer
 
         try:
-            raw = self._s3.open_object(obj.bucket, obj.key)
+            raw = self._context.s3.open_object(obj.bucket, obj.key)
         except Exception as exc:  # NoSuchKey / NoSuchBucket from the S3 store.
             raise TransformFailed(f'ClientError: Could not download "{uri}".') from exc
         # The S3 store hands out real buffered files, which have readinto.
         source: ByteSource = (
             gzip.GzipFile(fileobj=raw)
-            if transform_input.get("CompressionType", "None") == "Gzip"
+            if spec.input.compression == "Gzip"
             else cast(ByteSource, raw)
         )
         window = 2 * parameters.max_concurrent
@@ -451,7 +332,7 @@ class TransformService:
         ):
             pending: collections.deque[Future[bytes]] = collections.deque()
             try:
-                records = iter_records(source, transform_input.get("SplitType", "None"), uri)
+                records = iter_records(source, spec.input.split_type, uri)
                 bodies = pack_requests(
                     records, parameters.batch_strategy, parameters.max_payload_mb
                 )
@@ -469,19 +350,27 @@ class TransformService:
                 for future in pending:
                     future.cancel()
             spool.seek(0)
-            self._s3.put_object(out_bucket, out_key, spool)
+            self._context.s3.put_object(out_bucket, out_key, spool)
 
 
-def _check_supported(request: dict[str, Any]) -> None:
+_DATA_PROCESSING_MEMBERS = {
+    "InputFilter": "input_filter",
+    "OutputFilter": "output_filter",
+    "JoinSource": "join_source",
+}
+
+
+def _check_supported(spec: TransformJobSpec) -> None:
     """Fail the job (not the call) for what this emulator does not do: the request is valid."""
-    processing = request.get("DataProcessing", {})
-    for key, default in _DEFAULT_DATA_PROCESSING.items():
-        if processing.get(key, default) != default:
+    defaults = DataProcessingSpec()
+    for member, field in _DATA_PROCESSING_MEMBERS.items():
+        value, default = getattr(spec.data_processing, field), getattr(defaults, field)
+        if value != default:
             raise TransformFailed(
-                f"ClientError: DataProcessing.{key}={processing[key]!r} is not supported by this "
+                f"ClientError: DataProcessing.{member}={value!r} is not supported by this "
                 f"emulator (only the default {default!r})."
             )
-    split_type = request["TransformInput"].get("SplitType", "None")
+    split_type = spec.input.split_type
     if split_type not in ("None", "Line", "RecordIO"):
         raise TransformFailed(
             f"ClientError: SplitType {split_type} is not supported by this emulator "
@@ -511,18 +400,18 @@ def _positive_int(value: Any, default: int, minimum: int) -> int:
     return number if number >= minimum else default
 
 
-def _parameters(request: dict[str, Any], container: dict[str, Any]) -> _Parameters:
+def _parameters(job: BatchSettings, container: dict[str, Any]) -> _Parameters:
     """The job's value, then the container's answer, then the defaults.
 
     That is SageMaker's precedence (docs/sagemaker-facts.md#inference-container).
     """
-    strategy = request.get("BatchStrategy") or _ENV_TO_STRATEGY.get(
+    strategy = job.strategy or _ENV_TO_STRATEGY.get(
         str(container.get("BatchStrategy", "")), DEFAULT_BATCH_STRATEGY
     )
-    payload = request.get("MaxPayloadInMB")
+    payload = job.max_payload_mb
     if payload is None:
         payload = _positive_int(container.get("MaxPayloadInMB"), DEFAULT_MAX_PAYLOAD_MB, 0)
-    concurrent = request.get("MaxConcurrentTransforms")
+    concurrent = job.max_concurrent
     if concurrent is None:
         concurrent = _positive_int(
             container.get("MaxConcurrentTransforms"), DEFAULT_MAX_CONCURRENT, 1
