@@ -19,22 +19,20 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from emulator.aws import arns
 from emulator.aws.errors import ValidationException
-from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound, ServingHandle
+from emulator.runtime.base import ContainerSpec, ImageNotFound, ServingHandle
 from emulator.runtime.images import algorithm_for_image
 from emulator.runtime.instance_types import container_limits
 from emulator.runtime.optml import OptMlTree
 from emulator.services import model_data
+from emulator.services.context import ServiceContext
 from emulator.services.environment_policy import check_environment
 from emulator.services.invocation import ConnectionPool, InvocationRouter, LiveEndpoint, LiveVariant
 from emulator.services.listing import list_summaries
-from emulator.services.ports import LogWriter, ObjectStore
 from emulator.services.staging import StagingError, VolumeBudget, parse_s3_uri
-from emulator.services.tags import TagService
 from emulator.state import lifecycle
 from emulator.state.records import (
     EndpointConfigRecord,
@@ -44,7 +42,6 @@ from emulator.state.records import (
     VariantState,
     now,
 )
-from emulator.state.store import RecordStore
 
 log = logging.getLogger(__name__)
 
@@ -70,24 +67,14 @@ class DeployError(Exception):
 
 
 class HostingService:
-    def __init__(
-        self,
-        region: str,
-        data_dir: Path,
-        runtime: ContainerRuntime,
-        s3: ObjectStore,
-        logs: LogWriter,
-        store: RecordStore,
-        tags: TagService,
-        router: InvocationRouter,
-    ) -> None:
-        self._region = region
-        self._endpoints_dir = data_dir / "endpoints"
-        self._runtime = runtime
-        self._s3 = s3
-        self._logs = logs
-        self._store = store
-        self._tags = tags
+    def __init__(self, context: ServiceContext, router: InvocationRouter) -> None:
+        self._region = context.region
+        self._endpoints_dir = context.data_dir / "endpoints"
+        self._runtime = context.runtime
+        self._s3 = context.s3
+        self._logs = context.logs
+        self._store = context.store
+        self._tags = context.tags
         self._router = router
         self._lock = threading.RLock()
         self._models: dict[str, ModelRecord] = {}

@@ -72,9 +72,7 @@ class SageMakerService:
         )
         """What this region's services are built from."""
         self._training = TrainingService(self.context)
-        self._hosting = HostingService(
-            settings.region, data_dir, runtime, s3, logs, self._store, self._tags, self._router
-        )
+        self._hosting = HostingService(self.context, self._router)
         self._transform = TransformService(self.context, self._hosting.model)
         self._async = AsyncInferenceService(
             settings.region,

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from emulator.state.describe import describe
+
 
 def now() -> datetime:
     return datetime.now(UTC)
@@ -108,6 +110,15 @@ class MetricValue:
         return {"MetricName": self.name, "Value": self.value, "Timestamp": self.timestamp}
 
 
+_TRAINING_DEFAULTS = {
+    "HyperParameters": {},
+    "EnableNetworkIsolation": False,
+    "EnableInterContainerTrafficEncryption": False,
+    "EnableManagedSpotTraining": False,
+}
+"""What DescribeTrainingJob answers for members the request left out."""
+
+
 @dataclass
 class TrainingJobRecord:
     name: str
@@ -151,48 +162,33 @@ class TrainingJobRecord:
         output = dict(req["OutputDataConfig"])
         # The SDK's attach() indexes KmsKeyId directly, and the real service answers "".
         output.setdefault("KmsKeyId", "")
-        wire: dict[str, Any] = {
+        fields: dict[str, Any] = {
             "TrainingJobName": self.name,
             "TrainingJobArn": self.arn,
             "TrainingJobStatus": self.status.value,
             "SecondaryStatus": self.secondary_status.value,
-            "HyperParameters": dict(req.get("HyperParameters", {})),
             "AlgorithmSpecification": algo,
-            "RoleArn": req["RoleArn"],
             "OutputDataConfig": output,
-            "ResourceConfig": req["ResourceConfig"],
-            "StoppingCondition": req["StoppingCondition"],
             "CreationTime": self.creation_time,
             "LastModifiedTime": self.last_modified_time,
             "SecondaryStatusTransitions": [t.to_wire() for t in self.transitions],
-            "EnableNetworkIsolation": bool(req.get("EnableNetworkIsolation", False)),
-            "EnableInterContainerTrafficEncryption": bool(
-                req.get("EnableInterContainerTrafficEncryption", False)
+            "ModelArtifacts": (
+                None if self.model_artifacts is None else {"S3ModelArtifacts": self.model_artifacts}
             ),
-            "EnableManagedSpotTraining": bool(req.get("EnableManagedSpotTraining", False)),
+            "FailureReason": self.failure_reason,
+            "FinalMetricDataList": [m.to_wire() for m in self.final_metrics] or None,
+            "TrainingStartTime": self.training_start_time,
+            "TrainingEndTime": self.training_end_time,
         }
-        for key in ("InputDataConfig", "VpcConfig", "Environment", "CheckpointConfig"):
-            if key in req:
-                wire[key] = req[key]
-        if self.model_artifacts is not None:
-            wire["ModelArtifacts"] = {"S3ModelArtifacts": self.model_artifacts}
-        if self.failure_reason is not None:
-            wire["FailureReason"] = self.failure_reason
-        if self.final_metrics:
-            wire["FinalMetricDataList"] = [m.to_wire() for m in self.final_metrics]
-        if self.training_start_time is not None:
-            wire["TrainingStartTime"] = self.training_start_time
-        if self.training_end_time is not None:
-            wire["TrainingEndTime"] = self.training_end_time
-            if self.training_start_time is not None:
-                seconds = max(
-                    1, round((self.training_end_time - self.training_start_time).total_seconds())
-                )
-                wire["TrainingTimeInSeconds"] = seconds
-                # Wall-clock seconds per instance: AWS multiplies by InstanceCount for the bill,
-                # and so does the SDK's "Billable seconds:" line.
-                wire["BillableTimeInSeconds"] = seconds
-        return wire
+        if self.training_end_time is not None and self.training_start_time is not None:
+            seconds = max(
+                1, round((self.training_end_time - self.training_start_time).total_seconds())
+            )
+            fields["TrainingTimeInSeconds"] = seconds
+            # Wall-clock seconds per instance: AWS multiplies by InstanceCount for the bill,
+            # and so does the SDK's "Billable seconds:" line.
+            fields["BillableTimeInSeconds"] = seconds
+        return describe("DescribeTrainingJob", req, fields, _TRAINING_DEFAULTS)
 
     def summary(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -222,37 +218,17 @@ class TransformJobRecord:
     transform_end_time: datetime | None = None
 
     def describe(self) -> dict[str, Any]:
-        req = self.request
-        wire: dict[str, Any] = {
+        # The real service echoes what the job set; unset tuning fields stay absent.
+        fields: dict[str, Any] = {
             "TransformJobName": self.name,
             "TransformJobArn": self.arn,
             "TransformJobStatus": self.status.value,
-            "ModelName": req["ModelName"],
-            "TransformInput": req["TransformInput"],
-            "TransformOutput": req["TransformOutput"],
-            "TransformResources": req["TransformResources"],
             "CreationTime": self.creation_time,
+            "FailureReason": self.failure_reason,
+            "TransformStartTime": self.transform_start_time,
+            "TransformEndTime": self.transform_end_time,
         }
-        # The real service echoes what the job set; unset tuning fields stay absent.
-        for key in (
-            "MaxConcurrentTransforms",
-            "ModelClientConfig",
-            "MaxPayloadInMB",
-            "BatchStrategy",
-            "Environment",
-            "DataCaptureConfig",
-            "DataProcessing",
-            "ExperimentConfig",
-        ):
-            if key in req:
-                wire[key] = req[key]
-        if self.failure_reason is not None:
-            wire["FailureReason"] = self.failure_reason
-        if self.transform_start_time is not None:
-            wire["TransformStartTime"] = self.transform_start_time
-        if self.transform_end_time is not None:
-            wire["TransformEndTime"] = self.transform_end_time
-        return wire
+        return describe("DescribeTransformJob", self.request, fields)
 
     def summary(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -283,22 +259,8 @@ class ModelRecord:
         return list(self.request.get("Containers", []))
 
     def describe(self) -> dict[str, Any]:
-        wire: dict[str, Any] = {
-            "ModelName": self.name,
-            "ModelArn": self.arn,
-            "CreationTime": self.creation_time,
-            "EnableNetworkIsolation": bool(self.request.get("EnableNetworkIsolation", False)),
-        }
-        for key in (
-            "PrimaryContainer",
-            "Containers",
-            "InferenceExecutionConfig",
-            "ExecutionRoleArn",
-            "VpcConfig",
-        ):
-            if key in self.request:
-                wire[key] = self.request[key]
-        return wire
+        fields = {"ModelName": self.name, "ModelArn": self.arn, "CreationTime": self.creation_time}
+        return describe("DescribeModel", self.request, fields, {"EnableNetworkIsolation": False})
 
     def summary(self) -> dict[str, Any]:
         return {"ModelName": self.name, "ModelArn": self.arn, "CreationTime": self.creation_time}
@@ -315,25 +277,13 @@ class EndpointConfigRecord:
         return list(self.request["ProductionVariants"])
 
     def describe(self) -> dict[str, Any]:
-        wire: dict[str, Any] = {
+        fields = {
             "EndpointConfigName": self.name,
             "EndpointConfigArn": self.arn,
             "ProductionVariants": self.variants(),
             "CreationTime": self.creation_time,
         }
-        for key in (
-            "DataCaptureConfig",
-            "KmsKeyId",
-            "AsyncInferenceConfig",
-            "ExplainerConfig",
-            "ShadowProductionVariants",
-            "ExecutionRoleArn",
-            "VpcConfig",
-            "EnableNetworkIsolation",
-        ):
-            if key in self.request:
-                wire[key] = self.request[key]
-        return wire
+        return describe("DescribeEndpointConfig", self.request, fields)
 
     def summary(self) -> dict[str, Any]:
         return {

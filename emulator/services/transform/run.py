@@ -17,7 +17,6 @@ import shutil
 import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -45,7 +44,7 @@ from emulator.services.staging import (
     parse_s3_uri,
     unpack_model,
 )
-from emulator.services.transform.spec import BatchSettings, DataProcessingSpec, TransformJobSpec
+from emulator.services.transform.spec import STRATEGY_TO_ENV, EffectiveBatch, TransformJobSpec
 from emulator.state import lifecycle
 from emulator.state.records import ModelRecord, TransformJobRecord, TransformJobStatus, now
 
@@ -54,17 +53,6 @@ LOG_GROUP = "/aws/sagemaker/TransformJobs"
 STOP_GRACE_SECONDS = 30.0
 """SIGTERM, then SIGKILL 30 s later (docs/sagemaker-facts.md#inference-container)."""
 _LOG_TAIL_LINES = 15
-
-# Defaults when neither the job nor the container's /execution-parameters says (the API docs, see
-# docs/sagemaker-facts.md#inference-container; the SDK's local mode uses BatchStrategy MultiRecord
-# and MaxPayloadInMB 6).
-DEFAULT_MAX_PAYLOAD_MB = 6
-DEFAULT_MAX_CONCURRENT = 1
-DEFAULT_BATCH_STRATEGY = "MultiRecord"
-
-# The container contract spells the strategy in upper snake case (SAGEMAKER_BATCH_STRATEGY).
-_STRATEGY_TO_ENV = {"SingleRecord": "SINGLE_RECORD", "MultiRecord": "MULTI_RECORD"}
-_ENV_TO_STRATEGY = {v: k for k, v in _STRATEGY_TO_ENV.items()}
 
 SHUTDOWN_REASON = (
     "InternalServerError: The emulator was shut down while this transform job was running."
@@ -77,15 +65,6 @@ RESTART_REASON = (
 
 class TransformFailed(Exception):
     """The job cannot go on; the message is its FailureReason."""
-
-
-@dataclass(frozen=True)
-class _Parameters:
-    """The effective batch settings: job value, then the container's answer, then defaults."""
-
-    batch_strategy: str
-    max_payload_mb: int
-    max_concurrent: int
 
 
 _TF = TransformJobStatus
@@ -174,7 +153,7 @@ class TransformRun:
                 record.transform_start_time = record.last_modified_time = now()
 
             job.update(started)
-            parameters = _parameters(spec.batch, _execution_parameters(handles[0].url))
+            parameters = spec.batch.effective(_execution_parameters(handles[0].url))
 
             def share(index: int) -> None:
                 pool = ConnectionPool(handles[index].url)
@@ -231,7 +210,7 @@ class TransformRun:
         if spec.batch.max_payload_mb is not None:
             environment["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(spec.batch.max_payload_mb)
         if spec.batch.strategy is not None:
-            environment["SAGEMAKER_BATCH_STRATEGY"] = _STRATEGY_TO_ENV[spec.batch.strategy]
+            environment["SAGEMAKER_BATCH_STRATEGY"] = STRATEGY_TO_ENV[spec.batch.strategy]
         if spec.batch.max_concurrent is not None:
             environment["SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"] = str(spec.batch.max_concurrent)
         container_spec = ContainerSpec(
@@ -274,7 +253,7 @@ class TransformRun:
         obj: S3Object,
         out_key: str,
         out_bucket: str,
-        parameters: _Parameters,
+        parameters: EffectiveBatch,
         job: Job[TransformJobRecord],
     ) -> None:
         """Stream one input object through the container into its .out object.
@@ -353,29 +332,11 @@ class TransformRun:
             self._context.s3.put_object(out_bucket, out_key, spool)
 
 
-_DATA_PROCESSING_MEMBERS = {
-    "InputFilter": "input_filter",
-    "OutputFilter": "output_filter",
-    "JoinSource": "join_source",
-}
-
-
 def _check_supported(spec: TransformJobSpec) -> None:
     """Fail the job (not the call) for what this emulator does not do: the request is valid."""
-    defaults = DataProcessingSpec()
-    for member, field in _DATA_PROCESSING_MEMBERS.items():
-        value, default = getattr(spec.data_processing, field), getattr(defaults, field)
-        if value != default:
-            raise TransformFailed(
-                f"ClientError: DataProcessing.{member}={value!r} is not supported by this "
-                f"emulator (only the default {default!r})."
-            )
-    split_type = spec.input.split_type
-    if split_type not in ("None", "Line", "RecordIO"):
-        raise TransformFailed(
-            f"ClientError: SplitType {split_type} is not supported by this emulator "
-            "(None, Line and RecordIO are)."
-        )
+    reason = spec.unsupported()
+    if reason is not None:
+        raise TransformFailed(f"ClientError: {reason}")
 
 
 def _execution_parameters(url: str) -> dict[str, Any]:
@@ -390,30 +351,3 @@ def _execution_parameters(url: str) -> dict[str, Any]:
     finally:
         pool.close()
     return {}
-
-
-def _positive_int(value: Any, default: int, minimum: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return default
-    return number if number >= minimum else default
-
-
-def _parameters(job: BatchSettings, container: dict[str, Any]) -> _Parameters:
-    """The job's value, then the container's answer, then the defaults.
-
-    That is SageMaker's precedence (docs/sagemaker-facts.md#inference-container).
-    """
-    strategy = job.strategy or _ENV_TO_STRATEGY.get(
-        str(container.get("BatchStrategy", "")), DEFAULT_BATCH_STRATEGY
-    )
-    payload = job.max_payload_mb
-    if payload is None:
-        payload = _positive_int(container.get("MaxPayloadInMB"), DEFAULT_MAX_PAYLOAD_MB, 0)
-    concurrent = job.max_concurrent
-    if concurrent is None:
-        concurrent = _positive_int(
-            container.get("MaxConcurrentTransforms"), DEFAULT_MAX_CONCURRENT, 1
-        )
-    return _Parameters(str(strategy), int(payload), max(1, int(concurrent)))

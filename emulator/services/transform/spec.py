@@ -10,6 +10,20 @@ from typing import Any
 
 from emulator.aws.errors import ValidationException
 
+# Defaults when neither the job nor the container's /execution-parameters says (the API docs, see
+# docs/sagemaker-facts.md#inference-container; the SDK's local mode uses BatchStrategy MultiRecord
+# and MaxPayloadInMB 6).
+DEFAULT_MAX_PAYLOAD_MB = 6
+DEFAULT_MAX_CONCURRENT = 1
+DEFAULT_BATCH_STRATEGY = "MultiRecord"
+
+STRATEGY_TO_ENV = {"SingleRecord": "SINGLE_RECORD", "MultiRecord": "MULTI_RECORD"}
+"""The container contract spells the strategy in upper snake case (SAGEMAKER_BATCH_STRATEGY)."""
+_ENV_TO_STRATEGY = {v: k for k, v in STRATEGY_TO_ENV.items()}
+
+SPLIT_TYPES = ("None", "Line", "RecordIO")
+"""The SplitTypes this emulator splits by."""
+
 
 @dataclass(frozen=True)
 class TransformInputSpec:
@@ -36,12 +50,46 @@ class TransformResourcesSpec:
 
 
 @dataclass(frozen=True)
+class EffectiveBatch:
+    """The batch settings a run uses: the job's value, then the container's answer, then the
+    defaults."""
+
+    batch_strategy: str
+    max_payload_mb: int
+    max_concurrent: int
+
+
+@dataclass(frozen=True)
 class BatchSettings:
     """What the job itself set; None where the container's answer or the default applies."""
 
     strategy: str | None
     max_payload_mb: int | None
     max_concurrent: int | None
+
+    def effective(self, container: Mapping[str, Any]) -> EffectiveBatch:
+        """With the container's GET /execution-parameters answer: SageMaker's precedence
+        (docs/sagemaker-facts.md#inference-container)."""
+        strategy = self.strategy or _ENV_TO_STRATEGY.get(
+            str(container.get("BatchStrategy", "")), DEFAULT_BATCH_STRATEGY
+        )
+        payload = self.max_payload_mb
+        if payload is None:
+            payload = _positive_int(container.get("MaxPayloadInMB"), DEFAULT_MAX_PAYLOAD_MB, 0)
+        concurrent = self.max_concurrent
+        if concurrent is None:
+            concurrent = _positive_int(
+                container.get("MaxConcurrentTransforms"), DEFAULT_MAX_CONCURRENT, 1
+            )
+        return EffectiveBatch(str(strategy), int(payload), max(1, int(concurrent)))
+
+
+def _positive_int(value: Any, default: int, minimum: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return number if number >= minimum else default
 
 
 @dataclass(frozen=True)
@@ -61,6 +109,26 @@ class TransformJobSpec:
     batch: BatchSettings
     environment: Mapping[str, str]
     data_processing: DataProcessingSpec
+
+    def unsupported(self) -> str | None:
+        """Why this emulator cannot run the job (a valid request: the job fails, not the call)."""
+        defaults = DataProcessingSpec()
+        for member, value, default in (
+            ("InputFilter", self.data_processing.input_filter, defaults.input_filter),
+            ("OutputFilter", self.data_processing.output_filter, defaults.output_filter),
+            ("JoinSource", self.data_processing.join_source, defaults.join_source),
+        ):
+            if value != default:
+                return (
+                    f"DataProcessing.{member}={value!r} is not supported by this emulator (only "
+                    f"the default {default!r})."
+                )
+        if self.input.split_type not in SPLIT_TYPES:
+            return (
+                f"SplitType {self.input.split_type} is not supported by this emulator "
+                "(None, Line and RecordIO are)."
+            )
+        return None
 
 
 def parse(request: Mapping[str, Any]) -> TransformJobSpec:
