@@ -171,3 +171,38 @@ def test_builtin_kmeans_on_two_hosts_logs_every_host(aws: Aws, tmp_path: Path) -
             logGroupName=group, logStreamName=stream, startFromHead=True
         )
         assert any(f"host={host}" in e["message"] for e in events["events"]), host
+
+
+def test_the_blogs_sweep_ten_kmeans_jobs_on_two_hosts_each(aws: Aws) -> None:
+    """The k-means blog's parallel sweep exactly: k = 2..11 launched at once, InstanceCount 2
+    each (twenty hosts on this machine), every host's log stream there at the end."""
+    from tests.census_data import census_matrix
+
+    data = census_matrix()
+    uri = upload_csv(aws, data, f"data/{unique('sweep')}", parts=2)
+    names = {k: unique(f"sweep-k{k}") for k in range(2, 12)}
+    for k, name in names.items():
+        create_job(
+            aws,
+            name,
+            "kmeans",
+            [channel(uri, content_type="text/csv;label_size=0", distribution="ShardedByS3Key")],
+            {"feature_dim": str(data.shape[1]), "k": str(k)},
+            ResourceConfig={
+                "InstanceType": "ml.c4.xlarge",
+                "InstanceCount": 2,
+                "VolumeSizeInGB": 1,
+            },
+        )
+    msd: dict[int, float] = {}
+    for k, name in names.items():
+        description = wait_job(aws, name, timeout=900)
+        assert description["TrainingJobStatus"] == "Completed", description.get("FailureReason")
+        metrics = {m["MetricName"]: m["Value"] for m in description["FinalMetricDataList"]}
+        msd[k] = metrics["train:msd"]
+        streams = aws.logs.describe_log_streams(
+            logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=name + "/"
+        )["logStreams"]
+        assert len(streams) == 2, name
+    # The elbow the blog plots: more clusters, a smaller mean squared distance.
+    assert msd[11] < msd[2]
