@@ -18,10 +18,10 @@ from emulator.moto_bridge import MotoBridge, moto_app
 from emulator.runtime.select import select_runtime
 from emulator.services.dispatch import Dispatcher
 from emulator.services.regions import RegionalServices
-from emulator.state.logs import RegionalLogs
-from emulator.state.moto_reset import reset_moto_backends
-from emulator.state.s3 import S3Store
-from emulator.state.sns import SnsPublisher
+from emulator.storage.logs import RegionalLogs
+from emulator.storage.moto_internals import reset_all as reset_moto_backends
+from emulator.storage.s3 import S3Store
+from emulator.storage.sns import SnsPublisher
 
 log = logging.getLogger(__name__)
 

@@ -319,12 +319,12 @@ class Guard:
 
     @classmethod
     def from_settings(cls, settings: Settings, s3: Any, reset: Callable[[], None] | None) -> Guard:
-        """`s3`: the S3 store, whose lock guards moto's backend (read for bucket CORS rules)."""
+        """`s3`: the S3 store (it reads the buckets' CORS rules)."""
         keys = sigv4.parse_keys(settings.access_keys)
         return cls(
             hosts=HostPolicy(settings.host, settings.host_names()),
             origins=OriginPolicy(settings.origin_list()),
-            cors=s3_cors.BucketCors(s3.lock, lambda: s3.backend),
+            cors=s3_cors.BucketCors(s3.cors_rules),
             verifier=sigv4.SignatureVerifier(keys) if keys else None,
             moto_api=settings.moto_api,
             reset=reset,

@@ -17,27 +17,22 @@ import logging
 import re
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
 from typing import IO, Any
 from xml.parsers.expat import ExpatError
 from xml.sax.saxutils import escape
 
 import anyio.to_thread
-from moto.core.request import (
-    PRESERVED_HEADER_NAMES_ENVIRON_KEY,
-    should_preserve_original_header_name,
-)
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from starlette.types import Receive, Scope, Send
 
 from emulator.edge import SERVICE_SCOPE_KEY
-from emulator.state.logs import LogStore
-from emulator.state.s3 import S3Store
-from emulator.state.space import DiskFull, is_disk_full
+from emulator.storage import moto_internals
+from emulator.storage.logs import LogStore
+from emulator.storage.s3 import S3Store
+from emulator.storage.space import DiskFull, is_disk_full
 
 log = logging.getLogger(__name__)
 
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+WsgiApp = moto_internals.WsgiApp
 _SPOOL_BYTES = 16 * 1024 * 1024
 _MUTATING = frozenset({"PUT", "POST", "DELETE", "PATCH"})
 _Response = tuple[int, list[tuple[bytes, bytes]], list[bytes]]
@@ -48,8 +43,7 @@ _LOGS_READ_PREFIXES = ("Describe", "Get", "List", "Filter", "Test", "Start", "St
 
 def moto_app() -> WsgiApp:
     """moto's server app: one Flask app per service, chosen by the request (as `moto_server`)."""
-    app: WsgiApp = DomainDispatcherApplication(create_backend_app)
-    return app
+    return moto_internals.server_app()
 
 
 class MotoBridge:
@@ -255,8 +249,8 @@ def _environ(scope: Scope, body: IO[bytes], length: int) -> dict[str, Any]:
             key = "CONTENT_TYPE"
         else:
             key = "HTTP_" + name.upper().replace("-", "_")
-            if should_preserve_original_header_name(name):
+            if moto_internals.preserves_header_name(name):
                 preserved[key] = name
         environ[key] = f"{environ[key]},{value}" if key in environ else value
-    environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = preserved
+    environ[moto_internals.PRESERVED_HEADER_NAMES_KEY] = preserved
     return environ

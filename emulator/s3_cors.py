@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,17 +50,15 @@ def _strings(values: Any) -> tuple[str, ...]:
 
 
 class BucketCors:
-    def __init__(self, lock: AbstractContextManager[Any], backend: Callable[[], Any]) -> None:
-        self._lock = lock
-        self._backend = backend
+    def __init__(self, configured: Callable[[str], Sequence[Any]]) -> None:
+        """`configured`: the rules of a bucket's configuration, as the S3 store reads them."""
+        self._configured = configured
 
     def rules(self, bucket: str) -> list[Rule] | None:
         """The bucket's rules, or None when it has no CORS configuration (or does not exist)."""
         if not bucket:
             return None
-        with self._lock:
-            fake = self._backend().buckets.get(bucket)
-            configured = list(getattr(fake, "cors", None) or [])
+        configured = list(self._configured(bucket))
         if not configured:
             return None
         return [

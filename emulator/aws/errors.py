@@ -55,6 +55,10 @@ class ResourceInUse(AwsError):
     """A name that is already taken (CreateTrainingJob with an existing name)."""
 
 
+class ResourceLimitExceeded(AwsError):
+    """An account quota reached (e.g. more parallel training jobs per tuning job than allowed)."""
+
+
 class UnknownOperationException(AwsError):
     """An X-Amz-Target the SageMaker model does not define."""
 

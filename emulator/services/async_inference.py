@@ -6,7 +6,8 @@ returns at once with the inference id and the S3 locations. Each queued
 request is persisted in the record store until it is done, so a request queued or in flight when
 the emulator stops is processed once the endpoint serves again after the restart. A scheduler
 thread hands requests to the endpoint in arrival order, at most
-`ClientConfig.MaxConcurrentInvocationsPerInstance` at a time (one container serves the endpoint);
+`ClientConfig.MaxConcurrentInvocationsPerInstance` times the instances in service at a time (the
+router sends each to the instance with the fewest outstanding requests);
 a request that waited longer than its RequestTTLSeconds expires, and one that the container does
 not answer within InvocationTimeoutSeconds fails. Both write the failure output.
 
@@ -238,11 +239,12 @@ class AsyncInferenceService:
                 continue
             live = self._router.get(name)
             config = self._async_config(name) or {}
-            limit = int(
+            per_instance = int(
                 config.get("ClientConfig", {}).get(
                     "MaxConcurrentInvocationsPerInstance", DEFAULT_CONCURRENCY
                 )
             )
+            limit = per_instance * max(1, live.instance_count() if live is not None else 1)
             while queue and _expired(queue[0]):
                 self._start(queue.popleft(), EXPIRED_REASON)
                 started = True

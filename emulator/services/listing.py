@@ -17,7 +17,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -190,8 +190,10 @@ def list_summaries(
     name_key: str,
     status_key: str | None = None,
     operation: str | None = None,
+    extra_sort_keys: Mapping[str, Callable[[dict[str, Any]], Any]] | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Filter, sort and page; returns (page, NextToken or None)."""
+    """Filter, sort and page; returns (page, NextToken or None). `extra_sort_keys` adds an
+    operation's own SortBy values (FinalObjectiveMetricValue)."""
     operation = operation or LIST_OPERATION_BY_NAME_KEY[name_key]
     defaults = list_defaults(operation)
     status_late = operation in STATUS_AFTER_PAGE
@@ -208,6 +210,7 @@ def list_summaries(
     }
     if status_key is not None:
         sort_keys["Status"] = lambda s: s[status_key]
+    sort_keys.update(extra_sort_keys or {})
     key = sort_keys.get(sort_by, sort_keys["CreationTime"])
     descending = request.get("SortOrder", defaults.sort_order) == "Descending"
     # Ties are ordered by name (always ascending), so a position names one place in the order.
@@ -254,11 +257,17 @@ def list_response(
     name_key: str,
     status_key: str | None = None,
     operation: str | None = None,
+    extra_sort_keys: Mapping[str, Callable[[dict[str, Any]], Any]] | None = None,
 ) -> dict[str, Any]:
     """The whole List response: `{<summaries key>: page}`, plus NextToken when more follow."""
     operation = operation or LIST_OPERATION_BY_NAME_KEY[name_key]
     page, token = list_summaries(
-        summaries, request, name_key=name_key, status_key=status_key, operation=operation
+        summaries,
+        request,
+        name_key=name_key,
+        status_key=status_key,
+        operation=operation,
+        extra_sort_keys=extra_sort_keys,
     )
     response: dict[str, Any] = {summaries_key(operation): page}
     if token is not None:

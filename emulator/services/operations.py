@@ -30,6 +30,15 @@ OPERATIONS: Mapping[str, Handler] = {
     "ListTrainingJobs": S.list_training_jobs,
     "StopTrainingJob": S.stop_training_job,
     "DeleteTrainingJob": S.delete_training_job,
+    # hyperparameter tuning
+    "CreateHyperParameterTuningJob": S.create_hyper_parameter_tuning_job,
+    "DescribeHyperParameterTuningJob": S.describe_hyper_parameter_tuning_job,
+    "ListHyperParameterTuningJobs": S.list_hyper_parameter_tuning_jobs,
+    "StopHyperParameterTuningJob": S.stop_hyper_parameter_tuning_job,
+    "DeleteHyperParameterTuningJob": S.delete_hyper_parameter_tuning_job,
+    "ListTrainingJobsForHyperParameterTuningJob": (
+        S.list_training_jobs_for_hyper_parameter_tuning_job
+    ),
     # batch transform
     "CreateTransformJob": S.create_transform_job,
     "DescribeTransformJob": S.describe_transform_job,
@@ -48,6 +57,7 @@ OPERATIONS: Mapping[str, Handler] = {
     "DescribeEndpoint": S.describe_endpoint,
     "ListEndpoints": S.list_endpoints,
     "UpdateEndpoint": S.update_endpoint,
+    "UpdateEndpointWeightsAndCapacities": S.update_endpoint_weights_and_capacities,
     "DeleteEndpoint": S.delete_endpoint,
     # tags
     "AddTags": S.add_tags,

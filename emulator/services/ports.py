@@ -1,6 +1,6 @@
 """What the services need from the stores and settings the plumbing provides.
 
-Structural types, so `emulator.state.s3.S3Store`, `emulator.state.logs.LogStore` and
+Structural types, so `emulator.storage.s3.S3Store`, `emulator.storage.logs.LogStore` and
 `emulator.config.Settings` fit without the services importing the HTTP or moto side.
 """
 

@@ -24,6 +24,8 @@ from emulator.services.ports import LogWriter, Notifier, ObjectStore, ServiceSet
 from emulator.services.tags import TagService
 from emulator.services.training import TrainingService
 from emulator.services.transform import TransformService
+from emulator.services.tuning import TuningService
+from emulator.services.tuning.run import ChildPort
 from emulator.state.records import NotebookInstanceStatus, now
 from emulator.state.store import RecordStore
 
@@ -86,6 +88,16 @@ class SageMakerService:
         self._monitoring = MonitoringService(settings.region)
         self._started = False
         self.call_operation: Callable[[str, dict[str, Any]], dict[str, Any]] = _unbound
+        # Children are created as a client creates training jobs (late-bound: see
+        # bind_operations); the tuning job's ARN is the one field it sets on them directly.
+        self._tuning = TuningService(
+            self.context,
+            ChildPort(
+                call=lambda op, params: self.call_operation(op, params),
+                mark=self._training.mark_tuning_child,
+                events=self.events,
+            ),
+        )
 
     def bind_operations(self, call: Callable[[str, dict[str, Any]], dict[str, Any]]) -> None:
         """How this region's services call an operation as a client would (validated, wire-form
@@ -98,6 +110,7 @@ class SageMakerService:
             return
         self._started = True
         self._training.start()
+        self._tuning.start()
         self._hosting.start()
         self._transform.start()
         self._async.start()
@@ -112,6 +125,9 @@ class SageMakerService:
 
         The runtime itself is closed by its owner, the composition root.
         """
+        # Tuning jobs first: a shutdown ends them without stopping their children one by one;
+        # the training engine then ends the children as it ends every running job.
+        self._tuning.close()
         self._async.close()
         self._training.close()
         self._transform.close()
@@ -121,7 +137,10 @@ class SageMakerService:
 
     def _resource_exists(self, arn: str) -> bool:
         return (
-            self._training.exists(arn) or self._hosting.exists(arn) or self._transform.exists(arn)
+            self._training.exists(arn)
+            or self._hosting.exists(arn)
+            or self._transform.exists(arn)
+            or self._tuning.exists(arn)
         )
 
     # --- training -------------------------------------------------------------------------------
@@ -140,6 +159,28 @@ class SageMakerService:
 
     def delete_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._training.delete_training_job(request)
+
+    # --- hyperparameter tuning --------------------------------------------------------------------
+
+    def create_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._tuning.create_hyper_parameter_tuning_job(request)
+
+    def describe_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._tuning.describe_hyper_parameter_tuning_job(request)
+
+    def list_hyper_parameter_tuning_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._tuning.list_hyper_parameter_tuning_jobs(request)
+
+    def stop_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._tuning.stop_hyper_parameter_tuning_job(request)
+
+    def delete_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._tuning.delete_hyper_parameter_tuning_job(request)
+
+    def list_training_jobs_for_hyper_parameter_tuning_job(
+        self, request: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self._tuning.list_training_jobs_for_hyper_parameter_tuning_job(request)
 
     # --- batch transform ------------------------------------------------------------------------
 
@@ -195,6 +236,9 @@ class SageMakerService:
 
     def delete_endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._hosting.delete_endpoint(request)
+
+    def update_endpoint_weights_and_capacities(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._hosting.update_endpoint_weights_and_capacities(request)
 
     # --- model monitoring (no schedules ever exist here) ----------------------------------------
 

@@ -24,7 +24,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from emulator.state.space import DiskFull, is_disk_full
+from emulator.storage.space import DiskFull, is_disk_full
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -149,6 +149,8 @@ def test_a_full_disk_refuses_cleanly_and_a_restart_keeps_what_was_acknowledged(
     filler.unlink()
     # Space is back: writes work again without a restart.
     s3.put_object(Bucket="full", Key="after.txt", Body=b"after")
+    s3.create_bucket(Bucket="refused-bucket")  # the refused name was not left taken
+    s3.delete_bucket(Bucket="refused-bucket")
     logs.create_log_group(logGroupName="/api/kept")
     logs.create_log_stream(logGroupName="/api/kept", logStreamName="s")
     logs.put_log_events(

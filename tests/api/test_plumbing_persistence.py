@@ -108,10 +108,11 @@ def test_s3_writes_acknowledged_before_a_kill_9_survive(
 
 def test_log_store_events_replay_after_a_restart(tmp_path: Path) -> None:
     """LogStore writes (the services' container output) are stored per stream and read back."""
-    from moto.logs.models import logs_backends
+    from emulator.storage import moto_internals as moto
+    from emulator.storage.logs import LogStore
 
-    from emulator.aws.arns import ACCOUNT_ID
-    from emulator.state.logs import LogStore
+    def messages() -> list[str]:
+        return [e.message for e in moto.stream_events(moto.log_stream(region, group, stream))]
 
     region = "eu-west-3"  # a region no other test in this process writes to
     group, stream = "/aws/sagemaker/TrainingJobs", "job-1/algo-1-1700000000"
@@ -124,38 +125,35 @@ def test_log_store_events_replay_after_a_restart(tmp_path: Path) -> None:
     with events_file.open("a") as events:
         events.write("[1700000000000, 17")  # what kill -9 mid-write leaves
 
-    logs_backends[ACCOUNT_ID][region].reset()  # a fresh process: moto starts empty
+    moto.reset_logs(region)  # a fresh process: moto starts empty
     replayed = LogStore(tmp_path / "logs", region)
     replayed.load_for_request("Logs_20140328.GetLogEvents", {"logGroupName": group}, region)
-    streams = replayed.backend.groups[group].streams
+    streams = moto.log_streams(moto.log_group(region, group))
     assert set(streams) == {stream, "job-1/empty-stream"}
-    assert [e.message for e in streams[stream].events] == ["first", "second", "third"]
-    assert streams[stream].events[0].timestamp == 1_000
+    assert messages() == ["first", "second", "third"]
+    assert moto.stream_events(streams[stream])[0].timestamp == 1_000
     replayed.put_lines(group, stream, ["fourth"])
     replayed.close()
 
-    logs_backends[ACCOUNT_ID][region].reset()
+    moto.reset_logs(region)
     again = LogStore(tmp_path / "logs", region)
-    assert again.backend.groups[group].streams[stream].events == []  # read on demand
+    assert messages() == []  # read on demand
     again.load_for_request("Logs_20140328.GetLogEvents", {"logGroupName": group}, region)
-    events = again.backend.groups[group].streams[stream].events
-    assert [e.message for e in events] == ["first", "second", "third", "fourth"]
-    again.backend.delete_log_group(group)  # what a client can do through the Logs API
+    assert messages() == ["first", "second", "third", "fourth"]
+    moto.logs_backend(region).delete_log_group(group)  # what a client can do through the Logs API
     again.put_lines(group, stream, ["fifth"])
-    assert [e.message for e in again.backend.groups[group].streams[stream].events] == ["fifth"]
+    assert messages() == ["fifth"]
     again.close()
 
 
 @pytest.mark.parametrize("key", ["plain", "dir/with spaces/ünïcode.txt", "a" * 900])
 def test_s3_store_round_trip_through_the_data_dir(tmp_path: Path, key: str) -> None:
     """The services' S3Store: put/get/list/open, persisted and reloaded by a new store."""
-    from moto.s3.models import s3_backends
-
-    from emulator.aws.arns import ACCOUNT_ID, PARTITION
-    from emulator.state.s3 import NoSuchBucket, NoSuchKey, S3Store
+    from emulator.storage import moto_internals as moto
+    from emulator.storage.s3 import NoSuchBucket, NoSuchKey, S3Store
 
     bucket = "store-round-trip"
-    s3_backends[ACCOUNT_ID][PARTITION].reset()
+    moto.reset_s3()
     store = S3Store(tmp_path / "s3")
     assert not store.head_bucket(bucket)
     with pytest.raises(NoSuchBucket):
@@ -170,13 +168,13 @@ def test_s3_store_round_trip_through_the_data_dir(tmp_path: Path, key: str) -> N
     with pytest.raises(NoSuchKey):
         store.get_object(bucket, "missing")
 
-    s3_backends[ACCOUNT_ID][PARTITION].reset()
+    moto.reset_s3()
     reloaded = S3Store(tmp_path / "s3")
     assert reloaded.head_bucket(bucket)
     assert reloaded.list_keys(bucket, "") == sorted([(key, 5), (key + ".stream", 100_000)])
     with reloaded.open_object(bucket, key + ".stream") as stream:
         assert stream.read() == b"y" * 100_000
-    s3_backends[ACCOUNT_ID][PARTITION].reset()
+    moto.reset_s3()
 
 
 def test_serve_seed_dir_uploads_buckets_at_start(

@@ -43,3 +43,44 @@ def test_kmeans_on_two_instances_prints_every_hosts_lines(
     assert centroids.shape == (7, census.shape[1])
     squared = ((census[:, None, :].astype(np.float64) - centroids[None]) ** 2).sum(axis=2)
     assert np.isfinite(squared.min(axis=1).mean())
+
+
+def test_a_byo_estimator_on_two_instances_rendezvous_on_algo_1(
+    sagemaker_emulator_env: Any, sagemaker_emulator_runtime: str
+) -> None:
+    """The SDK's generic Estimator with a user's image and instance_count=2: the hosts find each
+    other by name (a torchrun-/MPI-style rendezvous on algo-1) under the Docker runtime."""
+    import io
+    import json
+    import tarfile
+
+    from tests.docker.engine import build_byo_image, require_docker
+
+    require_docker()  # skips (loudly) only under SAGEMAKER_EMULATOR_SKIP_DOCKER=1
+    if sagemaker_emulator_runtime != "docker":
+        pytest.fail("bring-your-own images need the Docker runtime (the SDK tier runs on it)")
+
+    sagemaker: Any = importlib.import_module("sagemaker")
+    session = sagemaker.Session()
+    bucket = session.default_bucket()
+    s3 = session.boto_session.client("s3")
+    for part in range(2):
+        s3.put_object(Bucket=bucket, Key=f"byo-two/part-{part}.csv", Body=b"1,2\n3,4\n")
+    estimator = sagemaker.estimator.Estimator(
+        image_uri=build_byo_image(),
+        role=sagemaker.get_execution_role(),
+        instance_count=2,
+        instance_type="ml.m5.large",
+        output_path=f"s3://{bucket}/byo-two-out/",
+        hyperparameters={"behaviour": "rendezvous"},
+        sagemaker_session=session,
+    )
+    train = sagemaker.inputs.TrainingInput(f"s3://{bucket}/byo-two/", distribution="ShardedByS3Key")
+    estimator.fit({"train": train}, logs=True)
+    body = s3_bytes(s3, estimator.model_data)
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        member = tar.extractfile("hosts.json")
+        assert member is not None
+        report = json.loads(member.read())
+    assert sorted(report["joined"]) == ["algo-1", "algo-2"]
+    assert sorted(len(files) for files in (j["train"] for j in report["joined"].values())) == [1, 1]

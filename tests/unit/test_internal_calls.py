@@ -10,8 +10,8 @@ import pytest
 from emulator.aws.errors import ValidationException
 from emulator.runtime.process_runtime import ProcessRuntime
 from emulator.services.regions import RegionalServices
-from emulator.state.logs import RegionalLogs
-from emulator.state.s3 import S3Store
+from emulator.storage.logs import RegionalLogs
+from emulator.storage.s3 import S3Store
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 

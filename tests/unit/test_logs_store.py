@@ -6,23 +6,20 @@ import json
 import time
 from pathlib import Path
 
-from moto.logs.models import logs_backends
-
-from emulator.aws.arns import ACCOUNT_ID
-from emulator.state.logs import LogStore
+from emulator.storage import moto_internals as moto
+from emulator.storage.logs import LogStore
 
 GROUP = "/aws/sagemaker/TrainingJobs"
 GET = "Logs_20140328.GetLogEvents"
 
 
 def fresh(region: str) -> None:
-    logs_backends[ACCOUNT_ID][region].reset()  # what a new process starts with
+    moto.reset_logs(region)  # what a new process starts with
 
 
 def messages(store: LogStore, stream: str, region: str) -> list[str]:
     store.load_for_request(GET, {"logGroupName": GROUP, "logStreamName": stream}, region)
-    events = store.backend_of(region).groups[GROUP].streams[stream].events
-    return [e.message for e in events]
+    return [e.message for e in moto.stream_events(moto.log_stream(region, GROUP, stream))]
 
 
 def test_the_old_journal_is_converted_once(tmp_path: Path) -> None:
@@ -39,7 +36,7 @@ def test_the_old_journal_is_converted_once(tmp_path: Path) -> None:
     (root / "journal.jsonl").write_text(text)
     store = LogStore(root, region)
     assert not (root / "journal.jsonl").exists()
-    assert store.backend_of(region).groups[GROUP].streams["job/algo-1"].events == []
+    assert moto.stream_events(moto.log_stream(region, GROUP, "job/algo-1")) == []
     assert messages(store, "job/algo-1", region) == ["a", "b", "c"]
     fresh(region)
     assert messages(LogStore(root, region), "job/algo-1", region) == ["a", "b", "c"]
@@ -52,7 +49,7 @@ def test_retention_drops_old_events_from_memory_and_disk(tmp_path: Path) -> None
     now = int(time.time() * 1000)
     store.put_lines(GROUP, "s", ["old"], now - 10 * 86_400_000)
     store.put_lines(GROUP, "s", ["new"], now)
-    store.backend_of(region).put_retention_policy(GROUP, 7)
+    moto.logs_backend(region).put_retention_policy(GROUP, 7)
     store.sync_group(GROUP, region)  # what the bridge does after PutRetentionPolicy
     fresh(region)
     again = LogStore(tmp_path / "logs", region)
@@ -66,7 +63,7 @@ def test_a_group_deleted_in_moto_is_forgotten_on_disk(tmp_path: Path) -> None:
     fresh(region)
     store = LogStore(tmp_path / "logs", region)
     store.put_lines(GROUP, "s", ["one", "two"])
-    store.backend_of(region).delete_log_group(GROUP)  # a client's DeleteLogGroup
+    moto.logs_backend(region).delete_log_group(GROUP)  # a client's DeleteLogGroup
     store.put_lines(GROUP, "s", ["three"])
     fresh(region)
     assert messages(LogStore(tmp_path / "logs", region), "s", region) == ["three"]

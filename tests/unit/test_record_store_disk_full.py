@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.state.space import DiskFull
 from emulator.state.store import RecordStore
+from emulator.storage.space import DiskFull
 
 
 @pytest.fixture

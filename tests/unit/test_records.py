@@ -14,8 +14,10 @@ from emulator.state.describe import echoed_members
 from emulator.state.records import (
     EndpointRecord,
     EndpointStatus,
+    HyperParameterTuningJobStatus,
     MetricValue,
     NotebookInstanceStatus,
+    ObjectiveStatus,
     SecondaryStatus,
     TrainingJobRecord,
     TrainingJobStatus,
@@ -35,6 +37,8 @@ MODEL = botocore.session.get_session().get_service_model("sagemaker")
         (SecondaryStatus, "SecondaryStatus"),
         (EndpointStatus, "EndpointStatus"),
         (NotebookInstanceStatus, "NotebookInstanceStatus"),
+        (HyperParameterTuningJobStatus, "HyperParameterTuningJobStatus"),
+        (ObjectiveStatus, "ObjectiveStatus"),
     ],
 )
 def test_status_values_are_the_models(enum: type[StrEnum], shape: str) -> None:

@@ -121,24 +121,27 @@ def train(
         )
         if len(hosts) > 1:
             env["SAGEMAKER_EMULATOR_HOSTS"] = addresses
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", f"algorithms.{algorithm}", "train"],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
+        # Each host's output to a file: a pipe read one host after the other would block a host
+        # whose pipe fills while the reader waits on another (which waits for it).
+        with (tmp_path / label / f"{host}.log").open("w") as log:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", f"algorithms.{algorithm}", "train"],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             )
-        )
         roots.append(root)
     result = []
     for host, root, proc in zip(hosts, roots, procs, strict=True):
         try:
-            out, _ = proc.communicate(timeout=TIMEOUT)
+            proc.wait(timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
             for p in procs:
                 p.kill()
             raise
+        out = (tmp_path / label / f"{host}.log").read_text()
         result.append(Host(host, root, proc.returncode, out))
     for host in result:
         assert host.returncode == 0, f"{host.name} failed:\n{host.output}"
@@ -253,6 +256,7 @@ def test_a_data_error_on_one_host_fails_every_host(tmp_path: Path) -> None:
     hosts = [f"algo-{i}" for i in (1, 2)]
     base = _loopback_base()
     procs = []
+    logs = []
     for host, share in zip(hosts, [data[:300], bad], strict=True):
         root = tmp_path / host
         _tree(root, host, hosts, hp, share)
@@ -262,20 +266,22 @@ def test_a_data_error_on_one_host_fails_every_host(tmp_path: Path) -> None:
             PYTHONPATH=str(REPO),
             SAGEMAKER_EMULATOR_HOSTS=f"algo-1={base}.2,algo-2={base}.3",
         )
+        # Output to a file, not a pipe nobody reads while waiting: a full pipe would block the
+        # host (and a retrying host under load prints more).
+        log = (tmp_path / f"{host}.log").open("w")
+        logs.append(log)
         procs.append(
             subprocess.Popen(
                 [sys.executable, "-m", "algorithms.kmeans", "train"],
                 env=env,
-                stdout=subprocess.PIPE,
+                stdout=log,
                 stderr=subprocess.STDOUT,
-                text=True,
             )
         )
     codes = [p.wait(timeout=TIMEOUT) for p in procs]
-    for p in procs:
-        assert p.stdout is not None
-        p.stdout.close()
-    assert codes == [1, 1]
+    for log in logs:
+        log.close()
+    assert codes == [1, 1], [(tmp_path / f"{h}.log").read_text()[-2000:] for h in hosts]
     leader = (tmp_path / "algo-1" / "output" / "failure").read_text()
     assert leader.startswith("ClientError: algo-2: ")
     assert "NaN" in leader

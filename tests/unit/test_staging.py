@@ -18,7 +18,7 @@ import pytest
 from emulator.runtime.optml import OptMlTree
 from emulator.services.staging import StagingError, VolumeBudget, stage_channel, unpack_model
 from emulator.services.training.spec import ChannelSpec, parse, parse_channel
-from emulator.state.s3 import S3Store
+from emulator.storage.s3 import S3Store
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 

@@ -76,6 +76,15 @@ class TrainingService:
         )
         return {"TrainingJobArn": arn}
 
+    def mark_tuning_child(self, name: str, tuning_job_arn: str) -> None:
+        """Record that a tuning job launched this job (its Describe then carries TuningJobArn);
+        the tuning job creates the job through CreateTrainingJob, whose request has no such
+        member."""
+        with self.engine.lock:
+            record = self.engine.get(name)
+            record.tuning_job_arn = tuning_job_arn
+            self.engine.persist(record)
+
     def describe_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
         return self.engine.view(request["TrainingJobName"], TrainingJobRecord.describe)
 

@@ -11,7 +11,6 @@ import collections
 import contextlib
 import gzip
 import http.client
-import json
 import secrets
 import shutil
 import tempfile
@@ -34,8 +33,6 @@ from emulator.services.batch_records import (
     pack_requests,
 )
 from emulator.services.context import ServiceContext
-from emulator.services.hosting import DeployError, wait_for_ping
-from emulator.services.invocation import ConnectionPool
 from emulator.services.jobs import Job, JobKind, JobStopped, Outcome
 from emulator.services.staging import (
     S3Object,
@@ -47,6 +44,12 @@ from emulator.services.staging import (
 from emulator.services.transform.spec import STRATEGY_TO_ENV, EffectiveBatch, TransformJobSpec
 from emulator.state import lifecycle
 from emulator.state.records import ModelRecord, TransformJobRecord, TransformJobStatus, now
+from emulator.workloads.container_client import (
+    ConnectionPool,
+    DeployError,
+    wait_for_ping,
+)
+from emulator.workloads.container_client import execution_parameters as _execution_parameters
 
 STORE_KIND = "transform-job"
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
@@ -337,17 +340,3 @@ def _check_supported(spec: TransformJobSpec) -> None:
     reason = spec.unsupported()
     if reason is not None:
         raise TransformFailed(f"ClientError: {reason}")
-
-
-def _execution_parameters(url: str) -> dict[str, Any]:
-    """The container's GET /execution-parameters answer; {} unless it answers 200 with JSON
-    (the SDK's local mode also uses it only on a 200)."""
-    pool = ConnectionPool(url, timeout=2.0)
-    try:
-        with contextlib.suppress(OSError, http.client.HTTPException, ValueError):
-            status, _, body = pool.request("GET", "/execution-parameters", None, {})
-            answer = json.loads(body) if status == 200 else {}
-            return answer if isinstance(answer, dict) else {}
-    finally:
-        pool.close()
-    return {}

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
-
-from moto.sns.models import sns_backends
 
 from emulator.aws.arns import ACCOUNT_ID
+from emulator.storage import moto_internals as moto
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +26,11 @@ class SnsPublisher:
         parts = topic_arn.split(":")
         if len(parts) != 6 or parts[2] != "sns" or parts[3] != region or parts[4] != ACCOUNT_ID:
             return f"{topic_arn} is not an SNS topic of account {ACCOUNT_ID} in {region}"
-        backend: Any = sns_backends[ACCOUNT_ID][region]
         with _LOCK:
-            if topic_arn not in backend.topics:
+            if not moto.sns_topic_exists(region, topic_arn):
                 return f"SNS topic {topic_arn} does not exist"
             try:
-                backend.publish(message, arn=topic_arn)
+                moto.sns_publish(region, topic_arn, message)
             except Exception as exc:  # moto's own errors (a message too long...)
                 log.warning("publishing to %s failed", topic_arn, exc_info=True)
                 return f"publishing to {topic_arn} failed: {type(exc).__name__}: {exc}"

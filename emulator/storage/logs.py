@@ -37,10 +37,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from moto.logs.models import LogEvent, LogGroup, LogStream, logs_backends
-
-from emulator.aws.arns import ACCOUNT_ID
-from emulator.state.space import DiskFull, is_disk_full
+from emulator.storage import moto_internals as moto
+from emulator.storage.moto_internals import Event
+from emulator.storage.space import DiskFull, is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +97,6 @@ class LogStore:
             time.monotonic() - started,
         )
 
-    def backend_of(self, region: str | None = None) -> Any:
-        return logs_backends[ACCOUNT_ID][region or self.region]
-
-    @property
-    def backend(self) -> Any:
-        return self.backend_of(self.region)
-
     def for_region(self, region: str) -> LogStore:
         """This store with `region` as its default (the same files, state and lock)."""
         view = copy.copy(self)
@@ -118,15 +110,14 @@ class LogStore:
         with self.lock:
             state = self._groups.get((region, group))
             known = state is not None and stream in state.streams
-            if known and self._moto_stream(region, group, stream) is not None:
+            if known and moto.log_stream(region, group, stream) is not None:
                 return
             if known:
                 self.sync_group(group, region)  # deleted in moto meanwhile: forget it on disk too
-            backend = self.backend_of(region)
-            if group not in backend.groups:
-                backend.create_log_group(group, {})
-            if stream not in backend.groups[group].streams:
-                backend.create_log_stream(group, stream)
+            if moto.log_group(region, group) is None:
+                moto.create_log_group(region, group)
+            if moto.log_stream(region, group, stream) is None:
+                moto.create_log_stream(region, group, stream)
             self.sync_group(group, region)
 
     def put_lines(
@@ -145,10 +136,7 @@ class LogStore:
         with self.lock:
             self.ensure_stream(group, stream, region)
             self._load_streams(region, group, [stream])
-            target = self.backend_of(region).groups[group].streams[stream]
-            # The stream's own method: the backend's put_log_events drops events older than 14
-            # days, as the real PutLogEvents does for clients, but these are the job's own lines.
-            target.put_log_events([{"timestamp": stamp, "message": line} for line in lines])
+            moto.append_lines(moto.log_stream(region, group, stream), stamp, lines)
             self.sync_group(group, region)
 
     def close(self) -> None:
@@ -214,24 +202,25 @@ class LogStore:
         """Sync every group moto or the disk knows in `region` (a request naming no group)."""
         region = region or self.region
         with self.lock:
-            names = set(self.backend_of(region).groups)
+            names = set(moto.log_group_names(region))
             names |= {name for (r, name) in self._groups if r == region}
             for name in sorted(names):
                 self.sync_group(name, region)
 
     def _sync_group(self, region: str, group: str) -> None:
-        fake: LogGroup | None = self.backend_of(region).groups.get(group)
+        fake = moto.log_group(region, group)
         state = self._groups.get((region, group))
         if fake is None:
             if state is not None:
                 shutil.rmtree(state.directory, ignore_errors=True)
                 del self._groups[(region, group)]
             return
+        settings = moto.group_settings(fake)
         meta = {
             "name": group,
-            "created": _iso(fake.creation_time),
-            "retention": fake.retention_in_days,
-            "kms": fake.kms_key_id,
+            "created": _iso(settings.created),
+            "retention": settings.retention_days,
+            "kms": settings.kms_key_id,
         }
         if state is None:
             directory = self.root / region / _digest(group)
@@ -241,26 +230,28 @@ class LogStore:
         elif state.meta != meta:
             _atomic_write(state.directory / "group.json", meta)
             state.meta = meta
-        for name, stream in fake.streams.items():
+        streams = moto.log_streams(fake)
+        for name, stream in streams.items():
             if name not in state.streams:
                 _atomic_write(
                     state.directory / f"{_digest(name)}.json",
-                    {"name": name, "created": _iso(stream.creation_time)},
+                    {"name": name, "created": _iso(moto.stream_created(stream))},
                 )
                 state.streams[name] = 0
             written = state.streams[name]
-            if written is not None and len(stream.events) > written:
-                _append_events(state.directory / f"{_digest(name)}.jsonl", stream.events[written:])
-                state.streams[name] = len(stream.events)
-        for name in [name for name in state.streams if name not in fake.streams]:
+            count = moto.event_count(stream)
+            if written is not None and count > written:
+                events = moto.stream_events(stream, written)
+                _append_events(state.directory / f"{_digest(name)}.jsonl", events)
+                state.streams[name] = count
+        for name in [name for name in state.streams if name not in streams]:
             for suffix in (".json", ".jsonl"):
                 (state.directory / f"{_digest(name)}{suffix}").unlink(missing_ok=True)
             del state.streams[name]
 
     def _restore(self, region: str, group: str) -> None:
         """Put moto's copy of `group` back to the disk copy (after a refused write)."""
-        groups = self.backend_of(region).groups
-        groups.pop(group, None)
+        moto.drop_log_group(region, group)
         state = self._groups.pop((region, group), None)
         if state is not None:
             self._load_group(region, state.directory)
@@ -278,14 +269,11 @@ class LogStore:
         except (OSError, ValueError, KeyError, TypeError):
             log.warning("skipping unreadable log group record %s", directory)
             return
-        backend = self.backend_of(region)
-        fake = backend.groups.get(name)
+        fake = moto.log_group(region, name)
         if fake is None:
-            fake = backend.create_log_group(name, {})
-        if meta.get("created"):
-            fake.creation_time = _from_iso(meta["created"])
-        fake.retention_in_days = meta.get("retention")
-        fake.kms_key_id = meta.get("kms")
+            fake = moto.create_log_group(region, name)
+        created = _from_iso(meta["created"]) if meta.get("created") else None
+        moto.restore_group_settings(fake, created, meta.get("retention"), meta.get("kms"))
         state = self._groups[(region, name)] = _GroupState(directory, meta)
         for path in directory.glob("*.json"):
             if path.name == "group.json":
@@ -295,42 +283,29 @@ class LogStore:
                 stream_name = stream_meta["name"]
             except (OSError, ValueError, KeyError, TypeError):
                 continue
-            stream = fake.streams.get(stream_name) or LogStream(fake, stream_name)
-            fake.streams[stream_name] = stream
-            if stream_meta.get("created"):
-                stream.creation_time = _from_iso(stream_meta["created"])
-            stream.events = []
+            created = _from_iso(stream_meta["created"]) if stream_meta.get("created") else None
+            moto.restore_log_stream(fake, stream_name, created)
             state.streams[stream_name] = None
 
     def _load_streams(self, region: str, group: str, names: Iterable[str]) -> None:
         """Read these streams' events from their files into moto (once per stream)."""
         state = self._groups.get((region, group))
-        fake = self.backend_of(region).groups.get(group)
+        fake = moto.log_group(region, group)
         if state is None or fake is None:
             return
+        streams = moto.log_streams(fake)
         retention = state.meta.get("retention")
         oldest = int(time.time() * 1000) - int(retention) * _DAY_MS if retention else None
         for name in names:
-            if state.streams.get(name, 0) is not None or name not in fake.streams:
+            if state.streams.get(name, 0) is not None or name not in streams:
                 continue
             path = state.directory / f"{_digest(name)}.jsonl"
             events, dropped = _read_events(path, oldest)
             if dropped:
                 # Retention: the expired events leave the disk too (and the file stays bounded).
                 _rewrite_events(path, events)
-            stream: LogStream = fake.streams[name]
-            stream.events = events + stream.events
-            stream.stored_bytes = sum(len(e.message) for e in stream.events)
-            if events:
-                stream.last_ingestion_time = datetime.fromtimestamp(
-                    max(e.ingestion_time for e in events) / 1000, UTC
-                ).replace(tzinfo=None)
+            moto.prepend_events(streams[name], events)
             state.streams[name] = len(events)
-
-    def _moto_stream(self, region: str, group: str, stream: str) -> LogStream | None:
-        fake = self.backend_of(region).groups.get(group)
-        found: LogStream | None = None if fake is None else fake.streams.get(stream)
-        return found
 
     def _migrate_journal(self, path: Path, region: str) -> None:
         """Convert the append-only journal of earlier versions into per-stream files, once.
@@ -397,8 +372,8 @@ class RegionalLogs:
         self._store.close()
 
 
-def _read_events(path: Path, oldest: int | None) -> tuple[list[LogEvent], bool]:
-    events: list[LogEvent] = []
+def _read_events(path: Path, oldest: int | None) -> tuple[list[Event], bool]:
+    events: list[Event] = []
     dropped = False
     try:
         handle = path.open("r", encoding="utf-8")
@@ -414,18 +389,18 @@ def _read_events(path: Path, oldest: int | None) -> tuple[list[LogEvent], bool]:
             if oldest is not None and stamp < oldest:
                 dropped = True
                 continue
-            events.append(LogEvent(ingestion, {"timestamp": stamp, "message": message}))
+            events.append(Event(stamp, ingestion, message))
     return events, dropped
 
 
-def _event_lines(events: Iterable[LogEvent]) -> str:
+def _event_lines(events: Iterable[Event]) -> str:
     return "".join(
         json.dumps([e.timestamp, e.ingestion_time, e.message], separators=(",", ":")) + "\n"
         for e in events
     )
 
 
-def _append_events(path: Path, events: Iterable[LogEvent]) -> None:
+def _append_events(path: Path, events: Iterable[Event]) -> None:
     data = _event_lines(events).encode()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
@@ -447,7 +422,7 @@ def _append_events(path: Path, events: Iterable[LogEvent]) -> None:
         os.close(fd)
 
 
-def _rewrite_events(path: Path, events: list[LogEvent]) -> None:
+def _rewrite_events(path: Path, events: list[Event]) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         tmp.write_text(_event_lines(events), encoding="utf-8")
