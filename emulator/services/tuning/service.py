@@ -21,13 +21,8 @@ from emulator.services.tuning.run import ChildPort, TuningRun
 from emulator.services.tuning.spec import parse
 from emulator.services.tuning.strategies import Observation, make_strategy
 from emulator.state import lifecycle
-from emulator.state.records import (
-    HyperParameterTuningJobRecord,
-    HyperParameterTuningJobStatus,
-    TrainingJobStatus,
-    TuningChild,
-    now,
-)
+from emulator.state.records import HyperParameterTuningJobStatus, TrainingJobStatus, now
+from emulator.state.tuning_records import HyperParameterTuningJobRecord, TuningChild
 
 STORE_KIND = "hyper-parameter-tuning-job"
 
