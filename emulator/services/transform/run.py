@@ -18,7 +18,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from emulator.aws.errors import ValidationException
 from emulator.runtime.base import ContainerSpec, ImageNotFound, ServingHandle
@@ -43,7 +43,7 @@ from emulator.services.staging import (
 )
 from emulator.services.transform.spec import STRATEGY_TO_ENV, EffectiveBatch, TransformJobSpec
 from emulator.state import lifecycle
-from emulator.state.records import ModelRecord, TransformJobRecord, TransformJobStatus, now
+from emulator.state.records import TransformJobRecord, TransformJobStatus, now
 from emulator.workloads.container_client import (
     ConnectionPool,
     DeployError,
@@ -102,12 +102,9 @@ def interrupted(
 class TransformRun:
     """One job's run: `work` is what the engine runs on its worker thread."""
 
-    def __init__(
-        self, context: ServiceContext, spec: TransformJobSpec, model: ModelRecord, job_dir: Path
-    ) -> None:
+    def __init__(self, context: ServiceContext, spec: TransformJobSpec, job_dir: Path) -> None:
         self._context = context
         self._spec = spec
-        self._model = model
         self._job_dir = job_dir
 
     def work(self, job: Job[TransformJobRecord]) -> Outcome[TransformJobStatus]:
@@ -134,7 +131,6 @@ class TransformRun:
             raise TransformFailed(
                 f'ClientError: The S3 output bucket "{out_bucket}" of S3OutputPath does not exist.'
             )
-        container = self._model.containers()[0]
         # One serving container per instance, each with its own copy of the model. AWS maps the
         # input objects to instances by key: here instance i takes every N-th object in key
         # order from the i-th, so one object keeps one instance busy and the others idle, as AWS
@@ -144,13 +140,13 @@ class TransformRun:
         trees = [OptMlTree(self._job_dir / instance / "opt_ml") for instance in instances]
         for tree in trees:
             tree.create()
-            if container.get("ModelDataUrl"):
-                unpack_model(s3, str(container["ModelDataUrl"]), tree.model_dir)
+            if spec.model.model_data_url is not None:
+                unpack_model(s3, spec.model.model_data_url, tree.model_dir)
             job.check_stop()
         handles: list[ServingHandle] = []
         try:
             for instance, tree in zip(instances, trees, strict=True):
-                handles.append(self._start_container(job, container, tree, instance))
+                handles.append(self._start_container(job, tree, instance))
 
             def started(record: TransformJobRecord) -> None:
                 record.transform_start_time = record.last_modified_time = now()
@@ -190,12 +186,11 @@ class TransformRun:
     def _start_container(
         self,
         job: Job[TransformJobRecord],
-        container: dict[str, Any],
         tree: OptMlTree,
         instance: str,
     ) -> ServingHandle:
         name, spec, logs = job.name, self._spec, self._context.logs
-        image = str(container.get("Image", ""))
+        image = spec.model.image
         # Real streams are <job>/<instance id>.
         stream = f"{name}/{instance}"
         logs.ensure_stream(LOG_GROUP, stream)
@@ -205,8 +200,7 @@ class TransformRun:
             tail.append(line)
             logs.put_lines(LOG_GROUP, stream, [line], int(time.time() * 1000))
 
-        environment = {str(k): str(v) for k, v in container.get("Environment", {}).items()}
-        environment.update(spec.environment)
+        environment = {**spec.model.environment, **spec.environment}
         # SAGEMAKER_BATCH always; the other three only when the job set them
         # (docs/sagemaker-facts.md#inference-container).
         environment["SAGEMAKER_BATCH"] = "true"
@@ -225,7 +219,7 @@ class TransformRun:
             labels={"sagemaker-emulator.transform-job": name},
             name=name,
             on_log=on_log,
-            network_isolation=bool(self._model.request.get("EnableNetworkIsolation", False)),
+            network_isolation=spec.model.network_isolation,
             # The instance type's vCPUs and memory (the Docker runtime caps them to the host).
             **container_limits(spec.resources.instance_type),
         )

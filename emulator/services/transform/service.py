@@ -55,7 +55,7 @@ class TransformService:
                 "SageMaker Batch currently doesn't support Model entity with container "
                 "definitions which use ModelDataSource attribute"
             )
-        spec = parse(request)
+        spec = parse(request, model)
         at = now()
         arn = arns.arn(self._context.region, "transform-job", spec.name)
         job = TransformJobRecord(
@@ -67,7 +67,7 @@ class TransformService:
         )
         self.engine.submit(
             job,
-            TransformRun(self._context, spec, model, self._jobs_dir / spec.name).work,
+            TransformRun(self._context, spec, self._jobs_dir / spec.name).work,
             before_store=lambda: self._context.tags.set_initial(arn, request.get("Tags", [])),
         )
         return {"TransformJobArn": arn}

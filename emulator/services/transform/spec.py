@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.aws.errors import ValidationException
+from emulator.state.records import ModelRecord
 
 # Defaults when neither the job nor the container's /execution-parameters says (the API docs, see
 # docs/sagemaker-facts.md#inference-container; the SDK's local mode uses BatchStrategy MultiRecord
@@ -100,9 +101,20 @@ class DataProcessingSpec:
 
 
 @dataclass(frozen=True)
+class ModelSpec:
+    """What the job serves: the model's (first) container."""
+
+    image: str
+    model_data_url: str | None
+    environment: Mapping[str, str]
+    network_isolation: bool
+
+
+@dataclass(frozen=True)
 class TransformJobSpec:
     name: str
     model_name: str
+    model: ModelSpec
     input: TransformInputSpec
     output: TransformOutputSpec
     resources: TransformResourcesSpec
@@ -131,9 +143,9 @@ class TransformJobSpec:
         return None
 
 
-def parse(request: Mapping[str, Any]) -> TransformJobSpec:
-    """The spec of a validated CreateTransformJob request; ValidationException for an output
-    path that is not an S3 URI."""
+def parse(request: Mapping[str, Any], model: ModelRecord) -> TransformJobSpec:
+    """The spec of a validated CreateTransformJob request and the model it names;
+    ValidationException for an output path that is not an S3 URI."""
     transform_input = request["TransformInput"]
     source = transform_input["DataSource"]["S3DataSource"]
     output = request["TransformOutput"]
@@ -148,6 +160,7 @@ def parse(request: Mapping[str, Any]) -> TransformJobSpec:
     return TransformJobSpec(
         name=request["TransformJobName"],
         model_name=request["ModelName"],
+        model=_model(model),
         input=TransformInputSpec(
             data_type=source["S3DataType"],
             uri=source["S3Uri"],
@@ -175,4 +188,14 @@ def parse(request: Mapping[str, Any]) -> TransformJobSpec:
             output_filter=processing.get("OutputFilter", defaults.output_filter),
             join_source=processing.get("JoinSource", defaults.join_source),
         ),
+    )
+
+
+def _model(model: ModelRecord) -> ModelSpec:
+    container = model.containers()[0]
+    return ModelSpec(
+        image=str(container.get("Image", "")),
+        model_data_url=str(container["ModelDataUrl"]) if container.get("ModelDataUrl") else None,
+        environment={str(k): str(v) for k, v in container.get("Environment", {}).items()},
+        network_isolation=bool(model.request.get("EnableNetworkIsolation", False)),
     )
