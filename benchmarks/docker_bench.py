@@ -60,6 +60,7 @@ from emulator.runtime.docker_runtime import DockerRuntime  # noqa: E402
 from emulator.runtime.images import image_uri, local_image  # noqa: E402
 from emulator.runtime.optml import OptMlTree  # noqa: E402
 from emulator.runtime.process_runtime import ProcessRuntime  # noqa: E402
+from emulator.services.training.spec import parse  # noqa: E402
 from sdk.launcher import start_emulator  # noqa: E402
 from sdk.session import boto_session  # noqa: E402
 
@@ -72,22 +73,32 @@ def pca_tree(root: Path, matrix: np.ndarray) -> OptMlTree:
     tree = OptMlTree(root)
     tree.create()
     tree.write_training_config(
-        {
-            "HyperParameters": {
-                "feature_dim": str(matrix.shape[1]),
-                "num_components": "33",
-                "mini_batch_size": "500",
-            },
-            "AlgorithmSpecification": {"TrainingInputMode": "File"},
-            "InputDataConfig": [
-                {
-                    "ChannelName": "train",
-                    "ContentType": "application/x-recordio-protobuf",
-                    "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://b/"}},
-                }
-            ],
-            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
-        }
+        parse(
+            {
+                "TrainingJobName": "bench-pca",
+                "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+                "OutputDataConfig": {"S3OutputPath": "s3://b/out"},
+                "HyperParameters": {
+                    "feature_dim": str(matrix.shape[1]),
+                    "num_components": "33",
+                    "mini_batch_size": "500",
+                },
+                "AlgorithmSpecification": {
+                    "TrainingImage": image_uri("pca", "us-east-1"),
+                    "TrainingInputMode": "File",
+                },
+                "InputDataConfig": [
+                    {
+                        "ChannelName": "train",
+                        "ContentType": "application/x-recordio-protobuf",
+                        "DataSource": {
+                            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://b/"}
+                        },
+                    }
+                ],
+                "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+            }
+        )
     )
     tree.channel_dir("train").mkdir(parents=True)
     (tree.channel_dir("train") / "matrix_0.pbr").write_bytes(encode_dense(matrix))

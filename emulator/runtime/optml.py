@@ -11,11 +11,40 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from algorithms.common.optml import OptMl
+
+
+class ChannelConfig(Protocol):
+    """What inputdataconfig.json says of a channel (a training job spec's channel fits)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def content_type(self) -> str | None: ...
+    @property
+    def input_mode(self) -> str: ...
+    @property
+    def distribution(self) -> str: ...
+    @property
+    def record_wrapper(self) -> str: ...
+    @property
+    def compression(self) -> str: ...
+
+
+class TrainingConfig(Protocol):
+    """What the config files of a training container say (a training job spec fits)."""
+
+    @property
+    def hyperparameters(self) -> Mapping[str, str]: ...
+    @property
+    def channels(self) -> Sequence[ChannelConfig]: ...
+    @property
+    def layout(self) -> HostLayout: ...
 
 
 class OptMlTree(OptMl):
@@ -39,23 +68,15 @@ class OptMlTree(OptMl):
         for path in (self.config_dir, self.input_data_dir, self.model_dir, self.output_data_dir):
             path.mkdir(parents=True, exist_ok=True)
 
-    def write_training_config(
-        self, request: dict[str, Any], layout: HostLayout | None = None, host: str = "algo-1"
-    ) -> None:
+    def write_training_config(self, job: TrainingConfig, host: str = "algo-1") -> None:
         """Write hyperparameters.json, inputdataconfig.json and resourceconfig.json (for `host`
-        of the job's `layout`; one host when None).
+        of the job's layout).
 
         Their shapes: docs/sagemaker-facts.md#training-container.
         """
-        # Every hyperparameter value is a string, as the real service writes them.
-        hyperparameters = {k: str(v) for k, v in request.get("HyperParameters", {}).items()}
-        _write_json(self.config_dir / "hyperparameters.json", hyperparameters)
-        _write_json(
-            self.config_dir / "inputdataconfig.json",
-            input_data_config(request.get("InputDataConfig", []), request),
-        )
-        layout = layout or host_layout(request)
-        _write_json(self.config_dir / "resourceconfig.json", resource_config(layout, host))
+        _write_json(self.config_dir / "hyperparameters.json", dict(job.hyperparameters))
+        _write_json(self.config_dir / "inputdataconfig.json", input_data_config(job.channels))
+        _write_json(self.config_dir / "resourceconfig.json", resource_config(job.layout, host))
 
     def read_failure(self, limit: int = 1024) -> str | None:
         """The first `limit` characters of output/failure (DescribeTrainingJob.FailureReason)."""
@@ -67,22 +88,20 @@ class OptMlTree(OptMl):
         return text[:limit] if text else None
 
 
-def input_data_config(channels: list[dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
+def input_data_config(channels: Iterable[ChannelConfig]) -> dict[str, Any]:
     """inputdataconfig.json: one key per channel; ContentType only where the request set it."""
-    default_mode = request.get("AlgorithmSpecification", {}).get("TrainingInputMode", "File")
     config: dict[str, Any] = {}
     for channel in channels:
         entry: dict[str, Any] = {}
-        if "ContentType" in channel:
-            entry["ContentType"] = channel["ContentType"]
-        entry["TrainingInputMode"] = channel.get("InputMode", default_mode)
-        s3 = channel["DataSource"].get("S3DataSource", {})
+        if channel.content_type is not None:
+            entry["ContentType"] = channel.content_type
+        entry["TrainingInputMode"] = channel.input_mode
         # Note the key is S3DistributionType here, not S3DataDistributionType.
-        entry["S3DistributionType"] = s3.get("S3DataDistributionType", "FullyReplicated")
-        entry["RecordWrapperType"] = channel.get("RecordWrapperType", "None")
-        if channel.get("CompressionType", "None") != "None":
-            entry["CompressionType"] = channel["CompressionType"]
-        config[channel["ChannelName"]] = entry
+        entry["S3DistributionType"] = channel.distribution
+        entry["RecordWrapperType"] = channel.record_wrapper
+        if channel.compression != "None":
+            entry["CompressionType"] = channel.compression
+        config[channel.name] = entry
     return config
 
 
@@ -112,27 +131,6 @@ class HostLayout:
 
     def group_of(self, host: str) -> InstanceGroup:
         return next(g for g in self.groups if host in g.hosts)
-
-
-def host_layout(request: dict[str, Any]) -> HostLayout:
-    """The hosts of a CreateTrainingJob request: InstanceCount of one type, or the
-    InstanceGroups of a heterogeneous cluster (hosts numbered group after group)."""
-    resources = request.get("ResourceConfig", {})
-    groups = resources.get("InstanceGroups") or [
-        {
-            "InstanceGroupName": HOMOGENEOUS_GROUP,
-            "InstanceType": resources.get("InstanceType", "local"),
-            "InstanceCount": resources.get("InstanceCount", 1),
-        }
-    ]
-    made: list[InstanceGroup] = []
-    number = 1
-    for group in groups:
-        count = max(0, int(group.get("InstanceCount", 1)))
-        names = tuple(f"algo-{n}" for n in range(number, number + count))
-        number += count
-        made.append(InstanceGroup(group["InstanceGroupName"], group["InstanceType"], names))
-    return HostLayout(tuple(made))
 
 
 def resource_config(layout: HostLayout, host: str = "algo-1") -> dict[str, Any]:

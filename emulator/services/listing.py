@@ -240,3 +240,36 @@ def list_summaries(
     if status_late:
         window = [s for s in window if _status_matches(s, request, status_key)]
     return window, token
+
+
+@cache
+def summaries_key(operation: str) -> str:
+    """The member of the List operation's output that holds the page (`TrainingJobSummaries`,
+    `Models`...): its one list member."""
+    members = operation_model(operation).output_shape.members
+    return next(str(name) for name, shape in members.items() if shape.type_name == "list")
+
+
+def list_response(
+    summaries: list[dict[str, Any]],
+    request: dict[str, Any],
+    *,
+    name_key: str,
+    status_key: str | None = None,
+    operation: str | None = None,
+    extra_sort_keys: Mapping[str, Callable[[dict[str, Any]], Any]] | None = None,
+) -> dict[str, Any]:
+    """The whole List response: `{<summaries key>: page}`, plus NextToken when more follow."""
+    operation = operation or LIST_OPERATION_BY_NAME_KEY[name_key]
+    page, token = list_summaries(
+        summaries,
+        request,
+        name_key=name_key,
+        status_key=status_key,
+        operation=operation,
+        extra_sort_keys=extra_sort_keys,
+    )
+    response: dict[str, Any] = {summaries_key(operation): page}
+    if token is not None:
+        response["NextToken"] = token
+    return response

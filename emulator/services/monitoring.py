@@ -13,7 +13,7 @@ from typing import Any
 
 from emulator.aws import arns
 from emulator.aws.errors import ResourceNotFound
-from emulator.services.listing import list_summaries
+from emulator.services.listing import list_response
 
 
 class MonitoringService:
@@ -26,14 +26,12 @@ class MonitoringService:
 
     def list_monitoring_schedules(self, request: dict[str, Any]) -> dict[str, Any]:
         # Through the common lister, so a forged NextToken is refused as on any other list.
-        page, _ = list_summaries([], request, name_key="MonitoringScheduleName")
-        return {"MonitoringScheduleSummaries": page}
+        return list_response([], request, name_key="MonitoringScheduleName")
 
     def list_monitoring_executions(self, request: dict[str, Any]) -> dict[str, Any]:
-        page, _ = list_summaries(
+        return list_response(
             [], request, name_key="MonitoringScheduleName", operation="ListMonitoringExecutions"
         )
-        return {"MonitoringExecutionSummaries": page}
 
     def describe_monitoring_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
         raise self._missing(request["MonitoringScheduleName"])

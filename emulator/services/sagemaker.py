@@ -15,6 +15,7 @@ from typing import Any
 from emulator.aws import arns
 from emulator.runtime.base import ContainerRuntime
 from emulator.services.async_inference import AsyncInferenceService
+from emulator.services.context import ServiceContext
 from emulator.services.hosting import HostingService
 from emulator.services.invocation import InvocationRouter, InvokeResult
 from emulator.services.jobs import JobEvents
@@ -61,23 +62,20 @@ class SageMakerService:
         self._router = InvocationRouter(settings.region)
         self.events = JobEvents()
         """Status changes of this region's jobs (a tuning job follows its children here)."""
-        self._training = TrainingService(
-            settings.region, data_dir, runtime, s3, logs, self._store, self._tags, self.events
+        self.context = ServiceContext(
+            region=settings.region,
+            data_dir=data_dir,
+            runtime=runtime,
+            s3=s3,
+            logs=logs,
+            store=self._store,
+            tags=self._tags,
+            events=self.events,
         )
-        self._hosting = HostingService(
-            settings.region, data_dir, runtime, s3, logs, self._store, self._tags, self._router
-        )
-        self._transform = TransformService(
-            settings.region,
-            data_dir,
-            runtime,
-            s3,
-            logs,
-            self._store,
-            self._tags,
-            self._hosting.model,
-            self.events,
-        )
+        """What this region's services are built from."""
+        self._training = TrainingService(self.context)
+        self._hosting = HostingService(self.context, self._router)
+        self._transform = TransformService(self.context, self._hosting.model)
         self._async = AsyncInferenceService(
             settings.region,
             s3,
@@ -93,10 +91,7 @@ class SageMakerService:
         # Children are created as a client creates training jobs (late-bound: see
         # bind_operations); the tuning job's ARN is the one field it sets on them directly.
         self._tuning = TuningService(
-            settings.region,
-            self._store,
-            self._tags,
-            self.events,
+            self.context,
             ChildPort(
                 call=lambda op, params: self.call_operation(op, params),
                 mark=self._training.mark_tuning_child,

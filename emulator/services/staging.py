@@ -23,9 +23,12 @@ import tarfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from emulator.services.ports import ObjectStore
+
+if TYPE_CHECKING:
+    from emulator.services.training.spec import ChannelSpec
 
 _COPY_CHUNK = 1 << 20
 
@@ -177,7 +180,7 @@ def _copy(source: BinaryIO, target: Path, gunzip: bool, budget: VolumeBudget) ->
 
 def stage_channel(
     store: ObjectStore,
-    channel: dict[str, Any],
+    channel: ChannelSpec,
     channel_dir: Path,
     region: str,
     role_arn: str,
@@ -191,25 +194,23 @@ def stage_channel(
     every count-th object of the channel (a manifest's entries for ManifestFile) from its index
     on, in key order, so each host gets about 1/count of the objects and a host with none gets
     an empty channel, as AWS describes it (docs/several-instances.md)."""
-    name = str(channel.get("ChannelName", ""))
+    name = channel.name
     # Defense in depth: create-time validation refuses these names too.
     if name in ("", ".", "..") or "/" in name or "\0" in name:
         raise StagingError(f'ClientError: The channel name "{name[:64]}" cannot be staged.')
     budget = budget or VolumeBudget(None, "ResourceConfig.VolumeSizeInGB")
-    source = channel["DataSource"].get("S3DataSource")
-    if source is None:
+    if channel.uri is None or channel.data_type is None:
         raise StagingError(
-            f"ClientError: Channel {channel['ChannelName']}: only S3DataSource input is supported "
-            "by this emulator."
+            f"ClientError: Channel {name}: only S3DataSource input is supported by this emulator."
         )
-    uri = source["S3Uri"]
-    objects = list_source_objects(store, source["S3DataType"], uri)
+    uri = channel.uri
+    objects = list_source_objects(store, channel.data_type, uri)
     if not objects:
         raise StagingError(_missing_message(uri, region, role_arn))
     index, count = host
-    if count > 1 and source.get("S3DataDistributionType") == "ShardedByS3Key":
+    if count > 1 and channel.distribution == "ShardedByS3Key":
         objects = objects[index::count]
-    gunzip = channel.get("CompressionType", "None") == "Gzip"
+    gunzip = channel.compression == "Gzip"
     channel_dir.mkdir(parents=True, exist_ok=True)
     for obj in objects:
         relative = obj.relative

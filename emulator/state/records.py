@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from emulator.state.describe import describe
+
 
 def now() -> datetime:
     return datetime.now(UTC)
@@ -127,6 +129,15 @@ class MetricValue:
         return {"MetricName": self.name, "Value": self.value, "Timestamp": self.timestamp}
 
 
+_TRAINING_DEFAULTS = {
+    "HyperParameters": {},
+    "EnableNetworkIsolation": False,
+    "EnableInterContainerTrafficEncryption": False,
+    "EnableManagedSpotTraining": False,
+}
+"""What DescribeTrainingJob answers for members the request left out."""
+
+
 @dataclass
 class TrainingJobRecord:
     name: str
@@ -173,50 +184,34 @@ class TrainingJobRecord:
         output = dict(req["OutputDataConfig"])
         # The SDK's attach() indexes KmsKeyId directly, and the real service answers "".
         output.setdefault("KmsKeyId", "")
-        wire: dict[str, Any] = {
+        fields: dict[str, Any] = {
             "TrainingJobName": self.name,
             "TrainingJobArn": self.arn,
             "TrainingJobStatus": self.status.value,
             "SecondaryStatus": self.secondary_status.value,
-            "HyperParameters": dict(req.get("HyperParameters", {})),
             "AlgorithmSpecification": algo,
-            "RoleArn": req["RoleArn"],
             "OutputDataConfig": output,
-            "ResourceConfig": req["ResourceConfig"],
-            "StoppingCondition": req["StoppingCondition"],
             "CreationTime": self.creation_time,
             "LastModifiedTime": self.last_modified_time,
             "SecondaryStatusTransitions": [t.to_wire() for t in self.transitions],
-            "EnableNetworkIsolation": bool(req.get("EnableNetworkIsolation", False)),
-            "EnableInterContainerTrafficEncryption": bool(
-                req.get("EnableInterContainerTrafficEncryption", False)
+            "ModelArtifacts": (
+                None if self.model_artifacts is None else {"S3ModelArtifacts": self.model_artifacts}
             ),
-            "EnableManagedSpotTraining": bool(req.get("EnableManagedSpotTraining", False)),
+            "TuningJobArn": self.tuning_job_arn,
+            "FailureReason": self.failure_reason,
+            "FinalMetricDataList": [m.to_wire() for m in self.final_metrics] or None,
+            "TrainingStartTime": self.training_start_time,
+            "TrainingEndTime": self.training_end_time,
         }
-        for key in ("InputDataConfig", "VpcConfig", "Environment", "CheckpointConfig"):
-            if key in req:
-                wire[key] = req[key]
-        if self.tuning_job_arn is not None:
-            wire["TuningJobArn"] = self.tuning_job_arn
-        if self.model_artifacts is not None:
-            wire["ModelArtifacts"] = {"S3ModelArtifacts": self.model_artifacts}
-        if self.failure_reason is not None:
-            wire["FailureReason"] = self.failure_reason
-        if self.final_metrics:
-            wire["FinalMetricDataList"] = [m.to_wire() for m in self.final_metrics]
-        if self.training_start_time is not None:
-            wire["TrainingStartTime"] = self.training_start_time
-        if self.training_end_time is not None:
-            wire["TrainingEndTime"] = self.training_end_time
-            if self.training_start_time is not None:
-                seconds = max(
-                    1, round((self.training_end_time - self.training_start_time).total_seconds())
-                )
-                wire["TrainingTimeInSeconds"] = seconds
-                # Wall-clock seconds per instance: AWS multiplies by InstanceCount for the bill,
-                # and so does the SDK's "Billable seconds:" line.
-                wire["BillableTimeInSeconds"] = seconds
-        return wire
+        if self.training_end_time is not None and self.training_start_time is not None:
+            seconds = max(
+                1, round((self.training_end_time - self.training_start_time).total_seconds())
+            )
+            fields["TrainingTimeInSeconds"] = seconds
+            # Wall-clock seconds per instance: AWS multiplies by InstanceCount for the bill,
+            # and so does the SDK's "Billable seconds:" line.
+            fields["BillableTimeInSeconds"] = seconds
+        return describe("DescribeTrainingJob", req, fields, _TRAINING_DEFAULTS)
 
     def summary(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -230,186 +225,6 @@ class TrainingJobRecord:
         if self.training_end_time is not None:
             wire["TrainingEndTime"] = self.training_end_time
         return wire
-
-
-@dataclass
-class TuningChild:
-    """One training job a tuning job launched, as the tuning job last saw it."""
-
-    name: str
-    arn: str
-    creation_time: datetime
-    tuned: dict[str, str]
-    """TunedHyperParameters: the values the strategy chose, as the job received them."""
-    definition_name: str | None = None
-    status: TrainingJobStatus = TrainingJobStatus.IN_PROGRESS
-    failure_reason: str | None = None
-    training_start_time: datetime | None = None
-    training_end_time: datetime | None = None
-    objective_type: str = "Minimize"
-    objective_name: str = ""
-    objective: float | None = None
-    """The objective metric's final value; None while running or when the job emitted none."""
-
-    @property
-    def objective_status(self) -> ObjectiveStatus:
-        if self.objective is not None:
-            return ObjectiveStatus.SUCCEEDED
-        if self.status in (TrainingJobStatus.IN_PROGRESS, TrainingJobStatus.STOPPING):
-            return ObjectiveStatus.PENDING
-        return ObjectiveStatus.FAILED
-
-    def summary(self, tuning_job_name: str) -> dict[str, Any]:
-        """A HyperParameterTrainingJobSummary."""
-        wire: dict[str, Any] = {
-            "TrainingJobName": self.name,
-            "TrainingJobArn": self.arn,
-            "TuningJobName": tuning_job_name,
-            "CreationTime": self.creation_time,
-            "TrainingJobStatus": self.status.value,
-            "TunedHyperParameters": dict(self.tuned),
-            "ObjectiveStatus": self.objective_status.value,
-        }
-        if self.definition_name is not None:
-            wire["TrainingJobDefinitionName"] = self.definition_name
-        if self.training_start_time is not None:
-            wire["TrainingStartTime"] = self.training_start_time
-        if self.training_end_time is not None:
-            wire["TrainingEndTime"] = self.training_end_time
-        if self.failure_reason is not None:
-            wire["FailureReason"] = self.failure_reason
-        if self.objective is not None:
-            wire["FinalHyperParameterTuningJobObjectiveMetric"] = {
-                "Type": self.objective_type,
-                "MetricName": self.objective_name,
-                "Value": self.objective,
-            }
-        return wire
-
-
-@dataclass
-class HyperParameterTuningJobRecord:
-    name: str
-    arn: str
-    request: dict[str, Any]
-    """What Describe echoes: the validated request (without Tags) with the service's additions
-    (defaults, `_tuning_objective_metric`, injected metric definitions, ResourceConfig)."""
-    creation_time: datetime
-    last_modified_time: datetime
-    status: HyperParameterTuningJobStatus = HyperParameterTuningJobStatus.IN_PROGRESS
-    failure_reason: str | None = None
-    end_time: datetime | None = None
-    children: list[TuningChild] = field(default_factory=list)
-    best: str | None = None
-    """Name of the best child so far."""
-    parent_best: list[TuningChild] = field(default_factory=list)
-    """The best jobs of the warm-start parents (IdenticalDataAndAlgorithm: OverallBestTrainingJob
-    is the best of these and this job's own)."""
-    not_improving: int | None = None
-    convergence_time: datetime | None = None
-
-    def child(self, name: str) -> TuningChild | None:
-        return next((c for c in self.children if c.name == name), None)
-
-    def status_counters(self) -> dict[str, int]:
-        counters = dict.fromkeys(
-            ("Completed", "InProgress", "RetryableError", "NonRetryableError", "Stopped"), 0
-        )
-        for c in self.children:
-            if c.status == TrainingJobStatus.FAILED:
-                # An error inside the platform may succeed on a retry; the job's own may not.
-                internal = (c.failure_reason or "").startswith("InternalServerError")
-                counters["RetryableError" if internal else "NonRetryableError"] += 1
-            elif c.status == TrainingJobStatus.STOPPING:
-                counters["InProgress"] += 1
-            else:
-                counters[c.status.value] += 1
-        return counters
-
-    def objective_counters(self) -> dict[str, int]:
-        counters = {s.value: 0 for s in ObjectiveStatus}
-        for c in self.children:
-            counters[c.objective_status.value] += 1
-        return counters
-
-    def runtime_seconds(self) -> int:
-        return int(((self.end_time or now()) - self.creation_time).total_seconds())
-
-    def describe(self) -> dict[str, Any]:
-        req = self.request
-        wire: dict[str, Any] = {
-            "HyperParameterTuningJobName": self.name,
-            "HyperParameterTuningJobArn": self.arn,
-            "HyperParameterTuningJobConfig": req["HyperParameterTuningJobConfig"],
-            "HyperParameterTuningJobStatus": self.status.value,
-            "CreationTime": self.creation_time,
-            "LastModifiedTime": self.last_modified_time,
-            "TrainingJobStatusCounters": self.status_counters(),
-            "ObjectiveStatusCounters": self.objective_counters(),
-            "ConsumedResources": {"RuntimeInSeconds": self.runtime_seconds()},
-        }
-        for key in (
-            "TrainingJobDefinition",
-            "TrainingJobDefinitions",
-            "WarmStartConfig",
-            "Autotune",
-        ):
-            if key in req:
-                wire[key] = req[key]
-        if self.end_time is not None:
-            wire["HyperParameterTuningEndTime"] = self.end_time
-        best = self.child(self.best) if self.best is not None else None
-        if best is not None:
-            wire["BestTrainingJob"] = best.summary(self.name)
-        overall = self.overall_best()
-        if overall is not None:
-            wire["OverallBestTrainingJob"] = overall.summary(
-                self.name if overall is best else _tuning_name_of(overall)
-            )
-        if self.failure_reason is not None:
-            wire["FailureReason"] = self.failure_reason
-        details: dict[str, Any] = {}
-        if self.not_improving is not None:
-            details["NumberOfTrainingJobsObjectiveNotImproving"] = self.not_improving
-        if self.convergence_time is not None:
-            details["ConvergenceDetectedTime"] = self.convergence_time
-        if details:
-            wire["TuningJobCompletionDetails"] = details
-        return wire
-
-    def overall_best(self) -> TuningChild | None:
-        warm = self.request.get("WarmStartConfig", {})
-        if warm.get("WarmStartType") != "IdenticalDataAndAlgorithm":
-            return None
-        candidates = [c for c in self.parent_best if c.objective is not None]
-        best = self.child(self.best) if self.best is not None else None
-        if best is not None and best.objective is not None:
-            candidates.insert(0, best)
-        if not candidates:
-            return None
-        sign = -1.0 if candidates[0].objective_type == "Maximize" else 1.0
-        return min(candidates, key=lambda c: sign * (c.objective or 0.0))
-
-    def summary(self) -> dict[str, Any]:
-        wire: dict[str, Any] = {
-            "HyperParameterTuningJobName": self.name,
-            "HyperParameterTuningJobArn": self.arn,
-            "HyperParameterTuningJobStatus": self.status.value,
-            "Strategy": self.request["HyperParameterTuningJobConfig"]["Strategy"],
-            "CreationTime": self.creation_time,
-            "LastModifiedTime": self.last_modified_time,
-            "TrainingJobStatusCounters": self.status_counters(),
-            "ObjectiveStatusCounters": self.objective_counters(),
-            "ResourceLimits": self.request["HyperParameterTuningJobConfig"]["ResourceLimits"],
-        }
-        if self.end_time is not None:
-            wire["HyperParameterTuningEndTime"] = self.end_time
-        return wire
-
-
-def _tuning_name_of(child: TuningChild) -> str:
-    """A child's tuning job: its name is `<tuning job>-NNN-<8 hex>`."""
-    return child.name.rsplit("-", 2)[0]
 
 
 @dataclass
@@ -426,37 +241,17 @@ class TransformJobRecord:
     transform_end_time: datetime | None = None
 
     def describe(self) -> dict[str, Any]:
-        req = self.request
-        wire: dict[str, Any] = {
+        # The real service echoes what the job set; unset tuning fields stay absent.
+        fields: dict[str, Any] = {
             "TransformJobName": self.name,
             "TransformJobArn": self.arn,
             "TransformJobStatus": self.status.value,
-            "ModelName": req["ModelName"],
-            "TransformInput": req["TransformInput"],
-            "TransformOutput": req["TransformOutput"],
-            "TransformResources": req["TransformResources"],
             "CreationTime": self.creation_time,
+            "FailureReason": self.failure_reason,
+            "TransformStartTime": self.transform_start_time,
+            "TransformEndTime": self.transform_end_time,
         }
-        # The real service echoes what the job set; unset tuning fields stay absent.
-        for key in (
-            "MaxConcurrentTransforms",
-            "ModelClientConfig",
-            "MaxPayloadInMB",
-            "BatchStrategy",
-            "Environment",
-            "DataCaptureConfig",
-            "DataProcessing",
-            "ExperimentConfig",
-        ):
-            if key in req:
-                wire[key] = req[key]
-        if self.failure_reason is not None:
-            wire["FailureReason"] = self.failure_reason
-        if self.transform_start_time is not None:
-            wire["TransformStartTime"] = self.transform_start_time
-        if self.transform_end_time is not None:
-            wire["TransformEndTime"] = self.transform_end_time
-        return wire
+        return describe("DescribeTransformJob", self.request, fields)
 
     def summary(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -487,22 +282,8 @@ class ModelRecord:
         return list(self.request.get("Containers", []))
 
     def describe(self) -> dict[str, Any]:
-        wire: dict[str, Any] = {
-            "ModelName": self.name,
-            "ModelArn": self.arn,
-            "CreationTime": self.creation_time,
-            "EnableNetworkIsolation": bool(self.request.get("EnableNetworkIsolation", False)),
-        }
-        for key in (
-            "PrimaryContainer",
-            "Containers",
-            "InferenceExecutionConfig",
-            "ExecutionRoleArn",
-            "VpcConfig",
-        ):
-            if key in self.request:
-                wire[key] = self.request[key]
-        return wire
+        fields = {"ModelName": self.name, "ModelArn": self.arn, "CreationTime": self.creation_time}
+        return describe("DescribeModel", self.request, fields, {"EnableNetworkIsolation": False})
 
     def summary(self) -> dict[str, Any]:
         return {"ModelName": self.name, "ModelArn": self.arn, "CreationTime": self.creation_time}
@@ -519,25 +300,13 @@ class EndpointConfigRecord:
         return list(self.request["ProductionVariants"])
 
     def describe(self) -> dict[str, Any]:
-        wire: dict[str, Any] = {
+        fields = {
             "EndpointConfigName": self.name,
             "EndpointConfigArn": self.arn,
             "ProductionVariants": self.variants(),
             "CreationTime": self.creation_time,
         }
-        for key in (
-            "DataCaptureConfig",
-            "KmsKeyId",
-            "AsyncInferenceConfig",
-            "ExplainerConfig",
-            "ShadowProductionVariants",
-            "ExecutionRoleArn",
-            "VpcConfig",
-            "EnableNetworkIsolation",
-        ):
-            if key in self.request:
-                wire[key] = self.request[key]
-        return wire
+        return describe("DescribeEndpointConfig", self.request, fields)
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -20,6 +20,7 @@ from emulator.runtime.docker_runtime import DockerRuntime
 from emulator.runtime.images import image_uri
 from emulator.runtime.optml import OptMlTree
 from emulator.runtime.process_runtime import ProcessRuntime
+from emulator.services.training.spec import parse
 
 HYPERPARAMETERS = {
     "pca": {"feature_dim": "6", "num_components": "2", "mini_batch_size": "50"},
@@ -31,8 +32,14 @@ def training_tree(root: Path, algorithm: str, data: np.ndarray) -> OptMlTree:
     tree = OptMlTree(root)
     tree.create()
     request = {
+        "TrainingJobName": f"test-{algorithm}",
+        "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+        "OutputDataConfig": {"S3OutputPath": "s3://b/out"},
         "HyperParameters": HYPERPARAMETERS[algorithm],
-        "AlgorithmSpecification": {"TrainingInputMode": "File"},
+        "AlgorithmSpecification": {
+            "TrainingImage": image_uri(algorithm, "us-east-1"),
+            "TrainingInputMode": "File",
+        },
         "InputDataConfig": [
             {
                 "ChannelName": "train",
@@ -42,7 +49,7 @@ def training_tree(root: Path, algorithm: str, data: np.ndarray) -> OptMlTree:
         ],
         "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
     }
-    tree.write_training_config(request)
+    tree.write_training_config(parse(request))
     tree.channel_dir("train").mkdir(parents=True)
     (tree.channel_dir("train") / "matrix_0.pbr").write_bytes(encode_dense(data))
     return tree

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.runtime.base import ContainerSpec, ServingHandle, TrainingHandle
+from emulator.services.context import ServiceContext
 from emulator.services.hosting import HostingService
 from emulator.services.invocation import InvocationRouter
 from emulator.services.tags import TagService
@@ -67,7 +68,7 @@ class NoObjects:
 def test_unexpected_start_error_fails_the_endpoint(tmp_path: Path) -> None:
     store = RecordStore(tmp_path / "state.sqlite3")
     router = InvocationRouter("us-east-1")
-    hosting = HostingService(
+    context = ServiceContext(
         region="us-east-1",
         data_dir=tmp_path,
         runtime=ExplodingRuntime(),
@@ -75,8 +76,8 @@ def test_unexpected_start_error_fails_the_endpoint(tmp_path: Path) -> None:
         logs=NoLogs(),
         store=store,
         tags=TagService(store, exists=lambda arn: True),
-        router=router,
     )
+    hosting = HostingService(context, router)
     hosting.start()
     try:
         image = "382416733822.dkr.ecr.us-east-1.amazonaws.com/pca:1"

@@ -14,6 +14,7 @@ from emulator.runtime.base import ContainerSpec, EnvironmentRefused
 from emulator.runtime.host_environment import refused_reason
 from emulator.runtime.optml import OptMlTree
 from emulator.runtime.process_runtime import ProcessRuntime
+from emulator.services.training.spec import parse
 from tests.unit.test_process_runtime_orphans import _serving, _wait_for_ping
 
 
@@ -114,12 +115,23 @@ def test_logs_and_failure_show_container_paths(tmp_path: Path) -> None:
     tree = OptMlTree(tmp_path / "job")
     tree.create()
     tree.write_training_config(
-        {
-            "HyperParameters": {"feature_dim": "2", "num_components": "1", "mini_batch_size": "1"},
-            "InputDataConfig": [
-                {"ChannelName": "train", "ContentType": "text/csv", "DataSource": {}}
-            ],
-        }
+        parse(
+            {
+                "TrainingJobName": "t",
+                "RoleArn": "arn:aws:iam::123456789012:role/R",
+                "AlgorithmSpecification": {"TrainingImage": "pca", "TrainingInputMode": "File"},
+                "OutputDataConfig": {"S3OutputPath": "s3://b/out"},
+                "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+                "HyperParameters": {
+                    "feature_dim": "2",
+                    "num_components": "1",
+                    "mini_batch_size": "1",
+                },
+                "InputDataConfig": [
+                    {"ChannelName": "train", "ContentType": "text/csv", "DataSource": {}}
+                ],
+            }
+        )
     )
     tree.channel_dir("train").mkdir(parents=True, exist_ok=True)
     (tree.channel_dir("train") / "bad.csv").write_text("1,2\n3\n")

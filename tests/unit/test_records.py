@@ -10,6 +10,7 @@ import botocore.session
 import pytest
 
 from emulator.state import lifecycle
+from emulator.state.describe import echoed_members
 from emulator.state.records import (
     EndpointRecord,
     EndpointStatus,
@@ -93,6 +94,21 @@ def test_describe_has_what_the_sdk_reads() -> None:
     assert wire["FinalMetricDataList"][0]["MetricName"] == "train:msd"
     assert "LastModifiedTime" in wire
     assert "ModelArtifacts" not in wire  # nothing uploaded yet
+
+
+def test_describe_echoes_what_the_model_says_the_output_echoes() -> None:
+    """The echoed members come from the model: every Create member the Describe output also has
+    (ExperimentConfig, DebugHookConfig...), never Tags; unset booleans answer false."""
+    assert "DebugHookConfig" in echoed_members("DescribeTrainingJob")
+    assert "Tags" not in echoed_members("DescribeTrainingJob")
+    assert "ExecutionRoleArn" in echoed_members("DescribeModel")
+    job = _job()
+    job.request["ExperimentConfig"] = {"ExperimentName": "e"}
+    wire = job.describe()
+    assert wire["ExperimentConfig"] == {"ExperimentName": "e"}
+    assert wire["EnableNetworkIsolation"] is False
+    assert wire["HyperParameters"] == {"k": "3"}
+    assert "VpcConfig" not in wire and "FailureReason" not in wire
 
 
 def test_store_round_trip_survives_reopen(tmp_path: Path) -> None:

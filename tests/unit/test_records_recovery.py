@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from emulator.runtime.process_runtime import ProcessRuntime
+from emulator.services.context import ServiceContext
 from emulator.services.tags import TagService
 from emulator.services.training import RESTART_REASON, TrainingService
 from emulator.services.transform import RESTART_REASON as TRANSFORM_RESTART_REASON
@@ -22,6 +23,18 @@ from emulator.state.records import (
 from emulator.state.store import RecordStore
 from emulator.storage.logs import LogStore
 from emulator.storage.s3 import S3Store
+
+
+def _context(tmp_path: Path, store: RecordStore) -> ServiceContext:
+    return ServiceContext(
+        region="us-east-1",
+        data_dir=tmp_path,
+        runtime=ProcessRuntime(),
+        s3=S3Store(tmp_path / "s3"),
+        logs=LogStore(tmp_path / "logs"),
+        store=store,
+        tags=TagService(store, lambda arn: True),
+    )
 
 
 def _job(name: str, status: TrainingJobStatus, secondary: SecondaryStatus) -> TrainingJobRecord:
@@ -54,15 +67,7 @@ def test_running_jobs_fail_and_stopping_jobs_stop(tmp_path: Path) -> None:
     }
     for name, (status, secondary) in cases.items():
         store.put("training-job", name, _job(name, status, secondary))
-    service = TrainingService(
-        "us-east-1",
-        tmp_path,
-        ProcessRuntime(),
-        S3Store(tmp_path / "s3"),
-        LogStore(tmp_path / "logs"),
-        store,
-        TagService(store, lambda arn: True),
-    )
+    service = TrainingService(_context(tmp_path, store))
     service.start()
 
     def described(name: str) -> dict[str, object]:
@@ -111,16 +116,7 @@ def test_running_transform_jobs_fail_and_stopping_ones_stop(tmp_path: Path) -> N
     def no_model(name: str) -> ModelRecord:
         raise AssertionError("recovery needs no model")
 
-    service = TransformService(
-        "us-east-1",
-        tmp_path,
-        ProcessRuntime(),
-        S3Store(tmp_path / "s3"),
-        LogStore(tmp_path / "logs"),
-        store,
-        TagService(store, lambda arn: True),
-        no_model,
-    )
+    service = TransformService(_context(tmp_path, store), no_model)
     service.start()
 
     def described(name: str) -> dict[str, object]:

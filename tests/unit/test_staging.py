@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import json
@@ -16,6 +17,7 @@ import pytest
 
 from emulator.runtime.optml import OptMlTree
 from emulator.services.staging import StagingError, VolumeBudget, stage_channel, unpack_model
+from emulator.services.training.spec import ChannelSpec, parse, parse_channel
 from emulator.storage.s3 import S3Store
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -33,9 +35,14 @@ def bucket(s3: S3Store) -> str:
     return name
 
 
-def _channel(uri: str, data_type: str = "S3Prefix", **extra: Any) -> dict[str, Any]:
-    source = {"S3DataType": data_type, "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}
-    return {"ChannelName": "train", "DataSource": {"S3DataSource": source}, **extra}
+def _channel(
+    uri: str,
+    data_type: str = "S3Prefix",
+    distribution: str = "FullyReplicated",
+    **extra: Any,
+) -> ChannelSpec:
+    source = {"S3DataType": data_type, "S3Uri": uri, "S3DataDistributionType": distribution}
+    return parse_channel({"ChannelName": "train", "DataSource": {"S3DataSource": source}, **extra})
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -69,8 +76,9 @@ def test_manifest_written_by_the_sdk_record_set(s3: S3Store, bucket: str, tmp_pa
     s3.put_object(bucket, prefix + "matrix_0.pbr", buffer.getvalue())
     manifest = [{"prefix": f"s3://{bucket}/{prefix}"}, "matrix_0.pbr"]
     s3.put_object(bucket, prefix + ".amazon.manifest", json.dumps(manifest).encode())
-    channel = _channel(f"s3://{bucket}/{prefix}.amazon.manifest", "ManifestFile")
-    channel["DataSource"]["S3DataSource"]["S3DataDistributionType"] = "ShardedByS3Key"
+    channel = _channel(
+        f"s3://{bucket}/{prefix}.amazon.manifest", "ManifestFile", distribution="ShardedByS3Key"
+    )
     target = tmp_path / "train"
     assert stage_channel(s3, channel, target, "us-east-1", ROLE) == 1
     assert _files(target) == {"matrix_0.pbr": buffer.getvalue()}
@@ -180,8 +188,11 @@ def test_config_jsons(tmp_path: Path) -> None:
             },
         ],
         "ResourceConfig": {"InstanceType": "ml.c4.xlarge", "InstanceCount": 1},
+        "TrainingJobName": "t",
+        "RoleArn": ROLE,
+        "OutputDataConfig": {"S3OutputPath": "s3://b/out"},
     }
-    tree.write_training_config(request)
+    tree.write_training_config(parse(request))
     config = tree.config_dir
     assert json.loads((config / "hyperparameters.json").read_text()) == {
         "k": "8",
@@ -334,7 +345,7 @@ def test_keys_cannot_escape_the_channel(s3: S3Store, bucket: str, tmp_path: Path
 @pytest.mark.parametrize("name", [".", ".."])
 def test_dot_channel_names_are_refused(s3: S3Store, bucket: str, tmp_path: Path, name: str) -> None:
     s3.put_object(bucket, "data/config/hyperparameters.json", b"{}")
-    channel = _channel(f"s3://{bucket}/data/") | {"ChannelName": name}
+    channel = dataclasses.replace(_channel(f"s3://{bucket}/data/"), name=name)
     tree = OptMlTree(tmp_path / "opt_ml")
     with pytest.raises(StagingError, match="channel name"):
         stage_channel(s3, channel, tree.channel_dir(name), "us-east-1", ROLE)
@@ -342,24 +353,23 @@ def test_dot_channel_names_are_refused(s3: S3Store, bucket: str, tmp_path: Path,
 
 
 def test_host_layout_of_instance_groups_and_their_resourceconfig() -> None:
-    from emulator.runtime.optml import host_layout, resource_config
+    from emulator.runtime.optml import resource_config
+    from emulator.services.training.spec import host_layout
 
     layout = host_layout(
         {
-            "ResourceConfig": {
-                "InstanceGroups": [
-                    {
-                        "InstanceGroupName": "cpu",
-                        "InstanceType": "ml.c5.xlarge",
-                        "InstanceCount": 2,
-                    },
-                    {
-                        "InstanceGroupName": "big",
-                        "InstanceType": "ml.m5.4xlarge",
-                        "InstanceCount": 1,
-                    },
-                ]
-            }
+            "InstanceGroups": [
+                {
+                    "InstanceGroupName": "cpu",
+                    "InstanceType": "ml.c5.xlarge",
+                    "InstanceCount": 2,
+                },
+                {
+                    "InstanceGroupName": "big",
+                    "InstanceType": "ml.m5.4xlarge",
+                    "InstanceCount": 1,
+                },
+            ]
         }
     )
     assert layout.hosts == ["algo-1", "algo-2", "algo-3"]
@@ -369,5 +379,5 @@ def test_host_layout_of_instance_groups_and_their_resourceconfig() -> None:
     assert config["current_instance_type"] == "ml.m5.4xlarge"
     assert config["hosts"] == ["algo-1", "algo-2", "algo-3"]
     assert [g["hosts"] for g in config["instance_groups"]] == [["algo-1", "algo-2"], ["algo-3"]]
-    many = host_layout({"ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 11}})
+    many = host_layout({"InstanceType": "ml.m5.large", "InstanceCount": 11})
     assert many.hosts[-2:] == ["algo-10", "algo-11"]  # numeric order, as host names go

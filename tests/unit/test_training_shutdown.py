@@ -11,9 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from emulator.runtime.process_runtime import ProcessRuntime
 from emulator.services.jobs import Job
-from emulator.services.tags import TagService
 from emulator.services.training import TrainingService
 from emulator.services.transform import TransformService
 from emulator.state.records import (
@@ -24,22 +22,12 @@ from emulator.state.records import (
     TransformJobStatus,
 )
 from emulator.state.store import RecordStore
-from emulator.storage.logs import LogStore
-from emulator.storage.s3 import S3Store
-from tests.unit.test_records_recovery import _job
+from tests.unit.test_records_recovery import _context, _job
 
 
 def test_close_marks_only_jobs_it_cuts_short_as_shutdown(tmp_path: Path) -> None:
     store = RecordStore(tmp_path / "state.sqlite3")
-    service = TrainingService(
-        "us-east-1",
-        tmp_path,
-        ProcessRuntime(),
-        S3Store(tmp_path / "s3"),
-        LogStore(tmp_path / "logs"),
-        store,
-        TagService(store, lambda arn: True),
-    )
+    service = TrainingService(_context(tmp_path, store))
     service.start()
     runs: dict[str, Job[Any]] = {}
     for name, status, secondary in (
@@ -61,16 +49,7 @@ def test_close_leaves_user_stopped_transform_jobs_stopped(tmp_path: Path) -> Non
     def no_model(name: str) -> ModelRecord:
         raise AssertionError("closing needs no model")
 
-    service = TransformService(
-        "us-east-1",
-        tmp_path,
-        ProcessRuntime(),
-        S3Store(tmp_path / "s3"),
-        LogStore(tmp_path / "logs"),
-        store,
-        TagService(store, lambda arn: True),
-        no_model,
-    )
+    service = TransformService(_context(tmp_path, store), no_model)
     service.start()
     runs: dict[str, Job[Any]] = {}
     for name, status in (

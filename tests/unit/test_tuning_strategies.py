@@ -9,8 +9,9 @@ from pathlib import Path
 
 from emulator.services.tuning.spec import Definition, Objective, Range, TuningSpec
 from emulator.services.tuning.strategies import Observation, make_strategy
-from emulator.state.records import HyperParameterTuningJobRecord, TrainingJobStatus, TuningChild
+from emulator.state.records import TrainingJobStatus
 from emulator.state.store import RecordStore
+from emulator.state.tuning_records import HyperParameterTuningJobRecord, TuningChild
 
 RANGES = (
     Range("k", "Integer", 2, 1000, "Logarithmic"),

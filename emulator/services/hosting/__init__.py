@@ -7,33 +7,19 @@ fleet reports to the endpoints through the FleetListener interface, never up thr
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from emulator.runtime.base import ContainerRuntime
+from emulator.services.context import ServiceContext
 from emulator.services.hosting.endpoints import EndpointService
 from emulator.services.hosting.fleet import Fleet
 from emulator.services.hosting.resources import HostingResources
 from emulator.services.invocation import InvocationRouter
-from emulator.services.ports import LogWriter, ObjectStore
-from emulator.services.tags import TagService
-from emulator.state.store import RecordStore
 
 
 class HostingService:
-    def __init__(
-        self,
-        region: str,
-        data_dir: Path,
-        runtime: ContainerRuntime,
-        s3: ObjectStore,
-        logs: LogWriter,
-        store: RecordStore,
-        tags: TagService,
-        router: InvocationRouter,
-    ) -> None:
-        self._resources = HostingResources(region, runtime, s3, store, tags)
-        self._fleet = Fleet(data_dir / "endpoints", runtime, s3, logs, router)
-        self._endpoints = EndpointService(region, store, tags, self._resources, self._fleet)
+    def __init__(self, context: ServiceContext, router: InvocationRouter) -> None:
+        c = context
+        self._resources = HostingResources(c.region, c.runtime, c.s3, c.store, c.tags)
+        self._fleet = Fleet(c.data_dir / "endpoints", c.runtime, c.s3, c.logs, router)
+        self._endpoints = EndpointService(c.region, c.store, c.tags, self._resources, self._fleet)
         resources, endpoints = self._resources, self._endpoints
         self.create_model = resources.create_model
         self.describe_model = resources.describe_model

@@ -17,8 +17,8 @@ from typing import Any
 from emulator.aws import arns
 from emulator.aws.errors import ValidationException
 from emulator.services.hosting.fleet import Fleet
-from emulator.services.hosting.resources import Deployment, HostingResources, with_token
-from emulator.services.listing import list_summaries
+from emulator.services.hosting.resources import Deployment, HostingResources
+from emulator.services.listing import list_response
 from emulator.services.tags import TagService
 from emulator.state import lifecycle
 from emulator.state.records import EndpointRecord, EndpointStatus, VariantState, now
@@ -149,10 +149,9 @@ class EndpointService:
     def list_endpoints(self, request: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             summaries = [e.summary() for e in self._endpoints.values()]
-        page, token = list_summaries(
+        return list_response(
             summaries, request, name_key="EndpointName", status_key="EndpointStatus"
         )
-        return with_token({"Endpoints": page}, token)
 
     def _check_updatable(self, endpoint: EndpointRecord) -> None:
         if endpoint.status in (EndpointStatus.CREATING, EndpointStatus.UPDATING):

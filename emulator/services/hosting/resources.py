@@ -12,7 +12,7 @@ from emulator.aws.errors import ValidationException
 from emulator.runtime.base import ContainerRuntime
 from emulator.services import model_data
 from emulator.services.environment_policy import check_environment
-from emulator.services.listing import list_summaries
+from emulator.services.listing import list_response
 from emulator.services.live import LEAST_OUTSTANDING_REQUESTS, RANDOM
 from emulator.services.ports import ObjectStore
 from emulator.services.staging import StagingError, parse_s3_uri
@@ -133,8 +133,7 @@ class HostingResources:
     def list_models(self, request: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             summaries = [m.summary() for m in self._models.values()]
-        page, token = list_summaries(summaries, request, name_key="ModelName")
-        return with_token({"Models": page}, token)
+        return list_response(summaries, request, name_key="ModelName")
 
     def delete_model(self, request: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -197,8 +196,7 @@ class HostingResources:
     def list_endpoint_configs(self, request: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             summaries = [c.summary() for c in self._configs.values()]
-        page, token = list_summaries(summaries, request, name_key="EndpointConfigName")
-        return with_token({"EndpointConfigs": page}, token)
+        return list_response(summaries, request, name_key="EndpointConfigName")
 
     def delete_endpoint_config(self, request: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -240,9 +238,3 @@ class HostingResources:
                     )
                 )
             return Deployment(config.name, snapshot, config.request.get("AsyncInferenceConfig"))
-
-
-def with_token(response: dict[str, Any], token: str | None) -> dict[str, Any]:
-    if token is not None:
-        response["NextToken"] = token
-    return response

@@ -26,13 +26,8 @@ from emulator.aws.wire import from_wire_timestamp
 from emulator.services.jobs import Job, JobEvent, JobEvents, JobStopped, Outcome
 from emulator.services.tuning.spec import OBJECTIVE_KEY, TuningSpec
 from emulator.services.tuning.strategies import Strategy, Suggestion
-from emulator.state.records import (
-    HyperParameterTuningJobRecord,
-    HyperParameterTuningJobStatus,
-    TrainingJobStatus,
-    TuningChild,
-    now,
-)
+from emulator.state.records import HyperParameterTuningJobStatus, TrainingJobStatus, now
+from emulator.state.tuning_records import HyperParameterTuningJobRecord, TuningChild
 
 _HP = HyperParameterTuningJobStatus
 _WAIT_SECONDS = 0.5

@@ -14,21 +14,15 @@ from typing import Any
 from emulator.aws import arns
 from emulator.aws.errors import ResourceNotFound, ValidationException
 from emulator.services import training
-from emulator.services.jobs import Job, JobEngine, JobEvents, JobKind, Outcome
-from emulator.services.listing import list_summaries
-from emulator.services.tags import TagService
+from emulator.services.context import ServiceContext
+from emulator.services.jobs import Job, JobEngine, JobKind, Outcome
+from emulator.services.listing import list_response
 from emulator.services.tuning.run import ChildPort, TuningRun
 from emulator.services.tuning.spec import parse
 from emulator.services.tuning.strategies import Observation, make_strategy
 from emulator.state import lifecycle
-from emulator.state.records import (
-    HyperParameterTuningJobRecord,
-    HyperParameterTuningJobStatus,
-    TrainingJobStatus,
-    TuningChild,
-    now,
-)
-from emulator.state.store import RecordStore
+from emulator.state.records import HyperParameterTuningJobStatus, TrainingJobStatus, now
+from emulator.state.tuning_records import HyperParameterTuningJobRecord, TuningChild
 
 STORE_KIND = "hyper-parameter-tuning-job"
 
@@ -78,19 +72,12 @@ def _fail_running_children(record: HyperParameterTuningJobRecord, reason: str) -
 
 
 class TuningService:
-    def __init__(
-        self,
-        region: str,
-        store: RecordStore,
-        tags: TagService,
-        events: JobEvents,
-        port: ChildPort,
-    ) -> None:
-        self._region = region
-        self._tags = tags
+    def __init__(self, context: ServiceContext, port: ChildPort) -> None:
+        self._region = context.region
+        self._tags = context.tags
         self._port = port
         self.engine: JobEngine[HyperParameterTuningJobRecord, HyperParameterTuningJobStatus] = (
-            JobEngine(KIND, store, HyperParameterTuningJobRecord, events, _end)
+            JobEngine(KIND, context.store, HyperParameterTuningJobRecord, context.events, _end)
         )
 
     def start(self) -> None:
@@ -144,17 +131,13 @@ class TuningService:
         )
 
     def list_hyper_parameter_tuning_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
-        page, token = list_summaries(
+        return list_response(
             self.engine.views(HyperParameterTuningJobRecord.summary),
             request,
             name_key="HyperParameterTuningJobName",
             status_key="HyperParameterTuningJobStatus",
             operation="ListHyperParameterTuningJobs",
         )
-        response: dict[str, Any] = {"HyperParameterTuningJobSummaries": page}
-        if token is not None:
-            response["NextToken"] = token
-        return response
 
     def stop_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request["HyperParameterTuningJobName"]
@@ -193,7 +176,7 @@ class TuningService:
         if by_objective:
             # Documented: jobs that did not return an objective metric are not listed.
             items = [s for s in items if "FinalHyperParameterTuningJobObjectiveMetric" in s]
-        page, token = list_summaries(
+        return list_response(
             items,
             request,
             name_key="TrainingJobName",
@@ -205,10 +188,6 @@ class TuningService:
                 ]["Value"]
             },
         )
-        response: dict[str, Any] = {"TrainingJobSummaries": page}
-        if token is not None:
-            response["NextToken"] = token
-        return response
 
 
 def _best_of(record: HyperParameterTuningJobRecord) -> TuningChild | None:

@@ -18,7 +18,7 @@ from typing import Any
 from emulator.aws.errors import ResourceLimitExceeded, ValidationException
 from emulator.runtime.images import algorithm_for_image
 from emulator.services.metrics import BUILTIN_METRIC_DEFINITIONS
-from emulator.state.records import HyperParameterTuningJobRecord
+from emulator.state.tuning_records import HyperParameterTuningJobRecord
 
 OBJECTIVE_KEY = "_tuning_objective_metric"
 """The hyperparameter every child receives, naming the objective (the built-ins read it)."""
