@@ -88,8 +88,8 @@ def test_a_request_racing_a_swap_goes_to_the_new_variants(
     # happen before it counts itself in.
     real_pick = old_endpoint.pick
 
-    def pick_then_swap(target: str | None) -> LiveVariant | None:
-        chosen = real_pick(target)
+    def pick_then_swap(target_variant: str | None) -> LiveVariant | None:
+        chosen = real_pick(target_variant)
         router.swap("e", LiveEndpoint([_variant(url)]))
         assert chosen is not None
         chosen.drain_and_stop(grace_seconds=0)
