@@ -45,7 +45,7 @@ def _job(name: str, status: TrainingJobStatus, secondary: SecondaryStatus) -> Tr
     return job
 
 
-def test_running_jobs_fail_and_stopping_jobs_stop(tmp_path: Path) -> None:
+def test_running_jobs_fail_and_stopping_jobs_stop(tmp_path: Path, log_store: LogStore) -> None:
     store = RecordStore(tmp_path / "state.sqlite3")
     cases = {
         "training": (TrainingJobStatus.IN_PROGRESS, SecondaryStatus.TRAINING),
@@ -59,7 +59,7 @@ def test_running_jobs_fail_and_stopping_jobs_stop(tmp_path: Path) -> None:
         tmp_path,
         ProcessRuntime(),
         S3Store(tmp_path / "s3"),
-        LogStore(tmp_path / "logs"),
+        log_store,
         store,
         TagService(store, lambda arn: True),
     )
@@ -82,7 +82,9 @@ def test_running_jobs_fail_and_stopping_jobs_stop(tmp_path: Path) -> None:
     assert reloaded is not None and reloaded.status == TrainingJobStatus.FAILED
 
 
-def test_running_transform_jobs_fail_and_stopping_ones_stop(tmp_path: Path) -> None:
+def test_running_transform_jobs_fail_and_stopping_ones_stop(
+    tmp_path: Path, log_store: LogStore
+) -> None:
     store = RecordStore(tmp_path / "state.sqlite3")
     at = datetime(2024, 1, 1, tzinfo=UTC)
     for name, status in (
@@ -116,7 +118,7 @@ def test_running_transform_jobs_fail_and_stopping_ones_stop(tmp_path: Path) -> N
         tmp_path,
         ProcessRuntime(),
         S3Store(tmp_path / "s3"),
-        LogStore(tmp_path / "logs"),
+        log_store,
         store,
         TagService(store, lambda arn: True),
         no_model,

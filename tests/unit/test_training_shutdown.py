@@ -28,14 +28,16 @@ from emulator.state.store import RecordStore
 from tests.unit.test_records_recovery import _job
 
 
-def test_close_marks_only_jobs_it_cuts_short_as_shutdown(tmp_path: Path) -> None:
+def test_close_marks_only_jobs_it_cuts_short_as_shutdown(
+    tmp_path: Path, log_store: LogStore
+) -> None:
     store = RecordStore(tmp_path / "state.sqlite3")
     service = TrainingService(
         "us-east-1",
         tmp_path,
         ProcessRuntime(),
         S3Store(tmp_path / "s3"),
-        LogStore(tmp_path / "logs"),
+        log_store,
         store,
         TagService(store, lambda arn: True),
     )
@@ -53,7 +55,9 @@ def test_close_marks_only_jobs_it_cuts_short_as_shutdown(tmp_path: Path) -> None
     assert runs["user-stopped"].stop_requested.is_set()
 
 
-def test_close_leaves_user_stopped_transform_jobs_stopped(tmp_path: Path) -> None:
+def test_close_leaves_user_stopped_transform_jobs_stopped(
+    tmp_path: Path, log_store: LogStore
+) -> None:
     store = RecordStore(tmp_path / "state.sqlite3")
 
     def no_model(name: str) -> ModelRecord:
@@ -64,7 +68,7 @@ def test_close_leaves_user_stopped_transform_jobs_stopped(tmp_path: Path) -> Non
         tmp_path,
         ProcessRuntime(),
         S3Store(tmp_path / "s3"),
-        LogStore(tmp_path / "logs"),
+        log_store,
         store,
         TagService(store, lambda arn: True),
         no_model,
