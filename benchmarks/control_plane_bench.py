@@ -39,10 +39,11 @@ sys.path.insert(0, str(ROOT))
 
 from emulator.runtime.base import ContainerRuntime, ContainerSpec  # noqa: E402
 from emulator.runtime.images import algorithm_for_image, image_uri  # noqa: E402
+from sdk.data import census_csv  # noqa: E402
 from sdk.launcher import start_emulator  # noqa: E402
 from sdk.session import boto_session  # noqa: E402
 
-CENSUS = ROOT.parent / "shared" / "data" / "acs2015_county_data.csv"
+CENSUS = census_csv()
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 POLL_SECONDS = 0.02

@@ -13,13 +13,15 @@ from emulator.api import admin, control, runtime
 from emulator.aws import specs
 from emulator.aws.errors import UnknownOperationException
 from emulator.config import Settings
-from emulator.edge import EdgeRouter
+from emulator.edge import EdgeRouter, Guard
 from emulator.moto_bridge import MotoBridge, moto_app
 from emulator.runtime.select import select_runtime
-from emulator.services.operations import Dispatcher
+from emulator.services.dispatch import Dispatcher
 from emulator.services.regions import RegionalServices
-from emulator.state.logs import RegionalLogs
-from emulator.state.s3 import S3Store
+from emulator.storage.logs import RegionalLogs
+from emulator.storage.moto_internals import reset_all as reset_moto_backends
+from emulator.storage.s3 import S3Store
+from emulator.storage.sns import SnsPublisher
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,9 @@ def build_app(settings: Settings) -> ASGIApp:
     # Load the service models now, not on the first request (a few hundred milliseconds).
     specs.sagemaker_model()
     specs.runtime_model()
-    regions = RegionalServices(data_dir, settings.region, container_runtime, s3, logs.get)
+    regions = RegionalServices(
+        data_dir, settings.region, container_runtime, s3, logs.get, SnsPublisher()
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -80,4 +84,7 @@ def build_app(settings: Settings) -> ASGIApp:
         ours=api,
         moto=MotoBridge(moto_app(), s3, logs.get(settings.region)),
         runtime=runtime.RuntimeApp(regions),
+        guard=Guard.from_settings(
+            settings, s3, admin.make_reset(regions, s3, logs, reset_moto_backends)
+        ),
     )

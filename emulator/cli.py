@@ -22,6 +22,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from emulator.app import build_app
+    from emulator.state.data_dir_lock import DataDirInUse, lock_data_dir
 
     overrides: dict[str, Any] = {
         key: value
@@ -33,6 +34,10 @@ def serve(args: argparse.Namespace) -> int:
             "region": args.region,
             "log_level": args.log_level,
             "seed_dir": args.seed_dir,
+            "allowed_hosts": ",".join(args.allowed_host) if args.allowed_host else None,
+            "allowed_origins": ",".join(args.allowed_origin) if args.allowed_origin else None,
+            "access_keys": ",".join(args.access_key) if args.access_key else None,
+            "moto_api": True if args.moto_api else None,
         }.items()
         if value is not None
     }
@@ -41,6 +46,12 @@ def serve(args: argparse.Namespace) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    try:
+        # Held until this process exits (the kernel drops it even on kill -9).
+        data_dir_lock = lock_data_dir(settings.data_dir.expanduser().resolve())
+    except DataDirInUse as exc:
+        print(f"sagemaker-emulator: {exc}", file=sys.stderr)
+        return 1
     try:
         app = build_app(settings)
     except ValueError as exc:  # a bad --seed-dir, say: a message, not a trace
@@ -61,6 +72,7 @@ def serve(args: argparse.Namespace) -> int:
         # Large S3 bodies and slow containers: no server-side cap beyond the client's own.
         timeout_keep_alive=30,
     )
+    data_dir_lock.release()
     return 0
 
 
@@ -90,6 +102,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed-dir",
         type=Path,
         help="upload this folder to S3 at start: its top-level folders are buckets",
+    )
+    s.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help="also answer requests with this Host name (repeatable; e.g. a docker-compose "
+        "service name); others are refused, against DNS rebinding",
+    )
+    s.add_argument(
+        "--allowed-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="let web pages from this origin (http://host:port) call the emulator (repeatable); "
+        "cross-origin requests from any other page are refused",
+    )
+    s.add_argument(
+        "--access-key",
+        action="append",
+        metavar="ID:SECRET",
+        help="require SigV4 signatures made with this access key (repeatable; also "
+        "$SAGEMAKER_EMULATOR_ACCESS_KEYS, which keeps the secret out of the process list)",
+    )
+    s.add_argument(
+        "--moto-api",
+        action="store_true",
+        help="serve moto's /moto-api/reset (resets everything) and /moto-api/data.json",
     )
     s.set_defaults(func=serve)
     # Other packages' subcommands (the client side's notebook-env and seed), by entry point: the

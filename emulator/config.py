@@ -28,3 +28,19 @@ class Settings(BaseSettings):
     seed_dir: Path | None = None
     """Uploaded to S3 at start: its top-level folders are buckets (`<dir>/<bucket>/<key>`)."""
     log_level: str = "info"
+    allowed_hosts: str = ""
+    """Comma-separated extra Host names to answer to (e.g. a docker-compose service name);
+    loopback names and the bound address are always answered."""
+    allowed_origins: str = ""
+    """Comma-separated browser origins (`http://localhost:3000`) allowed to call the emulator
+    cross-origin; every other origin is refused."""
+    access_keys: str = ""
+    """`ACCESS_KEY_ID:SECRET,...`: when set, every request must be SigV4-signed with one of them."""
+    moto_api: bool = False
+    """Serve moto's `/moto-api/reset` and `/moto-api/data.json` (off: they answer 404)."""
+
+    def host_names(self) -> list[str]:
+        return [name.strip() for name in self.allowed_hosts.split(",") if name.strip()]
+
+    def origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.allowed_origins.split(",") if origin.strip()]

@@ -4,7 +4,9 @@ moto's server is a WSGI (Flask) app. This bridge reads the request body into a s
 file (large S3 uploads go to disk, not into one bytes object), builds the environ the way
 werkzeug's own server does (moto reads RAW_URI and keeps underscores of x-amz-meta-* names), runs
 moto in a worker thread under the lock of the service's store, and persists S3 before the
-response is sent, so an acknowledged write survives `kill -9`.
+response is sent, so an acknowledged write survives `kill -9`. A write the disk refuses is
+undone in moto by the store and answered with the protocol's own retryable error (S3: an XML
+`ServiceUnavailable`; Logs: a JSON `ServiceUnavailableException`), never a half-stored state.
 """
 
 from __future__ import annotations
@@ -12,34 +14,36 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
 from typing import IO, Any
+from xml.parsers.expat import ExpatError
+from xml.sax.saxutils import escape
 
 import anyio.to_thread
-from moto.core.request import (
-    PRESERVED_HEADER_NAMES_ENVIRON_KEY,
-    should_preserve_original_header_name,
-)
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from starlette.types import Receive, Scope, Send
 
 from emulator.edge import SERVICE_SCOPE_KEY
-from emulator.state.logs import LogStore
-from emulator.state.s3 import S3Store
+from emulator.storage import moto_internals
+from emulator.storage.logs import LogStore
+from emulator.storage.s3 import S3Store
+from emulator.storage.space import DiskFull, is_disk_full
 
 log = logging.getLogger(__name__)
 
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+WsgiApp = moto_internals.WsgiApp
 _SPOOL_BYTES = 16 * 1024 * 1024
 _MUTATING = frozenset({"PUT", "POST", "DELETE", "PATCH"})
+_Response = tuple[int, list[tuple[bytes, bytes]], list[bytes]]
+_SCOPE_REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/")
+# Logs operations that change nothing (the others are followed by a sync of their group).
+_LOGS_READ_PREFIXES = ("Describe", "Get", "List", "Filter", "Test", "Start", "Stop")
 
 
 def moto_app() -> WsgiApp:
     """moto's server app: one Flask app per service, chosen by the request (as `moto_server`)."""
-    app: WsgiApp = DomainDispatcherApplication(create_backend_app)
-    return app
+    return moto_internals.server_app()
 
 
 class MotoBridge:
@@ -73,9 +77,7 @@ class MotoBridge:
         if not chunks:
             await send({"type": "http.response.body", "body": b""})
 
-    def _run(
-        self, environ: dict[str, Any], service: str | None
-    ) -> tuple[int, list[tuple[bytes, bytes]], list[bytes]]:
+    def _run(self, environ: dict[str, Any], service: str | None) -> _Response:
         is_s3 = service in ("s3", None)  # moto treats unsigned requests as S3 too
         lock: contextlib.AbstractContextManager[Any]
         if is_s3:
@@ -91,8 +93,17 @@ class MotoBridge:
         ) -> None:
             started[:] = [status, headers]
 
+        if is_s3 and _has_nul_key(environ):
+            return _s3_error(
+                400,
+                "InvalidArgument",
+                "Object key names may not contain the NUL character (U+0000).",
+            )
         try:
             with lock:
+                logs_request = self._logs_request(environ) if service == "logs" else None
+                if logs_request is not None:
+                    self.logs.load_for_request(*logs_request)
                 result = self.app(environ, start_response)
                 try:
                     chunks = [bytes(chunk) for chunk in result]
@@ -102,7 +113,22 @@ class MotoBridge:
                         close()
                 if is_s3 and environ["REQUEST_METHOD"] in _MUTATING:
                     self._persist_s3(environ)
-        except Exception:
+                if logs_request is not None:
+                    self._persist_logs(*logs_request)
+        except ExpatError:
+            # A request document that is not XML 1.0 (a raw NUL in a DeleteObjects key, say).
+            return _s3_error(
+                400,
+                "MalformedXML",
+                "The XML you provided was not well-formed or did not validate against our "
+                "published schema",
+            )
+        except Exception as exc:
+            if is_disk_full(exc):
+                log.error(
+                    "refused %s %s: the disk is full", environ["REQUEST_METHOD"], path_of(environ)
+                )
+                return _disk_full_response(is_s3)
             log.exception("moto failed on %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"])
             payload = {"__type": "InternalFailure", "message": "internal error in the emulator"}
             return (
@@ -117,6 +143,29 @@ class MotoBridge:
         ]
         return int(status_line.split(" ", 1)[0]), headers, chunks
 
+    def _logs_request(self, environ: dict[str, Any]) -> tuple[str, dict[str, Any], str] | None:
+        """(operation target, JSON body, region) of a Logs request; the body is read and rewound."""
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        stream: IO[bytes] = environ["wsgi.input"]
+        try:
+            body = json.loads(stream.read() or b"{}")
+        except ValueError:
+            body = {}
+        finally:
+            stream.seek(0)
+        found = _SCOPE_REGION.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+        region = found.group(1) if found else self.logs.region
+        return target, body if isinstance(body, dict) else {}, region
+
+    def _persist_logs(self, target: str, body: dict[str, Any], region: str) -> None:
+        if target.rsplit(".", 1)[-1].startswith(_LOGS_READ_PREFIXES):
+            return
+        group = body.get("logGroupName") or body.get("logGroupIdentifier")
+        if isinstance(group, str) and ":log-group:" not in group:
+            self.logs.sync_group(group, region)
+        else:
+            self.logs.sync_region(region)
+
     def _persist_s3(self, environ: dict[str, Any]) -> None:
         path: str = environ["PATH_INFO"].encode("latin-1").decode("utf-8", "replace")
         bucket = path.lstrip("/").split("/", 1)[0]
@@ -125,6 +174,39 @@ class MotoBridge:
         else:
             # Virtual-host style or an unexpected path: sync everything (rare, and still correct).
             self.s3.sync_buckets()
+
+
+def path_of(environ: dict[str, Any]) -> str:
+    path: str = environ["PATH_INFO"].encode("latin-1").decode("utf-8", "replace")
+    return path
+
+
+def _has_nul_key(environ: dict[str, Any]) -> bool:
+    """A NUL in the object key (path) or copy source: XML 1.0 cannot carry it in a listing."""
+    source = str(environ.get("HTTP_X_AMZ_COPY_SOURCE", ""))
+    return "\x00" in path_of(environ) or "%00" in source or "\x00" in source
+
+
+def _s3_error(status: int, code: str, message: str) -> _Response:
+    xml = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+        f"<Message>{escape(message)}</Message></Error>"
+    )
+    return status, [(b"content-type", b"application/xml")], [xml.encode()]
+
+
+def _disk_full_response(is_s3: bool) -> _Response:
+    message = DiskFull().message
+    if is_s3:
+        return _s3_error(503, "ServiceUnavailable", message)
+    # CloudWatch Logs' own code for this (a 500 in its API reference).
+    code = "ServiceUnavailableException"
+    payload = json.dumps({"__type": code, "message": message}).encode()
+    return (
+        500,
+        [(b"content-type", b"application/x-amz-json-1.1"), (b"x-amzn-errortype", code.encode())],
+        [payload],
+    )
 
 
 def _environ(scope: Scope, body: IO[bytes], length: int) -> dict[str, Any]:
@@ -167,8 +249,8 @@ def _environ(scope: Scope, body: IO[bytes], length: int) -> dict[str, Any]:
             key = "CONTENT_TYPE"
         else:
             key = "HTTP_" + name.upper().replace("-", "_")
-            if should_preserve_original_header_name(name):
+            if moto_internals.preserves_header_name(name):
                 preserved[key] = name
         environ[key] = f"{environ[key]},{value}" if key in environ else value
-    environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = preserved
+    environ[moto_internals.PRESERVED_HEADER_NAMES_KEY] = preserved
     return environ

@@ -13,6 +13,9 @@ bash scripts/dev-venv.sh
 step "classic notebook environment (.venv-classic: mxnet 1.9.1, sagemaker 2.243.2)"
 bash scripts/classic-venv.sh
 
+step "the oldest moto pyproject.toml allows (.venv-moto-oldest, when .venv has a newer one)"
+bash scripts/moto-oldest-venv.sh
+
 if [ "${SAGEMAKER_EMULATOR_SKIP_DOCKER:-0}" = "1" ]; then
   printf '\n!!! SAGEMAKER_EMULATOR_SKIP_DOCKER=1: the Docker tier is SKIPPED (engine and images not checked) !!!\n\n'
 else
@@ -21,6 +24,8 @@ else
   step "algorithm images"
   bash containers/build.sh
 fi
+
+bash scripts/browser.sh  # headless Chromium for tests/browser
 
 step "lint and types"
 .venv/bin/ruff check .

@@ -4,6 +4,8 @@ It is the classic notebook's story (PCA on the county table, then k-means on the
 components) told through the low-level API, so it runs in seconds and shows every call:
 
     python -m sdk.demo --endpoint-url http://127.0.0.1:8642 [--census PATH] [--keep]
+
+The county table ships with the package (sdk/data), so it runs from any directory.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from typing import Any
 import boto3
 import numpy as np
 
+from sdk.data import census_csv
+
 REGION = "us-east-1"
 BUCKET = "sagemaker-emulator-demo"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 # The real ECR URIs of the built-in images; the emulator maps them to its own algorithms.
 PCA_IMAGE = "382416733822.dkr.ecr.us-east-1.amazonaws.com/pca:1"
 KMEANS_IMAGE = "382416733822.dkr.ecr.us-east-1.amazonaws.com/kmeans:1"
-DEFAULT_CENSUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "acs2015_county_data.csv"
 
 
 def load_census(path: Path) -> tuple[list[str], np.ndarray]:
@@ -165,11 +168,13 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--endpoint-url", default="http://127.0.0.1:8642")
-    parser.add_argument("--census", type=Path, default=DEFAULT_CENSUS)
+    parser.add_argument(
+        "--census", type=Path, default=None, help="the county table (default: the packaged copy)"
+    )
     parser.add_argument("--keep", action="store_true", help="leave the endpoints running")
     args = parser.parse_args(argv)
 
-    names, x = load_census(args.census)
+    names, x = load_census(args.census or census_csv())
     print(f"census: {x.shape[0]} counties x {x.shape[1]} features (MinMax-scaled)")
     demo = Demo(args.endpoint_url)
     demo.s3.create_bucket(Bucket=BUCKET)

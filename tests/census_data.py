@@ -1,6 +1,6 @@
 """The census county table as the segmentation notebook prepares it (test data helper).
 
-``acs2015_county_data.csv``: dropna (3,218 rows), drop the non-numeric CensusId/State/County
+``acs2015_county_data.csv`` (shipped in sdk/data): dropna (3,218 rows), drop the non-numeric CensusId/State/County
 columns (34 features left), MinMax-scale each column, float32.
 """
 
@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import csv
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-CENSUS_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "acs2015_county_data.csv"
+from sdk.data import census_csv
+
+CENSUS_CSV = census_csv()
 NON_NUMERIC = ("CensusId", "State", "County")
 
 

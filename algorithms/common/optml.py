@@ -59,3 +59,17 @@ class OptMl:
 
     def __repr__(self) -> str:
         return f"OptMl({str(self.root)!r})"
+
+
+def model_file(model_dir: Path, preferred: str = "model_algo-1") -> Path:
+    """The model a built-in serves: `model_algo-1`, else the first `model_algo-N` by host number
+    (an artifact of several hosts holds what each host wrote; docs/several-instances.md). The
+    preferred path when there is none, so the caller's "not found" names it."""
+    path = model_dir / preferred
+    if path.is_file():
+        return path
+    found = sorted(
+        (p for p in model_dir.glob("model_algo-*") if p.is_file()),
+        key=lambda p: (not p.name.rsplit("-", 1)[1].isdigit(), p.name.rsplit("-", 1)[1].zfill(9)),
+    )
+    return found[0] if found else path

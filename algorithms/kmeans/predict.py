@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from algorithms.common import codecs, ndarray_file, serving
-from algorithms.common.optml import OptMl
+from algorithms.common.optml import OptMl, model_file
 from algorithms.kmeans.fit import assign
 from algorithms.kmeans.train import MODEL_FILE
 
@@ -32,7 +32,7 @@ class ModelError(Exception):
 
 
 def load_model(model_dir: Path) -> npt.NDArray[np.float32]:
-    path = model_dir / MODEL_FILE
+    path = model_file(model_dir, MODEL_FILE)
     if not path.is_file():
         raise ModelError(f"No k-means model found: {path} does not exist")
     arrays = ndarray_file.load(path)

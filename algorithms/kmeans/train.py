@@ -17,10 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from algorithms.common import logs, ndarray_file
+from algorithms.common import collective, logs, ndarray_file
+from algorithms.common.cluster import Cluster
+from algorithms.common.collective import Collective
 from algorithms.common.failures import ClientError
 from algorithms.common.optml import OptMl
 from algorithms.common.trainjob import Batch, TrainingJob
+from algorithms.kmeans import distributed
 from algorithms.kmeans.fit import (
     F64,
     RANDOM_SEED,
@@ -92,7 +95,11 @@ def train(optml: OptMl) -> None:
             f"'local_lloyd_num_trials' was set to 'auto', evaluated to {hp.local_lloyd_num_trials}."
         )
     log.info(f"{hp.feature_dim} feature(s) found in 'data'.")
-    rng = np.random.default_rng(RANDOM_SEED)
+    cluster = Cluster.from_config(job.resourceconfig)
+    comm = collective.connect(cluster)
+    several = comm.size > 1
+    # Each host its own stream of random numbers; algo-1's is the single host's.
+    rng = np.random.default_rng(RANDOM_SEED + comm.rank)
     stream = StreamingKMeans(
         hp.k * hp.extra_center_factor,
         hp.feature_dim,
@@ -107,43 +114,55 @@ def train(optml: OptMl) -> None:
     update_start = time.time()
     records = 0
     batches_seen = 0
-    for epoch in range(hp.epochs):
-        source = (
-            iter(cache)
-            if epoch > 0 and cache is not None
-            else job.batches("train", hp.mini_batch_size, hp.feature_dim)
-        )
-        for batch in source:
-            if not np.isfinite(batch).all():
-                raise ClientError("The 'train' channel contains NaN or infinite values")
-            if not stream.initialised:
-                init_start = time.time()
-                if batch.shape[0] < hp.mini_batch_size:
-                    log.warning(
-                        f"Batch size {hp.mini_batch_size} is bigger than the first batch data. "
-                        f"Effective batch size used to initialize is {batch.shape[0]}"
+
+    def stream_pass() -> None:
+        nonlocal cache, cached_bytes, records, batches_seen
+        for epoch in range(hp.epochs):
+            source = (
+                iter(cache)
+                if epoch > 0 and cache is not None
+                else job.batches("train", hp.mini_batch_size, hp.feature_dim)
+            )
+            for batch in source:
+                if not np.isfinite(batch).all():
+                    raise ClientError("The 'train' channel contains NaN or infinite values")
+                if not stream.initialised:
+                    init_start = time.time()
+                    if batch.shape[0] < hp.mini_batch_size:
+                        log.warning(
+                            f"Batch size {hp.mini_batch_size} is bigger than the first batch data. "
+                            f"Effective batch size used to initialize is {batch.shape[0]}"
+                        )
+                    stream.initialise(batch)
+                    metrics.line(
+                        {"initialize.time": (time.time() - init_start) * 1000.0}, init_start
                     )
-                stream.initialise(batch)
-                metrics.line({"initialize.time": (time.time() - init_start) * 1000.0}, init_start)
-            stream.update(batch)
-            if epoch == 0:
-                records += batch.shape[0]
-                batches_seen += 1
-                if cache is not None:
-                    cached_bytes += batch.nbytes
-                    if cached_bytes <= REFINE_CACHE_BYTES:
-                        cache.append(batch)
-                    else:
-                        cache = None
-        if epoch == 0 and records == 0:
-            raise ClientError("No training data was found in the 'train' channel")
-        metrics.iterator_stats("training_data_iter", records, batches_seen, update_start)
-        logs.progress_metric(100.0 * (epoch + 1) / hp.epochs, host=job.host)
-    if records < hp.k:
+                stream.update(batch)
+                if epoch == 0:
+                    records += batch.shape[0]
+                    batches_seen += 1
+                    if cache is not None:
+                        cached_bytes += batch.nbytes
+                        if cached_bytes <= REFINE_CACHE_BYTES:
+                            cache.append(batch)
+                        else:
+                            cache = None
+            if epoch == 0 and records == 0 and not several:
+                raise ClientError("No training data was found in the 'train' channel")
+            metrics.iterator_stats("training_data_iter", records, batches_seen, update_start)
+            logs.progress_metric(100.0 * (epoch + 1) / hp.epochs, host=job.host)
+
+    comm.run_local(stream_pass)
+    all_records = records
+    if several:
+        all_records = int(comm.allreduce_sum(np.array([float(records)]))[0])
+        if all_records == 0:
+            raise ClientError("No training data was found in the 'train' channel of any host")
+    if all_records < hp.k:
         raise ClientError(
-            f"k (={hp.k}) must not be larger than the number of training records ({records})"
+            f"k (={hp.k}) must not be larger than the number of training records ({all_records})"
         )
-    if stream.n_centres < hp.k:
+    if stream.n_centres < hp.k and not several:
         raise ClientError(
             f"k (={hp.k}) must not be larger than the first mini-batch ({stream.n_centres} "
             "records), from which the centres are initialised"
@@ -158,7 +177,10 @@ def train(optml: OptMl) -> None:
 
     shrink_start = time.time()
     train_msd: float | None
-    if hp.extra_center_factor == 1:
+    if several:
+        # The hosts' centres together are always more than k: shrink their union.
+        centres, train_msd = distributed.shrink_union(stream, hp, rng, comm, log)
+    elif hp.extra_center_factor == 1:
         log.info("No shrinking is required as extra_center_factor is 1.")
         centres = stream.centres
         train_msd = None
@@ -187,7 +209,12 @@ def train(optml: OptMl) -> None:
         logs.quality_metric("train", "msd", train_msd, host=job.host)
 
     finalize_start = time.time()
-    if cache is not None:
+    if several and distributed.all_cached(cache, comm):
+        assert cache is not None
+        centres, _ = distributed.refine(
+            centres, cache, hp.local_lloyd_max_iter, hp.local_lloyd_tol, comm
+        )
+    elif cache is not None and not several:
         centres, data_msd = refine(centres, cache, hp.local_lloyd_max_iter, hp.local_lloyd_tol)
         if train_msd is None:
             # Nothing was shrunk, so there is no trial MSD: report the rows' own.
@@ -196,13 +223,16 @@ def train(optml: OptMl) -> None:
     metrics.line({"finalize.time": (time.time() - finalize_start) * 1000.0}, finalize_start)
 
     if job.has_channel("test"):
-        evaluate_test(job, hp, centres)
+        evaluate_test(job, hp, centres, comm)
     else:
         log.info("Test data is not provided.")
+    comm.close()
 
     with metrics.timed("model.serialize.time"):
         optml.model_dir.mkdir(parents=True, exist_ok=True)
-        save_model(centres, optml.model_dir / MODEL_FILE)
+        # Only algo-1 holds the model of several hosts; the others leave model/ empty.
+        if comm.is_leader:
+            save_model(centres, optml.model_dir / MODEL_FILE)
     end = time.time()
     metrics.line(
         {"setuptime": (setup_done - started) * 1000.0, "totaltime": (end - started) * 1000.0},
@@ -211,14 +241,24 @@ def train(optml: OptMl) -> None:
     )
 
 
-def evaluate_test(job: TrainingJob, hp: KMeansHyperparameters, centres: F64) -> None:
-    """``test msd`` / ``test ssd`` of the final centres, per ``eval_metrics``."""
+def evaluate_test(
+    job: TrainingJob, hp: KMeansHyperparameters, centres: F64, comm: Collective
+) -> None:
+    """``test msd`` / ``test ssd`` of the final centres, per ``eval_metrics`` (over the test
+    rows of every host)."""
     total = 0.0
     rows = 0
-    for batch in job.batches("test", hp.mini_batch_size, hp.feature_dim):
-        _, dist = assign(batch, centres)
-        total += float(dist.sum())
-        rows += batch.shape[0]
+
+    def local() -> None:
+        nonlocal total, rows
+        for batch in job.batches("test", hp.mini_batch_size, hp.feature_dim):
+            _, dist = assign(batch, centres)
+            total += float(dist.sum())
+            rows += batch.shape[0]
+
+    comm.run_local(local)
+    if comm.size > 1:
+        total, rows = distributed.sum_test_totals(total, rows, comm)
     if rows == 0:
         raise ClientError("The 'test' channel holds no records")
     for metric in hp.eval_metrics:

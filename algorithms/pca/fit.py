@@ -155,16 +155,26 @@ class GramAccumulator:
             raise _no_data()
         if not (np.isfinite(self.gram).all() and np.isfinite(self.total).all()):
             raise _not_finite()
+        scatter, mean = self.scatter()
+        return scatter_model(scatter, mean, num_components)
+
+    def scatter(self) -> tuple[F64, F64 | None]:
+        """The (centred, when subtract_mean) scatter matrix and the mean (None if not centred)."""
         scatter = self.gram
         mean: F64 | None = None
-        if self.subtract_mean:
+        if self.subtract_mean and self.shift is not None and self.count:
             shifted_mean = self.total / self.count
             scatter = scatter - self.count * np.outer(shifted_mean, shifted_mean)
             mean = self.shift + shifted_mean
-        # Symmetrise: the two triangles of a SYRK result can differ in the last bit.
-        scatter = (scatter + scatter.T) * 0.5
-        eigenvalues, eigenvectors = np.linalg.eigh(scatter)
-        return _finish(eigenvalues, eigenvectors, num_components, mean)
+        return scatter, mean
+
+
+def scatter_model(scatter: F64, mean: F64 | None, num_components: int) -> PcaModel:
+    """The top components of a scatter matrix: ``eigh``'s vectors, with ``eigh``'s signs."""
+    # Symmetrise: the two triangles of a SYRK result can differ in the last bit.
+    scatter = (scatter + scatter.T) * 0.5
+    eigenvalues, eigenvectors = np.linalg.eigh(scatter)
+    return _finish(eigenvalues, eigenvectors, num_components, mean)
 
 
 class SignSketch:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from algorithms.common import codecs, ndarray_file, serving
-from algorithms.common.optml import OptMl
+from algorithms.common.optml import OptMl, model_file
 from algorithms.pca.fit import PcaModel
 from algorithms.pca.train import MODEL_FILE
 
@@ -26,7 +26,7 @@ class ModelError(Exception):
 
 
 def load_model(model_dir: Path) -> PcaModel:
-    path = model_dir / MODEL_FILE
+    path = model_file(model_dir, MODEL_FILE)
     if not path.is_file():
         raise ModelError(f"No PCA model found: {path} does not exist")
     arrays = ndarray_file.load(path)

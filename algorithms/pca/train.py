@@ -1,4 +1,7 @@
-"""``train`` for PCA: read the config and the ``train`` channel, fit, write ``model_algo-1``."""
+"""``train`` for PCA: read the config and the ``train`` channel, fit, write ``model_algo-1``.
+
+On several hosts each reads its own share of ``train`` and ``algo-1`` writes the model of the
+union (``distributed``); the others write none."""
 
 from __future__ import annotations
 
@@ -6,10 +9,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from algorithms.common import logs, ndarray_file
+from algorithms.common import collective, logs, ndarray_file
+from algorithms.common.cluster import Cluster
 from algorithms.common.failures import ClientError
 from algorithms.common.optml import OptMl
 from algorithms.common.trainjob import Batch, Tally, TrainingJob
+from algorithms.pca import distributed
 from algorithms.pca.fit import (
     CHUNK_ROWS,
     POWER_ITERATIONS,
@@ -51,15 +56,29 @@ def train(optml: OptMl) -> None:
 
     with metrics.timed("initialize.time"):
         setup_done = time.time()
+    cluster = Cluster.from_config(job.resourceconfig)
+    comm = collective.connect(cluster)
     update_start = time.time()
+    model: PcaModel | None
     if hp.randomized:
-        model = fit_randomized(
-            source, hp.feature_dim, hp.num_components, hp.subtract_mean, hp.sketch_size
-        )
+        if cluster.size == 1:
+            model = fit_randomized(
+                source, hp.feature_dim, hp.num_components, hp.subtract_mean, hp.sketch_size
+            )
+        else:
+            model = distributed.fit_randomized(
+                source, hp.feature_dim, hp.num_components, hp.subtract_mean, hp.sketch_size, comm
+            )
         passes = 2 + POWER_ITERATIONS  # the sketch, power iterations, the Nystrom pass
     else:
-        model = fit_regular(source(), hp.feature_dim, hp.num_components, hp.subtract_mean)
+        if cluster.size == 1:
+            model = fit_regular(source(), hp.feature_dim, hp.num_components, hp.subtract_mean)
+        else:
+            model = distributed.fit_regular(
+                source, hp.feature_dim, hp.num_components, hp.subtract_mean, comm
+            )
         passes = 1
+    comm.close()
     update_end = time.time()
     rows, batches = tally.rows // passes, tally.batches // passes
 
@@ -73,7 +92,9 @@ def train(optml: OptMl) -> None:
 
     with metrics.timed("finalize.time"):
         optml.model_dir.mkdir(parents=True, exist_ok=True)
-        save_model(model, optml.model_dir / MODEL_FILE)
+        # Only algo-1 holds the model of several hosts; the others leave model/ empty.
+        if model is not None:
+            save_model(model, optml.model_dir / MODEL_FILE)
     if not job.has_channel("test"):
         log.info("Test data is not provided.")
     end = time.time()

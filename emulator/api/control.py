@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from emulator.api.body import read_body
 from emulator.aws.context import context_from_request
 from emulator.aws.errors import (
     AwsError,
@@ -24,7 +25,8 @@ from emulator.aws.errors import (
     UnknownOperationException,
 )
 from emulator.aws.specs import target_prefix
-from emulator.services.operations import Dispatcher, resolve
+from emulator.services.dispatch import Dispatcher
+from emulator.services.operations import resolve
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,7 @@ def make_router(dispatcher: Dispatcher) -> APIRouter:
                 )
             operation = target[len(prefix) :]
             resolve(operation)  # an unknown operation is refused before the body is read
-            params = decode_body(await request.body())
+            params = decode_body(await read_body(request))
             payload = await run_in_threadpool(dispatcher.call, context, operation, params)
         except AwsError as error:
             return error_response(error, context.request_id)

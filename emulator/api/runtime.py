@@ -5,6 +5,9 @@ InvokeEndpoint defines; the answer's body comes back untouched with Content-Type
 x-Amzn-Invoked-Production-Variant and X-Amzn-SageMaker-Custom-Attributes. Errors use the
 runtime's codes (ValidationError, ModelError 424 with OriginalStatusCode/OriginalMessage/
 LogStreamArn, ...), shaped by the error shapes of the sagemaker-runtime model.
+
+`POST /endpoints/{name}/async-invocations` (InvokeEndpointAsync) queues the request and answers
+202 at once, with the inference id in the body and the S3 locations in headers.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from emulator.api import control
+from emulator.api.body import runtime_too_large
 from emulator.aws.context import context_from_request
 from emulator.aws.errors import (
     AwsError,
@@ -38,6 +42,7 @@ from emulator.services.regions import RegionalServices
 log = logging.getLogger(__name__)
 
 OPERATION = "InvokeEndpoint"
+ASYNC_OPERATION = "InvokeEndpointAsync"
 
 
 def error_response(error: AwsError) -> Response:
@@ -73,6 +78,8 @@ class RuntimeApp:
         try:
             parts = scope["path"].split("/")
             operation = _operations_by_suffix().get(parts[3]) if len(parts) == 4 else None
+            if scope["method"] == "POST" and operation == ASYNC_OPERATION:
+                return await self._respond_async(scope, receive, parts[2])
             if scope["method"] == "POST" and operation not in (None, OPERATION):
                 raise NotImplementedOperation(
                     f"The operation {operation} is not implemented by sagemaker-emulator."
@@ -85,7 +92,9 @@ class RuntimeApp:
                 )
                 response.status_code = 404 if scope["method"] == "POST" else 405
                 return response
-            body = await _read_body(receive, _body_limit())
+            body = await _read_body(receive, _body_limit(OPERATION))
+            if len(body) > _body_limit(OPERATION):
+                return runtime_too_large(_body_limit(OPERATION))
             headers = Headers(scope=scope)
             # The endpoint lives in the region the client signed for (its own region on AWS).
             context = context_from_request(
@@ -95,7 +104,7 @@ class RuntimeApp:
             )
             endpoint_name = parts[2]
             params: dict[str, Any] = {"EndpointName": endpoint_name, "Body": body}
-            for member, header in _header_members().items():
+            for member, header in _header_members(OPERATION).items():
                 if header in headers:
                     params[member] = headers[header]
             try:
@@ -126,6 +135,61 @@ class RuntimeApp:
             out_headers["X-Amzn-SageMaker-Custom-Attributes"] = result.custom_attributes
         return Response(content=result.body, headers=out_headers)
 
+    async def _respond_async(self, scope: Scope, receive: Receive, endpoint_name: str) -> Response:
+        """InvokeEndpointAsync: queue the request; 202 with the inference id and locations."""
+        body = await _read_body(receive, _body_limit(ASYNC_OPERATION))
+        headers = Headers(scope=scope)
+        params: dict[str, Any] = {"EndpointName": endpoint_name}
+        if body:
+            params["Body"] = body
+        shape = runtime_model().operation_model(ASYNC_OPERATION).input_shape
+        try:
+            for member, header in _header_members(ASYNC_OPERATION).items():
+                if header in headers:
+                    value = headers[header]
+                    is_int = shape.members[member].type_name in ("integer", "long")
+                    params[member] = _header_int(member, value) if is_int else value
+            try:
+                validate_input(ASYNC_OPERATION, params, SAGEMAKER_RUNTIME)
+            except ValidationException as exc:
+                raise ValidationError(exc.message) from None
+            context = context_from_request(
+                headers.get("authorization"),
+                scope.get("query_string", b"").decode("latin-1"),
+                self._regions.default_region,
+            )
+            service = self._regions.get(context.region)
+            result = await run_in_threadpool(service.invoke_endpoint_async, endpoint_name, params)
+        except AwsError as error:
+            return error_response(error)
+        except Exception:
+            log.exception("unexpected error in InvokeEndpointAsync")
+            return error_response(InternalFailure("An internal error occurred in the emulator."))
+        output = runtime_model().operation_model(ASYNC_OPERATION).output_shape
+        out_headers: dict[str, str] = {}
+        payload: dict[str, Any] = {}
+        for member, shape_member in output.members.items():
+            if member not in result:
+                continue
+            if shape_member.serialization.get("location") == "header":
+                out_headers[shape_member.serialization["name"]] = str(result[member])
+            else:
+                payload[member] = result[member]
+        status = int(runtime_model().operation_model(ASYNC_OPERATION).http["responseCode"])
+        return Response(
+            content=json.dumps(payload),
+            status_code=status,
+            media_type="application/json",
+            headers=out_headers,
+        )
+
+
+def _header_int(member: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError(f"Value '{value}' at '{member}' must be an integer.") from None
+
 
 @cache
 def _operations_by_suffix() -> dict[str, str]:
@@ -141,9 +205,9 @@ def _operations_by_suffix() -> dict[str, str]:
 
 
 @cache
-def _header_members() -> dict[str, str]:
-    """InvokeEndpoint's members sent as headers (member -> header name), from the model."""
-    shape = runtime_model().operation_model(OPERATION).input_shape
+def _header_members(operation: str) -> dict[str, str]:
+    """The operation's members sent as headers (member -> header name), from the model."""
+    shape = runtime_model().operation_model(operation).input_shape
     return {
         name: member.serialization["name"]
         for name, member in shape.members.items()
@@ -152,8 +216,8 @@ def _header_members() -> dict[str, str]:
 
 
 @cache
-def _body_limit() -> int:
-    body = runtime_model().operation_model(OPERATION).input_shape.members["Body"]
+def _body_limit(operation: str) -> int:
+    body = runtime_model().operation_model(operation).input_shape.members["Body"]
     limit: int = body.metadata["max"]
     return limit
 

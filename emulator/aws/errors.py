@@ -36,12 +36,27 @@ class SerializationException(AwsError):
     """A body that is not JSON, or a member of the wrong JSON type (the real service's code)."""
 
 
+class RequestEntityTooLarge(SerializationException):
+    """A control-plane body over the emulator's size limit, refused before it is read whole.
+
+    HTTP 413 as AWS front ends answer; the code stays the protocol's SerializationException,
+    since the SageMaker model declares no code for an oversized request.
+    """
+
+    status = 413
+    code = "SerializationException"
+
+
 class ResourceNotFound(AwsError):
     """SageMaker's code for some missing resources (e.g. StopTrainingJob on an unknown job)."""
 
 
 class ResourceInUse(AwsError):
     """A name that is already taken (CreateTrainingJob with an existing name)."""
+
+
+class ResourceLimitExceeded(AwsError):
+    """An account quota reached (e.g. more parallel training jobs per tuning job than allowed)."""
 
 
 class UnknownOperationException(AwsError):

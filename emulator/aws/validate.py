@@ -8,6 +8,10 @@ the lower-camel member names and 1-based ``.N.member`` list steps, as AWS does.
 
 A value of the wrong JSON type is not a constraint failure on the real service but a
 deserialization failure, so it raises ``SerializationException``.
+
+A JSON ``null`` member is an absent member, as on the real service; a ``null`` inside a list or
+as a map value is refused ("Member must not be null"). Values a message echoes are clipped to
+`SHOWN_CHARS` characters, so a 10 MB name cannot make a 20 MB error.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import math
 import re
 from collections.abc import Mapping
 from functools import cache
+from itertools import islice
 from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
@@ -26,6 +31,16 @@ from emulator.aws.wire import from_wire_timestamp
 
 _NUMBER_TYPES = {"integer", "long", "float", "double"}
 
+SHOWN_CHARS = 256
+"""At most this many characters of a value (or a path holding a map key) go into a message."""
+
+SHOWN_PROBLEMS = 10
+"""At most this many constraint failures are listed in one message (all are counted)."""
+
+PATH_SEGMENT_SHAPES = frozenset({"ChannelName"})
+"""String shapes whose value names a folder (/opt/ml/input/data/<channel>): the model's pattern
+allows "." and "..", which would name the folder itself or its parent, so they are refused."""
+
 
 def validate_input(
     operation_name: str, params: Mapping[str, Any], service_name: str = SAGEMAKER
@@ -35,11 +50,17 @@ def validate_input(
     if shape is None:
         return
     problems: list[str] = []
-    _check_structure(shape, params, "", problems)
+    try:
+        _check_structure(shape, params, "", problems)
+    except RecursionError:  # a recursive shape (e.g. nested search expressions) nested too deep
+        raise SerializationException("The request is nested too deeply.") from None
     if problems:
         count = len(problems)
         noun = "error" if count == 1 else "errors"
-        raise ValidationException(f"{count} validation {noun} detected: " + "; ".join(problems))
+        # All are counted, the first few listed: a 1,000-item list of bad values stays readable.
+        listed = "; ".join(problems[:SHOWN_PROBLEMS])
+        more = f"; and {count - SHOWN_PROBLEMS} more" if count > SHOWN_PROBLEMS else ""
+        raise ValidationException(f"{count} validation {noun} detected: {listed}{more}")
 
 
 def _member_path(parent: str, member: str) -> str:
@@ -69,8 +90,11 @@ def _check(shape: Shape, value: object, path: str, problems: list[str]) -> None:
             raise _type_error(shape, value, path)
         _check_length(shape, value, len(value), path, problems)
         for index, item in enumerate(value, start=1):
-            if item is not None:
-                _check(shape.member, item, f"{path}.{index}.member", problems)
+            item_path = f"{path}.{index}.member"
+            if item is None:
+                problems.append(_failure(None, item_path, "Member must not be null"))
+            else:
+                _check(shape.member, item, item_path, problems)
     elif isinstance(shape, MapShape):
         if not isinstance(value, Mapping):
             raise _type_error(shape, value, path)
@@ -120,8 +144,8 @@ def _check_map_entries(
         if isinstance(key, str):
             key_failures.update(dict.fromkeys(_string_failures(shape.key, key)))
         if item is None:
-            continue
-        if shape.value.type_name == "string":
+            value_failures["Member must not be null"] = None
+        elif shape.value.type_name == "string":
             if not isinstance(item, str):
                 raise _type_error(shape.value, item, f"{path}.{key}")
             value_failures.update(dict.fromkeys(_string_failures(shape.value, item)))
@@ -147,6 +171,8 @@ def _string_failures(shape: Shape, value: str) -> list[str]:
         compiled = _compile(pattern)
         if compiled is not None and compiled.fullmatch(value) is None:
             failures.append(f"Member must satisfy regular expression pattern: {pattern}")
+    if shape.name in PATH_SEGMENT_SHAPES and value in (".", ".."):
+        failures.append("Member must not be '.' or '..'")
     return failures
 
 
@@ -183,21 +209,31 @@ def _compile(pattern: str) -> re.Pattern[str] | None:
         return None
 
 
+def _clip(text: str) -> str:
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
+
+
 def _render(value: object) -> str:
-    """How Coral prints a value in a message: null bare, everything else quoted."""
+    """How Coral prints a value in a message: null bare, everything else quoted (and clipped)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return f"'{str(value).lower()}'"
     if isinstance(value, list):
-        return "'[" + ", ".join(str(item) for item in value) + "]'"
+        # No more items than could show: a 2-million-item list is not joined whole.
+        items = ", ".join(_clip(str(item)) for item in value[:SHOWN_CHARS])
+        return "'" + _clip("[" + items + "]") + "'"
     if isinstance(value, Mapping):
-        return "'{" + ", ".join(f"{k}={v}" for k, v in value.items()) + "}'"
-    return f"'{value}'"
+        entries = ", ".join(
+            f"{_clip(str(k))}={_clip('null' if v is None else str(v))}"
+            for k, v in islice(value.items(), SHOWN_CHARS)
+        )
+        return "'" + _clip("{" + entries + "}") + "'"
+    return f"'{_clip(str(value))}'"
 
 
 def _failure(value: object, path: str, constraint: str) -> str:
-    return f"Value {_render(value)} at '{path}' failed to satisfy constraint: {constraint}"
+    return f"Value {_render(value)} at '{_clip(path)}' failed to satisfy constraint: {constraint}"
 
 
 def _type_error(shape: Shape, value: object, path: str) -> SerializationException:
@@ -213,5 +249,5 @@ def _type_error(shape: Shape, value: object, path: str) -> SerializationExceptio
         shape.type_name, "a number" if shape.type_name not in ("integer", "long") else "an integer"
     )
     got = "null" if value is None else type(value).__name__
-    where = path or "the request body"
+    where = _clip(path) or "the request body"
     return SerializationException(f"Expected {expected} at '{where}' ({shape.name}), got {got}")

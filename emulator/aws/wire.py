@@ -5,7 +5,9 @@ keeps only the members the output shape declares, drops None, writes timestamps 
 (the JSON 1.1 protocol's format) and blobs as base64, so botocore parses every response.
 
 Input: the validated request's timestamps become aware UTC datetimes and blobs become bytes, so
-the services see Python values, not wire encodings.
+the services see Python values, not wire encodings. Members the input shape does not define are
+dropped at every level, and so are null members (absent, as on the real service): nothing a
+service stores can carry a member the model does not know.
 """
 
 from __future__ import annotations
@@ -124,8 +126,9 @@ def _scalar(value: Any) -> Any:
 def _parse(shape: Shape, value: Any) -> Any:
     if isinstance(shape, StructureShape) and isinstance(value, Mapping):
         return {
-            key: (_parse(shape.members[key], item) if key in shape.members else item)
+            key: _parse(shape.members[key], item)
             for key, item in value.items()
+            if key in shape.members and item is not None
         }
     if isinstance(shape, ListShape) and isinstance(value, list):
         return [_parse(shape.member, item) for item in value]

@@ -19,6 +19,12 @@ class ImageNotFound(Exception):
     """The image named by a job or model does not exist in this runtime."""
 
 
+class EnvironmentRefused(ImageNotFound):
+    """The runtime will not run this container with its environment (the message says which
+    variable and why). An ImageNotFound so that the services fail the job or endpoint with a
+    ClientError the same way: the container cannot run here as asked."""
+
+
 @dataclass(frozen=True)
 class ContainerSpec:
     """One container to run under the SageMaker container contract."""
@@ -39,6 +45,18 @@ class ContainerSpec:
     memory_bytes: int | None = None
     network_isolation: bool = False
     on_log: LogSink | None = None
+    hostname: str = "algo-1"
+    """The host this container is in its cluster (algo-1..N): the name the others reach it by."""
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """The hosts of one training job, algo-1..N in order (docs/several-instances.md): one
+    ContainerSpec per host, each with its own /opt/ml tree, environment and log sink. The runtime
+    makes every host reachable by its name from the others, and from nothing outside."""
+
+    name: str
+    hosts: tuple[ContainerSpec, ...]
 
 
 class TrainingHandle(Protocol):
@@ -53,6 +71,12 @@ class TrainingHandle(Protocol):
 
         A no-op where /opt/ml is shared with the host; a copy-out where it is not.
         """
+
+
+class ClusterHandle(TrainingHandle, Protocol):
+    @property
+    def failed_host(self) -> str | None:
+        """The first host that exited with a non-zero code, once `wait` has returned it."""
 
 
 class ServingHandle(Protocol):
@@ -70,6 +94,9 @@ class ContainerRuntime(Protocol):
     """'docker' or 'process': shown in /_emulator/health and the startup log."""
 
     def start_training(self, spec: ContainerSpec) -> TrainingHandle: ...
+
+    def start_cluster(self, cluster: ClusterSpec) -> ClusterHandle:
+        """Start every host of a training job; one handle for all of them."""
 
     def start_serving(self, spec: ContainerSpec) -> ServingHandle: ...
 

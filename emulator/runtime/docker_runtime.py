@@ -6,10 +6,18 @@ before it starts (put_archive) and model/ and output/ are copied back after it e
 container beside it (docker compose), where a bind mount of a path inside the emulator's own
 container would name a directory the engine cannot see.
 
-Serving containers are reached on a port published on 127.0.0.1 when the emulator runs on the
-host, and by their address on a shared network when it runs in a container (compose): the network
-is $SAGEMAKER_EMULATOR_DOCKER_NETWORK, or the emulator container's own network, found by its
-hostname.
+Serving containers answer only the emulator, never another container:
+- the emulator on the host: every serving container is on a network of ours whose bridge forbids
+  traffic between its containers (enable_icc=false; Docker drops traffic between different bridge
+  networks anyway) and publishes 8080 on 127.0.0.1 only. The host reaches the container's bridge
+  address directly; other containers reach neither it nor the loopback port.
+- the emulator in a container (compose): each serving container gets a network of its own, which
+  the emulator's container joins and leaves with it. Training containers stay on the emulator's
+  network ($SAGEMAKER_EMULATOR_DOCKER_NETWORK, or the emulator container's own, found by its
+  hostname).
+What this does not cover: processes on the Docker host itself, which can open the loopback port
+or the bridge address anyway; and, with Docker engines before 28, a machine on the host's LAN
+that routes the bridge subnet through the host (Docker 28 drops such traffic).
 
 Every container carries labels naming the emulator that started it (scope = one data directory,
 instance = one run of the emulator) and its owner (the services' labels), so one emulator removes
@@ -39,7 +47,8 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from emulator.runtime.base import ContainerSpec, ImageNotFound, LogSink
+from emulator.runtime.base import ClusterSpec, ContainerSpec, ImageNotFound, LogSink
+from emulator.runtime.cluster import Cluster
 from emulator.runtime.images import ALGORITHMS, local_image
 
 log = logging.getLogger(__name__)
@@ -50,7 +59,13 @@ LABEL_SCOPE: Final = f"{LABEL_PREFIX}.scope"
 LABEL_INSTANCE: Final = f"{LABEL_PREFIX}.instance"
 LABEL_MODE: Final = f"{LABEL_PREFIX}.mode"
 
+LABEL_NETWORK: Final = f"{LABEL_PREFIX}.network"
+"""On a serving container with a network of its own: that network (removed with it)."""
+
 NETWORK_ENV: Final = "SAGEMAKER_EMULATOR_DOCKER_NETWORK"
+SERVING_NETWORK: Final = f"{LABEL_PREFIX}-serving"
+SERVING_INTERNAL_NETWORK: Final = f"{LABEL_PREFIX}-serving-internal"
+_NO_ICC: Final = {"com.docker.network.bridge.enable_icc": "false"}
 SERVING_PORT: Final = 8080
 OPT_ML: Final = "/opt/ml"
 
@@ -306,10 +321,18 @@ def _pump_logs(container: Container, sink: LogSink | None) -> None:
 class _Running:
     """One started container: its log pump, its waiter, and its removal when it ends."""
 
-    def __init__(self, runtime: DockerRuntime, container: Container, spec: ContainerSpec) -> None:
+    def __init__(
+        self,
+        runtime: DockerRuntime,
+        container: Container,
+        spec: ContainerSpec,
+        network: str | None,
+    ) -> None:
         self.runtime = runtime
         self.container = container
         self.spec = spec
+        self.network = network
+        """The network the emulator reaches a serving container on (None: training)."""
         self.exit_code: int | None = None
         self.copy_error: BaseException | None = None
         self.done = threading.Event()
@@ -463,10 +486,43 @@ class DockerRuntime:
     def start_training(self, spec: ContainerSpec) -> DockerTrainingHandle:
         return DockerTrainingHandle(self._start(spec))
 
+    def start_cluster(self, cluster: ClusterSpec) -> Cluster:
+        """One container per host. Several hosts share a network of the job's own, on which each
+        is reachable by its host name (algo-N); under network isolation that network is internal
+        (no route out), as one host gets no network at all."""
+        if len(cluster.hosts) == 1:
+            spec = cluster.hosts[0]
+            return Cluster([(spec.hostname, self.start_training(spec))])
+        isolated = any(spec.network_isolation for spec in cluster.hosts)
+        network = self._job_network(cluster.name, internal=isolated)
+        started: list[tuple[str, DockerTrainingHandle]] = []
+        try:
+            for spec in cluster.hosts:
+                running = self._start(spec, cluster_network=network)
+                started.append((spec.hostname, DockerTrainingHandle(running)))
+        except BaseException:
+            for _, handle in started:
+                handle.stop(1.0)
+            self._remove_network(network)
+            raise
+        return Cluster(started, on_end=lambda: self._remove_network(network))
+
+    def _job_network(self, job: str, internal: bool) -> str:
+        readable = re.sub(r"[^a-zA-Z0-9_.-]", "-", job)[:40]
+        name = f"{LABEL_PREFIX}-job-{readable}-{uuid.uuid4().hex[:6]}"
+        self.client.networks.create(
+            name,
+            driver="bridge",
+            internal=internal,
+            labels={LABEL_MANAGED: "true", LABEL_SCOPE: self.scope, LABEL_INSTANCE: self.instance},
+            check_duplicate=True,
+        )
+        return name
+
     def start_serving(self, spec: ContainerSpec) -> DockerServingHandle:
         running = self._start(spec)
         try:
-            url = self._serving_url(running.container, spec)
+            url = self._serving_url(running.container, running.network)
         except Exception:
             running.stop(0)
             raise
@@ -478,6 +534,13 @@ class DockerRuntime:
             if container.labels.get(LABEL_INSTANCE) != self.instance:
                 log.info("removing orphan container %s", container.name)
                 self._remove(container)
+        # Networks of their own that a crash left without their container.
+        with contextlib.suppress(docker.errors.DockerException):
+            for network in self.client.networks.list(
+                filters={"label": [f"{LABEL_SCOPE}={self.scope}"]}
+            ):
+                if network.attrs.get("Labels", {}).get(LABEL_INSTANCE) != self.instance:
+                    self._remove_network(network.name)
 
     def close(self) -> None:
         with self._lock:
@@ -516,6 +579,26 @@ class DockerRuntime:
                 # "removal already in progress" is a success for us.
                 if "already in progress" not in str(exc):
                     log.warning("could not remove container %s: %s", container.name, exc)
+        own_network = (container.labels or {}).get(LABEL_NETWORK)
+        if own_network:
+            self._remove_network(own_network)
+
+    def _remove_network(self, name: str) -> None:
+        """Leave (the emulator in a container joined it) and remove a serving container's own
+        network."""
+        try:
+            network = self.client.networks.get(name)
+        except docker.errors.DockerException:
+            return
+        if self.network:
+            with contextlib.suppress(docker.errors.DockerException):
+                network.disconnect(socket.gethostname(), force=True)
+        try:
+            network.remove()
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.DockerException as exc:
+            log.warning("could not remove network %s: %s", name, exc)
 
     def _image(self, spec: ContainerSpec) -> str:
         image = local_image(spec.algorithm) if spec.algorithm else spec.image
@@ -544,39 +627,82 @@ class DockerRuntime:
             limits["mem_limit"] = memory
         return limits
 
-    def _network_options(self, spec: ContainerSpec) -> dict[str, Any]:
-        if spec.network_isolation and spec.mode == "train":
-            # EnableNetworkIsolation: no network at all (the real service's training containers
-            # get no outbound access; ours never need one).
-            return {"network_mode": "none"}
-        if spec.network_isolation:
-            # A serving container must still answer /invocations: an internal network has no
-            # route out, but the emulator reaches the container's address on it.
-            return {"network": self._isolated_network()}
+    def _network_options(self, spec: ContainerSpec, name: str) -> tuple[dict[str, Any], str | None]:
+        """docker create's network options, and the network a serving container is reached on."""
+        if spec.mode == "train":
+            if spec.network_isolation:
+                # EnableNetworkIsolation: no network at all (the real service's training
+                # containers get no outbound access; ours never need one).
+                return {"network_mode": "none"}, None
+            return ({"network": self.network} if self.network else {}), None
         if self.network:
-            return {"network": self.network}
-        if spec.mode == "serve":
-            return {"ports": {f"{SERVING_PORT}/tcp": ("127.0.0.1", None)}}
-        return {}
+            # In a container: a network of this container alone, which the emulator joins.
+            # Internal (no route out) under network isolation.
+            network = self._own_serving_network(name, internal=spec.network_isolation)
+            return {"network": network, "labels": {LABEL_NETWORK: network}}, network
+        if spec.network_isolation:
+            # Internal: no route out; the host still reaches the container's address on it.
+            return {"network": self._shared_network(SERVING_INTERNAL_NETWORK, True)}, (
+                SERVING_INTERNAL_NETWORK
+            )
+        options = {
+            "network": self._shared_network(SERVING_NETWORK, False),
+            "ports": {f"{SERVING_PORT}/tcp": ("127.0.0.1", None)},
+        }
+        return options, SERVING_NETWORK
 
-    def _isolated_network(self) -> str:
-        name = f"{LABEL_PREFIX}-isolated"
+    def _shared_network(self, name: str, internal: bool) -> str:
+        """A bridge network of ours whose containers cannot reach one another (created once
+        per engine, shared by every emulator on it)."""
         with self._lock:
             try:
-                network = self.client.networks.get(name)
+                self.client.networks.get(name)
             except docker.errors.NotFound:
-                network = self.client.networks.create(
-                    name, driver="bridge", internal=True, labels={LABEL_MANAGED: "true"}
-                )
-            if self.network:
-                # In a container: join the isolated network too, to reach the serving container.
-                with contextlib.suppress(docker.errors.APIError):
-                    network.connect(socket.gethostname())
+                try:
+                    self.client.networks.create(
+                        name,
+                        driver="bridge",
+                        internal=internal,
+                        options=_NO_ICC,
+                        labels={LABEL_MANAGED: "true"},
+                        check_duplicate=True,
+                    )
+                except docker.errors.APIError as exc:
+                    # Another emulator on this engine created it meanwhile.
+                    if exc.status_code != 409:
+                        raise
         return name
 
-    def _start(self, spec: ContainerSpec) -> _Running:
+    def _own_serving_network(self, container_name: str, internal: bool) -> str:
+        network = self.client.networks.create(
+            container_name,
+            driver="bridge",
+            internal=internal,
+            labels={
+                LABEL_MANAGED: "true",
+                LABEL_SCOPE: self.scope,
+                LABEL_INSTANCE: self.instance,
+            },
+            check_duplicate=True,
+        )
+        try:
+            network.connect(socket.gethostname())
+        except docker.errors.DockerException:
+            self._remove_network(container_name)
+            raise
+        return container_name
+
+    def _start(self, spec: ContainerSpec, cluster_network: str | None = None) -> _Running:
         image = self._image(spec)
+        name = _container_name(spec)
+        if cluster_network is not None:
+            # A host of a several-host job: its job's network, joined below under its host name.
+            network_options: dict[str, Any] = {"network": cluster_network}
+            network: str | None = None
+        else:
+            network_options, network = self._network_options(spec, name)
         labels = {
+            **network_options.pop("labels", {}),
             **spec.labels,
             LABEL_MANAGED: "true",
             LABEL_SCOPE: self.scope,
@@ -585,25 +711,36 @@ class DockerRuntime:
         }
         # The container's /opt/ml is /opt/ml: a root moved for the process runtime must not leak.
         environment = {k: v for k, v in spec.environment.items() if k != "SAGEMAKER_BASE_DIR"}
-        container: Container = self.client.containers.create(
-            image,
-            command=[spec.mode],
-            name=_container_name(spec),
-            labels=labels,
-            environment=environment,
-            init=self._init or None,
-            detach=True,
-            **self._network_options(spec),
-            **self._limits(spec),
-        )
         try:
+            container: Container = self.client.containers.create(
+                image,
+                command=[spec.mode],
+                name=name,
+                labels=labels,
+                environment=environment,
+                init=self._init or None,
+                detach=True,
+                hostname=spec.hostname,
+                **network_options,
+                **self._limits(spec),
+            )
+        except BaseException:
+            if LABEL_NETWORK in labels:
+                self._remove_network(labels[LABEL_NETWORK])
+            raise
+        try:
+            if cluster_network is not None:
+                # The other hosts find this one by its host name: an alias on the job's network.
+                job_network = self.client.networks.get(cluster_network)
+                job_network.disconnect(container)
+                job_network.connect(container, aliases=[spec.hostname])
             # "/" exists in every image; /opt/ml may not (bring your own container).
             container.put_archive("/", _opt_ml_archive(spec.opt_ml))
             container.start()
         except BaseException:
             self._remove(container)
             raise
-        running = _Running(self, container, spec)
+        running = _Running(self, container, spec, network)
         with self._lock:
             self._live[str(container.id)] = running
         # Only now: the waiter removes the container from _live when it exits.
@@ -611,16 +748,15 @@ class DockerRuntime:
         log.info("started %s container %s (%s)", spec.mode, container.name, image)
         return running
 
-    def _serving_url(self, container: Container, spec: ContainerSpec) -> str:
+    def _serving_url(self, container: Container, network: str | None) -> str:
         container.reload()
         settings = container.attrs.get("NetworkSettings", {})
-        if spec.network_isolation or self.network:
-            network = f"{LABEL_PREFIX}-isolated" if spec.network_isolation else str(self.network)
-            address = settings.get("Networks", {}).get(network, {}).get("IPAddress")
+        address = (settings.get("Networks") or {}).get(network or "", {}).get("IPAddress")
+        if self.network or network == SERVING_INTERNAL_NETWORK:
+            # Nothing is published: the address on the network is the only way in.
             if not address:
                 raise RuntimeError(f"container {container.name} has no address on {network}")
             return f"http://{address}:{SERVING_PORT}"
-        address = settings.get("IPAddress")
         if address and self._local_bridge and _routable(address):
             # On a Linux host the bridge address is one kernel hop away; the published port goes
             # through docker-proxy, which adds ~0.1 ms to every invocation and a long p99 tail.

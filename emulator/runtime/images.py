@@ -1,7 +1,7 @@
 """ECR image URIs of the built-in algorithms -> our algorithm names and local image tags.
 
-Copies spec §7: the SDK's `image_uris.retrieve("pca" | "kmeans", region)` gives
-`{account}.dkr.ecr.{region}.{domain}/{repo}:1`; old code used `:latest`. pca.json and kmeans.json
+See docs/sagemaker-facts.md#image-uris: the SDK's `image_uris.retrieve("pca" | "kmeans", region)`
+gives `{account}.dkr.ecr.{region}.{domain}/{repo}:1`; old code used `:latest`. pca.json and kmeans.json
 hold the same account map, so one table serves both. Any other image is bring-your-own.
 """
 
@@ -63,7 +63,7 @@ _REGION_DOMAINS: Final[dict[str, str]] = {
     "us-isof-south-1": "csp.hci.ic.gov",
 }
 
-# The recognizer of spec §7.
+# The recognizer of the URI forms in docs/sagemaker-facts.md#image-uris.
 _ECR_URI = re.compile(
     r"(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\."
     r"(amazonaws\.com(?:\.cn)?|c2s\.ic\.gov|sc2s\.sgov\.gov|csp\.hci\.ic\.gov)"

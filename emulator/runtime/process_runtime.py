@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -18,10 +19,22 @@ import threading
 import time
 from pathlib import Path
 
-from emulator.runtime.base import ContainerSpec, ImageNotFound, LogSink
+from emulator.runtime.base import (
+    ClusterSpec,
+    ContainerSpec,
+    EnvironmentRefused,
+    ImageNotFound,
+    LogSink,
+)
+from emulator.runtime.cluster import Cluster
+from emulator.runtime.host_environment import child_environment, refused_variables
 
 # The directory that holds the `algorithms` package, so the child finds it from any cwd.
-_CODE_ROOT = str(Path(__file__).resolve().parents[2])
+_CODE_ROOT = Path(__file__).resolve().parents[2]
+CONTAINER_OPT_ML = "/opt/ml"
+HOSTS_ENV = "SAGEMAKER_EMULATOR_HOSTS"
+"""`algo-1=127.a.b.1,algo-2=127.a.b.2`: where each host of a several-host job listens (the
+process runtime's stand-in for the names a job's Docker network resolves)."""
 SCOPE_ENV = "SAGEMAKER_EMULATOR_SCOPE"
 """Set in every child: the emulator's scope (its data dir), so a successor can find orphans."""
 ORPHAN_GRACE_SECONDS = 5.0
@@ -46,19 +59,25 @@ class _Process:
                 f'"{spec.image}" needs the Docker runtime (sagemaker-emulator serve --runtime '
                 "docker)."
             )
-        env = dict(os.environ)
-        env.update(spec.environment)
-        env.update(extra_env)
-        env["SAGEMAKER_BASE_DIR"] = str(spec.opt_ml)
+        refused = refused_variables(spec.environment)
+        if refused:
+            name, reason = refused[0]
+            raise EnvironmentRefused(
+                f"The process runtime does not pass the environment variable {name} to the "
+                f"algorithm: {reason}, and the algorithm runs on the host. The Docker runtime "
+                "accepts it (sagemaker-emulator serve --runtime docker)."
+            )
+        contract = {**extra_env, "SAGEMAKER_BASE_DIR": str(spec.opt_ml)}
         if scope:
-            env[SCOPE_ENV] = scope
-        env["PYTHONUNBUFFERED"] = "1"
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (_CODE_ROOT, os.environ.get("PYTHONPATH", "")) if p
-        )
+            contract[SCOPE_ENV] = scope
+        request_env = {k: v for k, v in spec.environment.items() if k != SCOPE_ENV}
+        env = child_environment(request_env, contract, _CODE_ROOT)
+        self._host_paths = _host_forms(spec.opt_ml)
         self.spec = spec
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", f"algorithms.{spec.algorithm}", spec.mode],
+            # -P: not the cwd (the job's tree, which holds request files) on sys.path; -s: no
+            # user site-packages (under $HOME) either.
+            [sys.executable, "-P", "-s", "-m", f"algorithms.{spec.algorithm}", spec.mode],
             env=env,
             cwd=str(spec.opt_ml),
             stdin=subprocess.DEVNULL,
@@ -80,9 +99,16 @@ class _Process:
             for raw in iter(stdout.readline, b""):
                 if sink is None:
                     continue
-                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                line = self.container_paths(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
                 with contextlib.suppress(Exception):  # A failing sink must not stop the pump.
                     sink(line)
+
+    def container_paths(self, text: str) -> str:
+        """`text` with the host tree shown as /opt/ml, as the algorithm would see it in a
+        container (and as logs and FailureReasons show it on AWS)."""
+        for host in self._host_paths:
+            text = text.replace(host, CONTAINER_OPT_ML)
+        return text
 
     def wait(self, timeout: float | None = None) -> int | None:
         try:
@@ -117,7 +143,16 @@ class ProcessTrainingHandle:
         self._process.stop(grace_seconds)
 
     def collect(self) -> None:
-        """Nothing to copy: the child wrote straight into the host tree."""
+        """Nothing to copy: the child wrote straight into the host tree. Its failure file names
+        host paths where a container's names /opt/ml: rewrite them."""
+        failure = self._process.spec.opt_ml / "output" / "failure"
+        try:
+            text = failure.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return
+        shown = self._process.container_paths(text)
+        if shown != text:
+            failure.write_text(shown, encoding="utf-8")
 
 
 class ProcessServingHandle:
@@ -155,6 +190,27 @@ class ProcessRuntime:
 
     def start_training(self, spec: ContainerSpec) -> ProcessTrainingHandle:
         return ProcessTrainingHandle(self._start(spec, {}))
+
+    def start_cluster(self, cluster: ClusterSpec) -> Cluster:
+        """One subprocess per host. Hosts of a job with several get distinct loopback addresses
+        (127.a.b.1..N, a fresh /24 per job: all of 127/8 is loopback on Linux), named to each
+        algorithm by HOSTS_ENV (docs/several-instances.md), so they reach one another and bind
+        their own address, as containers on a job's network do."""
+        extra: dict[str, str] = {}
+        if len(cluster.hosts) > 1:
+            base = f"127.{secrets.randbelow(254) + 1}.{secrets.randbelow(256)}"
+            extra[HOSTS_ENV] = ",".join(
+                f"{spec.hostname}={base}.{index}" for index, spec in enumerate(cluster.hosts, 1)
+            )
+        started: list[tuple[str, ProcessTrainingHandle]] = []
+        try:
+            for spec in cluster.hosts:
+                started.append((spec.hostname, ProcessTrainingHandle(self._start(spec, extra))))
+        except BaseException:
+            for _, handle in started:
+                handle.stop(1.0)
+            raise
+        return Cluster(started)
 
     def start_serving(self, spec: ContainerSpec) -> ProcessServingHandle:
         port = free_port()
@@ -196,6 +252,13 @@ class ProcessRuntime:
             thread.start()
         for thread in threads:
             thread.join()
+
+
+def _host_forms(opt_ml: Path) -> list[str]:
+    """The spellings of the host tree a child may print, longest first (a resolved path can be
+    longer than the given one, and must be replaced before a prefix of it)."""
+    forms = {str(opt_ml), str(opt_ml.resolve())}
+    return sorted((f for f in forms if f not in ("", "/")), key=len, reverse=True)
 
 
 def _pids_with_env(name: str, value: str) -> list[int]:

@@ -1,8 +1,8 @@
 """Training metrics: the built-ins' MetricDefinitions and the metric lines they log.
 
 The real service fills AlgorithmSpecification.MetricDefinitions of built-in algorithms and reports
-the last value each definition matched in FinalMetricDataList (spec §4, §9). Bring-your-own jobs
-use the MetricDefinitions of their request.
+the last value each definition matched in FinalMetricDataList (docs/sagemaker-facts.md#k-means and
+#job-status-and-logs). Bring-your-own jobs use the MetricDefinitions of their request.
 """
 
 from __future__ import annotations

@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from emulator.aws.context import RequestContext
+from emulator.aws.constraints import apply_constraints
 from emulator.aws.errors import NotImplementedOperation, UnknownOperationException
 from emulator.aws.specs import operation_names
 from emulator.aws.validate import validate_input
 from emulator.aws.wire import parse_input, serialize_output
-from emulator.services.regions import RegionalServices
 from emulator.services.sagemaker import SageMakerService
 
 Handler = Callable[[SageMakerService, dict[str, Any]], dict[str, Any]]
@@ -30,6 +29,16 @@ OPERATIONS: Mapping[str, Handler] = {
     "DescribeTrainingJob": S.describe_training_job,
     "ListTrainingJobs": S.list_training_jobs,
     "StopTrainingJob": S.stop_training_job,
+    "DeleteTrainingJob": S.delete_training_job,
+    # hyperparameter tuning
+    "CreateHyperParameterTuningJob": S.create_hyper_parameter_tuning_job,
+    "DescribeHyperParameterTuningJob": S.describe_hyper_parameter_tuning_job,
+    "ListHyperParameterTuningJobs": S.list_hyper_parameter_tuning_jobs,
+    "StopHyperParameterTuningJob": S.stop_hyper_parameter_tuning_job,
+    "DeleteHyperParameterTuningJob": S.delete_hyper_parameter_tuning_job,
+    "ListTrainingJobsForHyperParameterTuningJob": (
+        S.list_training_jobs_for_hyper_parameter_tuning_job
+    ),
     # batch transform
     "CreateTransformJob": S.create_transform_job,
     "DescribeTransformJob": S.describe_transform_job,
@@ -48,11 +57,19 @@ OPERATIONS: Mapping[str, Handler] = {
     "DescribeEndpoint": S.describe_endpoint,
     "ListEndpoints": S.list_endpoints,
     "UpdateEndpoint": S.update_endpoint,
+    "UpdateEndpointWeightsAndCapacities": S.update_endpoint_weights_and_capacities,
     "DeleteEndpoint": S.delete_endpoint,
     # tags
     "AddTags": S.add_tags,
     "ListTags": S.list_tags,
     "DeleteTags": S.delete_tags,
+    # model monitoring: no schedules ever exist here (truthful empty lists, ResourceNotFound)
+    "ListMonitoringSchedules": S.list_monitoring_schedules,
+    "ListMonitoringExecutions": S.list_monitoring_executions,
+    "DescribeMonitoringSchedule": S.describe_monitoring_schedule,
+    "DeleteMonitoringSchedule": S.delete_monitoring_schedule,
+    "StartMonitoringSchedule": S.start_monitoring_schedule,
+    "StopMonitoringSchedule": S.stop_monitoring_schedule,
     # the notebook instance the SDK's get_execution_role() asks about
     "DescribeNotebookInstance": S.describe_notebook_instance,
 }
@@ -70,18 +87,12 @@ def resolve(operation: str) -> Handler:
     return handler
 
 
-class Dispatcher:
-    """Validated calls into the control plane of the request's region."""
-
-    def __init__(self, regions: RegionalServices) -> None:
-        self.regions = regions
-
-    def call(
-        self, context: RequestContext, operation: str, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Run `operation` with wire-form `params`; the wire-form response."""
-        handler = resolve(operation)
-        validate_input(operation, params)
-        service = self.regions.get(context.region)
-        result = handler(service, parse_input(operation, params))
-        return serialize_output(operation, result)
+def invoke(service: SageMakerService, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Run `operation` on one region's service with wire-form `params`: the model's validation,
+    the documented constraints, the handler, the output shape. HTTP requests and internal callers
+    (a tuning job creating its children) both come through here."""
+    handler = resolve(operation)
+    validate_input(operation, params)
+    apply_constraints(operation, params)
+    result = handler(service, parse_input(operation, params))
+    return serialize_output(operation, result)

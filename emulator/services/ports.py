@@ -1,6 +1,6 @@
 """What the services need from the stores and settings the plumbing provides.
 
-Structural types, so `emulator.state.s3.S3Store`, `emulator.state.logs.LogStore` and
+Structural types, so `emulator.storage.s3.S3Store`, `emulator.storage.logs.LogStore` and
 `emulator.config.Settings` fit without the services importing the HTTP or moto side.
 """
 
@@ -17,7 +17,15 @@ class ObjectStore(Protocol):
 
     def list_keys(self, bucket: str, prefix: str) -> list[tuple[str, int]]: ...
 
-    def put_object(self, bucket: str, key: str, data_or_file: bytes | BinaryIO) -> None: ...
+    def content_type(self, bucket: str, key: str) -> str | None: ...
+
+    def put_object(
+        self,
+        bucket: str,
+        key: str,
+        data_or_file: bytes | BinaryIO,
+        content_type: str | None = None,
+    ) -> None: ...
 
     def head_bucket(self, bucket: str) -> bool: ...
 
@@ -28,6 +36,12 @@ class LogWriter(Protocol):
     def put_lines(
         self, group: str, stream: str, lines: list[str], timestamp_ms: int | None = None
     ) -> None: ...
+
+
+class Notifier(Protocol):
+    def publish(self, region: str, topic_arn: str, message: str) -> str | None:
+        """Publish to an SNS topic; None on success, else why it failed."""
+        ...
 
 
 class ServiceSettings(Protocol):

@@ -14,11 +14,13 @@ import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from emulator.aws.context import is_region_name
 from emulator.runtime.base import ContainerRuntime
-from emulator.services.ports import LogWriter, ObjectStore
+from emulator.services.operations import invoke
+from emulator.services.ports import LogWriter, Notifier, ObjectStore
 from emulator.services.sagemaker import SageMakerService
 
 log = logging.getLogger(__name__)
@@ -51,12 +53,14 @@ class RegionalServices:
         runtime: ContainerRuntime,
         s3: ObjectStore,
         logs_for: Callable[[str], LogWriter],
+        notifier: Notifier | None = None,
     ) -> None:
         self.default_region = default_region
         self.runtime = runtime
         self._root = data_dir / REGIONS_DIR
         self._s3 = s3
         self._logs_for = logs_for
+        self._notifier = notifier
         self._lock = threading.Lock()
         self._services: dict[str, SageMakerService] = {}
         self._started = False
@@ -86,8 +90,14 @@ class RegionalServices:
                 raise ValueError(f"not a region name: {region!r}")
             settings = RegionSettings(region, self._root / region)
             service = SageMakerService(
-                settings=settings, runtime=self.runtime, s3=self._s3, logs=self._logs_for(region)
+                settings=settings,
+                runtime=self.runtime,
+                s3=self._s3,
+                logs=self._logs_for(region),
+                notifier=self._notifier,
             )
+            # Internal callers (a tuning job creating its children) take the HTTP path's checks.
+            service.bind_operations(partial(invoke, service))
             self._services[region] = service
             started = self._started
         if started:
@@ -97,6 +107,19 @@ class RegionalServices:
     def all(self) -> list[SageMakerService]:
         with self._lock:
             return list(self._services.values())
+
+    def reset(self) -> None:
+        """Forget every region's SageMaker state (moto's `/moto-api/reset`): running jobs and
+        endpoints are stopped, records and job folders deleted. Requests wait meanwhile."""
+        with self._lock:
+            services = list(self._services.values())
+            self._services.clear()
+            for service in services:
+                try:
+                    service.close()
+                except Exception:
+                    log.exception("error while resetting the %s control plane", service.region)
+            shutil.rmtree(self._root, ignore_errors=True)
 
     def close(self) -> None:
         with self._lock:

@@ -9,16 +9,22 @@ record store under the data dir.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from emulator.aws import arns
 from emulator.runtime.base import ContainerRuntime
+from emulator.services.async_inference import AsyncInferenceService
 from emulator.services.hosting import HostingService
 from emulator.services.invocation import InvocationRouter, InvokeResult
-from emulator.services.ports import LogWriter, ObjectStore, ServiceSettings
+from emulator.services.jobs import JobEvents
+from emulator.services.monitoring import MonitoringService
+from emulator.services.ports import LogWriter, Notifier, ObjectStore, ServiceSettings
 from emulator.services.tags import TagService
 from emulator.services.training import TrainingService
 from emulator.services.transform import TransformService
+from emulator.services.tuning import TuningService
+from emulator.services.tuning.run import ChildPort
 from emulator.state.records import NotebookInstanceStatus, now
 from emulator.state.store import RecordStore
 
@@ -28,6 +34,15 @@ NOTEBOOK_ROLE_ARN = f"arn:aws:iam::{arns.ACCOUNT_ID}:role/SageMakerRole"
 """The role DescribeNotebookInstance reports, so the SDK's get_execution_role() works offline."""
 
 
+class _NoSns:
+    def publish(self, region: str, topic_arn: str, message: str) -> str | None:
+        return "this emulator was started without SNS"
+
+
+def _unbound(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    raise RuntimeError(f"{operation}: this service was not bound to the operation registry")
+
+
 class SageMakerService:
     def __init__(
         self,
@@ -35,6 +50,7 @@ class SageMakerService:
         runtime: ContainerRuntime,
         s3: ObjectStore,
         logs: LogWriter,
+        notifier: Notifier | None = None,
     ) -> None:
         self.region = settings.region
         self._region = settings.region
@@ -43,8 +59,10 @@ class SageMakerService:
         self._store = RecordStore(data_dir / "state.sqlite3")
         self._tags = TagService(self._store, self._resource_exists)
         self._router = InvocationRouter(settings.region)
+        self.events = JobEvents()
+        """Status changes of this region's jobs (a tuning job follows its children here)."""
         self._training = TrainingService(
-            settings.region, data_dir, runtime, s3, logs, self._store, self._tags
+            settings.region, data_dir, runtime, s3, logs, self._store, self._tags, self.events
         )
         self._hosting = HostingService(
             settings.region, data_dir, runtime, s3, logs, self._store, self._tags, self._router
@@ -58,8 +76,38 @@ class SageMakerService:
             self._store,
             self._tags,
             self._hosting.model,
+            self.events,
         )
+        self._async = AsyncInferenceService(
+            settings.region,
+            s3,
+            self._store,
+            self._router,
+            self._hosting.endpoint_status,
+            self._hosting.async_config,
+            notifier or _NoSns(),
+        )
+        self._monitoring = MonitoringService(settings.region)
         self._started = False
+        self.call_operation: Callable[[str, dict[str, Any]], dict[str, Any]] = _unbound
+        # Children are created as a client creates training jobs (late-bound: see
+        # bind_operations); the tuning job's ARN is the one field it sets on them directly.
+        self._tuning = TuningService(
+            settings.region,
+            self._store,
+            self._tags,
+            self.events,
+            ChildPort(
+                call=lambda op, params: self.call_operation(op, params),
+                mark=self._training.mark_tuning_child,
+                events=self.events,
+            ),
+        )
+
+    def bind_operations(self, call: Callable[[str, dict[str, Any]], dict[str, Any]]) -> None:
+        """How this region's services call an operation as a client would (validated, wire-form
+        parameters and answer): set once by whoever made the service."""
+        self.call_operation = call
 
     def start(self) -> None:
         """Recover the stored state (failed-over jobs, serving endpoints); call once."""
@@ -67,8 +115,10 @@ class SageMakerService:
             return
         self._started = True
         self._training.start()
+        self._tuning.start()
         self._hosting.start()
         self._transform.start()
+        self._async.start()
         log.info(
             "SageMaker control plane of %s started with the %s runtime",
             self.region,
@@ -80,14 +130,22 @@ class SageMakerService:
 
         The runtime itself is closed by its owner, the composition root.
         """
+        # Tuning jobs first: a shutdown ends them without stopping their children one by one;
+        # the training engine then ends the children as it ends every running job.
+        self._tuning.close()
+        self._async.close()
         self._training.close()
         self._transform.close()
         self._hosting.close()
+        self._async.join_workers()
         self._store.close()
 
     def _resource_exists(self, arn: str) -> bool:
         return (
-            self._training.exists(arn) or self._hosting.exists(arn) or self._transform.exists(arn)
+            self._training.exists(arn)
+            or self._hosting.exists(arn)
+            or self._transform.exists(arn)
+            or self._tuning.exists(arn)
         )
 
     # --- training -------------------------------------------------------------------------------
@@ -103,6 +161,31 @@ class SageMakerService:
 
     def stop_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._training.stop_training_job(request)
+
+    def delete_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._training.delete_training_job(request)
+
+    # --- hyperparameter tuning --------------------------------------------------------------------
+
+    def create_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._tuning.create_hyper_parameter_tuning_job(request)
+
+    def describe_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._tuning.describe_hyper_parameter_tuning_job(request)
+
+    def list_hyper_parameter_tuning_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._tuning.list_hyper_parameter_tuning_jobs(request)
+
+    def stop_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._tuning.stop_hyper_parameter_tuning_job(request)
+
+    def delete_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._tuning.delete_hyper_parameter_tuning_job(request)
+
+    def list_training_jobs_for_hyper_parameter_tuning_job(
+        self, request: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self._tuning.list_training_jobs_for_hyper_parameter_tuning_job(request)
 
     # --- batch transform ------------------------------------------------------------------------
 
@@ -159,6 +242,29 @@ class SageMakerService:
     def delete_endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._hosting.delete_endpoint(request)
 
+    def update_endpoint_weights_and_capacities(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._hosting.update_endpoint_weights_and_capacities(request)
+
+    # --- model monitoring (no schedules ever exist here) ----------------------------------------
+
+    def list_monitoring_schedules(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.list_monitoring_schedules(request)
+
+    def list_monitoring_executions(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.list_monitoring_executions(request)
+
+    def describe_monitoring_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.describe_monitoring_schedule(request)
+
+    def delete_monitoring_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.delete_monitoring_schedule(request)
+
+    def start_monitoring_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.start_monitoring_schedule(request)
+
+    def stop_monitoring_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._monitoring.stop_monitoring_schedule(request)
+
     # --- runtime --------------------------------------------------------------------------------
 
     def invoke_endpoint(
@@ -179,6 +285,10 @@ class SageMakerService:
             target_variant,
             self._hosting.endpoint_status,
         )
+
+    def invoke_endpoint_async(self, endpoint_name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """InvokeEndpointAsync: `params` are the validated request members (Body as bytes)."""
+        return self._async.invoke(endpoint_name, params)
 
     # --- tags -----------------------------------------------------------------------------------
 

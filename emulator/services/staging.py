@@ -6,16 +6,21 @@ Copies what the real service downloads: S3Prefix (every object under the prefix)
 every object under both FullyReplicated and ShardedByS3Key. Gzip channels are decompressed while
 staging, so the container reads plain files. Pipe and FastFile channels are staged the same way:
 the built-ins read a channel's folder when it exists, whatever the input mode.
+
+Everything staged is bounded by the volume it would land on (a `VolumeBudget`): a training job's
+ResourceConfig.VolumeSizeInGB, a production variant's VolumeSizeInGB, or 30 GB when the request
+names none. Staging stops as soon as the budget is passed, so a small gzip bomb fails its job
+or endpoint at once instead of filling the disk. No S3 key or archive member may land outside its
+own folder.
 """
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
-import shutil
 import tarfile
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -24,9 +29,43 @@ from emulator.services.ports import ObjectStore
 
 _COPY_CHUNK = 1 << 20
 
+DEFAULT_VOLUME_GB = 30
+"""The storage volume when a request names none: the SDK's default training volume_size, and the
+EBS volume the SageMaker docs give hosting instances without local storage."""
+
+_GIB = 1 << 30
+
 
 class StagingError(Exception):
     """The input cannot be staged; the message is the job's FailureReason (ClientError: ...)."""
+
+
+class VolumeFull(StagingError):
+    """Staging would write more than the volume holds."""
+
+
+class VolumeBudget:
+    """Bytes that may still be written to one volume; `charge` before writing them."""
+
+    def __init__(self, size_in_gb: int | None, what: str) -> None:
+        # 0 or absent: an instance-storage type or no volume named; use the default.
+        self.size_in_gb = size_in_gb or DEFAULT_VOLUME_GB
+        self.limit = self.size_in_gb * _GIB
+        self.used = 0
+        self.what = what
+        """Which setting the volume comes from, for the message (e.g. ResourceConfig.VolumeSizeInGB)."""
+
+    def charge(self, size: int) -> None:
+        self.used += size
+        if self.used > self.limit:
+            raise VolumeFull(
+                f"the data needs more than the {self.size_in_gb} GB storage volume "
+                f"({self.what} = {self.size_in_gb}); increase {self.what}"
+            )
+
+
+def _is_no_space(exc: OSError) -> bool:
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass(frozen=True)
@@ -113,20 +152,27 @@ def list_source_objects(store: ObjectStore, data_type: str, uri: str) -> list[S3
 
 
 def _safe_target(channel_dir: Path, relative: str) -> Path:
-    parts = [p for p in PurePosixPath(relative).parts if p not in ("", ".", "/")]
-    if not parts or ".." in parts:
-        raise StagingError(f'ClientError: The S3 key path "{relative}" cannot be staged.')
-    return channel_dir.joinpath(*parts)
+    """channel_dir/relative, refused unless it stays inside channel_dir: no ".." segment, no
+    absolute path, no NUL, and no symbolic link on the way that leads out."""
+    path = PurePosixPath(relative)
+    parts = [p for p in path.parts if p not in ("", ".")]
+    if not parts or ".." in parts or path.is_absolute() or "\0" in relative:
+        raise StagingError(f'ClientError: The S3 key path "{relative[:256]}" cannot be staged.')
+    target = channel_dir.joinpath(*parts)
+    if not target.resolve().is_relative_to(channel_dir.resolve()):
+        raise StagingError(f'ClientError: The S3 key path "{relative[:256]}" cannot be staged.')
+    return target
 
 
-def _copy(source: BinaryIO, target: Path, gunzip: bool) -> None:
+def _copy(source: BinaryIO, target: Path, gunzip: bool, budget: VolumeBudget) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with source, open(target, "wb") as out:
-        if gunzip:
-            with gzip.GzipFile(fileobj=source) as unzipped:
-                shutil.copyfileobj(unzipped, out, _COPY_CHUNK)
-        else:
-            shutil.copyfileobj(source, out, _COPY_CHUNK)
+        reader: BinaryIO = gzip.GzipFile(fileobj=source) if gunzip else source  # type: ignore[assignment]
+        with reader:
+            # Charged before each write: a gzip bomb stops at the volume's size, not the disk's.
+            while chunk := reader.read(_COPY_CHUNK):
+                budget.charge(len(chunk))
+                out.write(chunk)
 
 
 def stage_channel(
@@ -135,8 +181,21 @@ def stage_channel(
     channel_dir: Path,
     region: str,
     role_arn: str,
+    budget: VolumeBudget | None = None,
+    host: tuple[int, int] = (0, 1),
 ) -> int:
-    """Download one channel into channel_dir; returns the number of objects staged."""
+    """Download one channel into channel_dir; returns the number of objects staged.
+
+    `budget` is the host's volume, shared by all its channels (default: a 30 GB volume).
+    `host` is (index, count) of the host this tree belongs to: with `ShardedByS3Key` it gets
+    every count-th object of the channel (a manifest's entries for ManifestFile) from its index
+    on, in key order, so each host gets about 1/count of the objects and a host with none gets
+    an empty channel, as AWS describes it (docs/several-instances.md)."""
+    name = str(channel.get("ChannelName", ""))
+    # Defense in depth: create-time validation refuses these names too.
+    if name in ("", ".", "..") or "/" in name or "\0" in name:
+        raise StagingError(f'ClientError: The channel name "{name[:64]}" cannot be staged.')
+    budget = budget or VolumeBudget(None, "ResourceConfig.VolumeSizeInGB")
     source = channel["DataSource"].get("S3DataSource")
     if source is None:
         raise StagingError(
@@ -147,6 +206,9 @@ def stage_channel(
     objects = list_source_objects(store, source["S3DataType"], uri)
     if not objects:
         raise StagingError(_missing_message(uri, region, role_arn))
+    index, count = host
+    if count > 1 and source.get("S3DataDistributionType") == "ShardedByS3Key":
+        objects = objects[index::count]
     gunzip = channel.get("CompressionType", "None") == "Gzip"
     channel_dir.mkdir(parents=True, exist_ok=True)
     for obj in objects:
@@ -161,20 +223,34 @@ def stage_channel(
                 f'ClientError: Data download failed: could not download "s3://{obj.bucket}/'
                 f'{obj.key}" ({type(exc).__name__}).'
             ) from exc
+        source_uri = f"s3://{obj.bucket}/{obj.key}"[:1100]
         try:
-            _copy(stream, target, gunzip)
-        except (OSError, EOFError, zlib.error) as exc:  # zlib.error: a corrupt deflate stream
+            _copy(stream, target, gunzip, budget)
+        except VolumeFull as exc:
             raise StagingError(
-                f'ClientError: Data download failed: "s3://{obj.bucket}/{obj.key}": {exc}'
+                f'ClientError: Data download failed: "{source_uri}" of channel {name}: {exc}.'
             ) from exc
+        except OSError as exc:
+            if _is_no_space(exc):
+                raise StagingError(
+                    f'ClientError: Data download failed: "{source_uri}" of channel {name}: '
+                    "no space left on the device."
+                ) from exc
+            raise StagingError(f'ClientError: Data download failed: "{source_uri}": {exc}') from exc
+        except (EOFError, zlib.error) as exc:  # zlib.error: a corrupt deflate stream
+            raise StagingError(f'ClientError: Data download failed: "{source_uri}": {exc}') from exc
     return len(objects)
 
 
-def unpack_model(store: ObjectStore, url: str, model_dir: Path) -> None:
+def unpack_model(
+    store: ObjectStore, url: str, model_dir: Path, budget: VolumeBudget | None = None
+) -> None:
     """Extract the model's tar.gz at `url` into model_dir (the container's /opt/ml/model).
 
-    Raises StagingError with the real service's messages for a missing or broken archive.
+    Raises StagingError with the real service's messages for a missing or broken archive; an
+    archive that expands past `budget` (default: a 30 GB volume) or fills the disk says so.
     """
+    budget = budget or VolumeBudget(None, "VolumeSizeInGB")
     failure = (
         f'Failed to extract model data archive from URL "{url}". Please ensure that the '
         "object located at the URL is a valid tar.gz archive."
@@ -186,18 +262,37 @@ def unpack_model(store: ObjectStore, url: str, model_dir: Path) -> None:
         raise StagingError(f"Could not find model data at {url}.") from exc
     try:
         with stream, tarfile.open(fileobj=stream, mode="r|*") as tar:
-            # The "data" filter refuses absolute paths, links out of the tree and devices.
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(model_dir, filter="data")
-            else:  # Python < 3.11.4 (bookworm's python3, in the offline emulator image)
-                tar.extractall(model_dir, members=_plain_members(tar))
-    except (tarfile.TarError, OSError, EOFError) as exc:
+            for member in tar:
+                # Charged from the header before the member is written: a 2 GiB member of a
+                # 2 MB archive fails at once.
+                budget.charge(member.size)
+                _extract(tar, member, model_dir)
+    except VolumeFull as exc:
+        raise StagingError(
+            f'Failed to extract model data archive from URL "{url}": {exc}.'
+        ) from exc
+    except OSError as exc:
+        if _is_no_space(exc):
+            raise StagingError(
+                f'Failed to extract model data archive from URL "{url}": no space left on the '
+                "device."
+            ) from exc
+        raise StagingError(failure) from exc
+    except (tarfile.TarError, EOFError) as exc:
         raise StagingError(failure) from exc
 
 
-def _plain_members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
-    """Files and directories inside the tree: what the "data" filter keeps, for old Pythons."""
-    for member in tar:
-        inside = not member.name.startswith("/") and ".." not in PurePosixPath(member.name).parts
-        if inside and (member.isfile() or member.isdir()):
-            yield member
+def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, model_dir: Path) -> None:
+    if hasattr(tarfile, "data_filter"):
+        # The "data" filter refuses absolute paths, links out of the tree and devices.
+        # A directory's own mode is not applied: a read-only one would refuse its files (the
+        # one thing extractall did for us, by setting directory modes last).
+        tar.extract(member, model_dir, set_attrs=not member.isdir(), filter="data")
+    elif _is_plain(member):  # Python < 3.11.4 (bookworm's python3, in the offline image)
+        tar.extract(member, model_dir, set_attrs=not member.isdir())
+
+
+def _is_plain(member: tarfile.TarInfo) -> bool:
+    """A file or directory inside the tree: what the "data" filter keeps, for old Pythons."""
+    inside = not member.name.startswith("/") and ".." not in PurePosixPath(member.name).parts
+    return inside and (member.isfile() or member.isdir())

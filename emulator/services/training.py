@@ -1,8 +1,8 @@
 """Training jobs: CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs, StopTrainingJob.
 
 CreateTrainingJob returns at once; a worker thread per job walks the real service's secondary
-statuses (spec §9): stage the /opt/ml tree, run `train` in the runtime with its output going live
-to CloudWatch Logs, then tar /opt/ml/model into <S3OutputPath>/<job>/output/model.tar.gz.
+statuses (docs/sagemaker-facts.md#job-status-and-logs): stage the /opt/ml tree, run `train` in the
+runtime with its output going live to CloudWatch Logs, then tar /opt/ml/model into <S3OutputPath>/<job>/output/model.tar.gz.
 """
 
 from __future__ import annotations
@@ -14,24 +14,37 @@ import tarfile
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from emulator.aws import arns
-from emulator.aws.errors import ResourceInUse, ResourceNotFound, ValidationException
-from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound
+from emulator.aws.errors import ResourceNotFound, ValidationException
+from emulator.runtime.base import (
+    ClusterHandle,
+    ClusterSpec,
+    ContainerRuntime,
+    ContainerSpec,
+    ImageNotFound,
+)
 from emulator.runtime.images import algorithm_for_image
 from emulator.runtime.instance_types import container_limits
-from emulator.runtime.optml import OptMlTree
-from emulator.services.jobs import JobRun, JobTable
+from emulator.runtime.optml import HostLayout, OptMlTree, host_layout
+from emulator.services.environment_policy import check_environment
+from emulator.services.jobs import Job, JobEngine, JobEvents, JobKind, Outcome
 from emulator.services.listing import list_summaries
 from emulator.services.metrics import BUILTIN_METRIC_DEFINITIONS, MetricCollector
 from emulator.services.ports import LogWriter, ObjectStore
-from emulator.services.staging import StagingError, parse_s3_uri, stage_channel
+from emulator.services.staging import (
+    StagingError,
+    VolumeBudget,
+    parse_s3_uri,
+    stage_channel,
+)
 from emulator.services.tags import TagService
 from emulator.state import lifecycle
 from emulator.state.records import (
-    TERMINAL_TRAINING_STATUSES,
     SecondaryStatus,
     TrainingJobRecord,
     TrainingJobStatus,
@@ -41,7 +54,7 @@ from emulator.state.store import RecordStore
 
 log = logging.getLogger(__name__)
 
-KIND = "training-job"
+STORE_KIND = "training-job"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 STOP_GRACE_SECONDS = 120.0
 """Real SageMaker stops a job with `docker stop -t 120`."""
@@ -56,7 +69,7 @@ RESTART_REASON = (
     "marked Failed when the emulator started again."
 )
 
-# Status messages the real service shows (LOG21/LOG19 in spec §9).
+# Status messages the real service shows in real job logs (docs/sagemaker-facts.md#job-status-and-logs).
 MSG_STARTING = "Starting the training job"
 MSG_LAUNCHING = "Launching requested ML instances"
 MSG_PREPARING = "Preparing the instances for training"
@@ -71,17 +84,54 @@ MSG_STOPPED = "Training job stopped"
 MSG_MAX_RUNTIME = "Training job stopped because it exceeded the maximum allowed runtime"
 
 
-_MAX_RUNTIME = "MaxRuntimeExceeded"
-"""Marks a Stopped outcome caused by MaxRuntimeInSeconds (SecondaryStatus MaxRuntimeExceeded)."""
+MAX_RUNTIME = "MaxRuntimeExceeded"
+"""Outcome detail of a run the platform stopped at MaxRuntimeInSeconds (SecondaryStatus
+MaxRuntimeExceeded)."""
+
+_TJ = TrainingJobStatus
+KIND: JobKind[TrainingJobStatus] = JobKind(
+    store_kind=STORE_KIND,
+    noun="training job",
+    statuses=TrainingJobStatus,
+    transitions=lifecycle.TRAINING_TRANSITIONS,
+    in_progress=_TJ.IN_PROGRESS,
+    stopping=_TJ.STOPPING,
+    stopped=_TJ.STOPPED,
+    failed=_TJ.FAILED,
+    completed=_TJ.COMPLETED,
+    restart_reason=RESTART_REASON,
+    shutdown_reason=SHUTDOWN_REASON,
+    not_found=lambda name: ValidationException("Requested resource not found."),
+)
+
+_END_SECONDARY = {
+    _TJ.COMPLETED: (SecondaryStatus.COMPLETED, MSG_COMPLETED),
+    _TJ.FAILED: (SecondaryStatus.FAILED, MSG_FAILED),
+    _TJ.STOPPED: (SecondaryStatus.STOPPED, MSG_STOPPED),
+}
 
 
-class _JobStopped(Exception):
-    """StopTrainingJob arrived before the container started."""
+def _end(job: TrainingJobRecord, outcome: Outcome[TrainingJobStatus], at: datetime) -> None:
+    """The secondary status and times of a job that ends (or was found cut short at start)."""
+    secondary, message = _END_SECONDARY[outcome.status]
+    if outcome.detail == MAX_RUNTIME:
+        secondary, message = SecondaryStatus.MAX_RUNTIME_EXCEEDED, MSG_MAX_RUNTIME
+    job.set_secondary(secondary, message, at)
+    job.transitions[-1].end_time = at
+    if job.training_start_time is None:
+        job.training_start_time = at
+    job.training_end_time = at
 
 
-class TrainingService(JobTable[TrainingJobRecord]):
-    stopping_status = TrainingJobStatus.STOPPING
+def _interrupted(job: TrainingJobRecord, outcome: Outcome[TrainingJobStatus], at: datetime) -> None:
+    """A job found running at start: its secondary status and end time (no start time made up)."""
+    secondary, message = _END_SECONDARY[outcome.status]
+    job.set_secondary(secondary, message, at)
+    job.transitions[-1].end_time = at
+    job.training_end_time = at
 
+
+class TrainingService:
     def __init__(
         self,
         region: str,
@@ -91,40 +141,35 @@ class TrainingService(JobTable[TrainingJobRecord]):
         logs: LogWriter,
         store: RecordStore,
         tags: TagService,
+        events: JobEvents | None = None,
     ) -> None:
-        super().__init__()
         self._region = region
         self._jobs_dir = data_dir / "training-jobs"
         self._runtime = runtime
         self._s3 = s3
         self._logs = logs
-        self._store = store
         self._tags = tags
+        self.engine: JobEngine[TrainingJobRecord, TrainingJobStatus] = JobEngine(
+            KIND, store, TrainingJobRecord, events or JobEvents(), _end
+        )
 
     # --- lifecycle of the service ---------------------------------------------------------------
 
     def start(self) -> None:
         """Load the stored jobs; a job that was running when the emulator died is now Failed."""
-        for job in self._store.load_all(KIND, TrainingJobRecord):
-            if job.status not in TERMINAL_TRAINING_STATUSES:
-                at = now()
-                if job.status == TrainingJobStatus.STOPPING:
-                    # StopTrainingJob had been accepted: the container is gone, so it stopped.
-                    job.status = TrainingJobStatus.STOPPED
-                    job.set_secondary(SecondaryStatus.STOPPED, MSG_STOPPED, at)
-                else:
-                    job.status = TrainingJobStatus.FAILED
-                    job.failure_reason = RESTART_REASON
-                    job.set_secondary(SecondaryStatus.FAILED, MSG_FAILED, at)
-                job.transitions[-1].end_time = at
-                job.training_end_time = at
-                self._store.put(KIND, job.name, job)
-            self._jobs[job.name] = job
+        self.engine.recover(_interrupted)
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def exists(self, arn: str) -> bool:
+        return self.engine.exists(arn)
 
     # --- operations -----------------------------------------------------------------------------
 
     def create_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request["TrainingJobName"]
+        check_environment(self._runtime, request)
         # The model leaves these optional (other shapes of job use other members); a job of the
         # kind this emulator runs cannot do without them, and the real service refuses it too.
         spec = request.get("AlgorithmSpecification")
@@ -169,35 +214,27 @@ class TrainingService(JobTable[TrainingJobRecord]):
             metric_definitions=[dict(d) for d in definitions],
         )
         job.set_secondary(SecondaryStatus.STARTING, MSG_STARTING, at)
-        with self._lock:
-            if arns.name_taken(name, self._jobs):
-                raise ResourceInUse(
-                    "Training job names must be unique within an AWS account and region, and a "
-                    f"training job with this name already exists ({arn})"
-                )
-            if self._closed:
-                raise ValidationException("The emulator is shutting down.")
-            self._tags.set_initial(arn, request.get("Tags", []))
-            self._jobs[name] = job
-            self._store.put(KIND, name, job)
-            run = JobRun()
-            run.thread = threading.Thread(
-                target=self._work, args=(name, run), name=f"train-{name}", daemon=True
-            )
-            self._runs[name] = run
-        run.thread.start()
+        self.engine.submit(
+            job,
+            self._work,
+            before_store=lambda: self._tags.set_initial(arn, request.get("Tags", [])),
+        )
         return {"TrainingJobArn": arn}
 
+    def mark_tuning_child(self, name: str, tuning_job_arn: str) -> None:
+        """Record that a tuning job launched this job (its Describe then carries TuningJobArn);
+        the tuning job creates the job through CreateTrainingJob, whose request has no such
+        member."""
+        with self.engine.lock:
+            record = self.engine.get(name)
+            record.tuning_job_arn = tuning_job_arn
+            self.engine.persist(record)
+
     def describe_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            job = self._jobs.get(request["TrainingJobName"])
-            if job is None:
-                raise ValidationException("Requested resource not found.")
-            return job.describe()
+        return self.engine.view(request["TrainingJobName"], TrainingJobRecord.describe)
 
     def list_training_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            summaries = [job.summary() for job in self._jobs.values()]
+        summaries = self.engine.views(TrainingJobRecord.summary)
         page, token = list_summaries(
             summaries, request, name_key="TrainingJobName", status_key="TrainingJobStatus"
         )
@@ -208,198 +245,233 @@ class TrainingService(JobTable[TrainingJobRecord]):
 
     def stop_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request["TrainingJobName"]
-        with self._lock:
-            job = self._jobs.get(name)
+        with self.engine.lock:
+            job = self.engine.find(name)
             if job is None:
                 raise ResourceNotFound("Requested resource not found.")
             if job.status != TrainingJobStatus.IN_PROGRESS:
                 raise ValidationException(
                     f"The request was rejected because the training job is in status {job.status}."
                 )
-            job.status = TrainingJobStatus.STOPPING
-            job.set_secondary(SecondaryStatus.STOPPING, MSG_STOPPING, now())
-            self._store.put(KIND, name, job)
-            run = self._runs.get(name)
-        if run is not None:
-            run.stop_requested.set()
+            self.engine.request_stop(name, _show_stopping)
         return {}
 
-    # --- the worker -----------------------------------------------------------------------------
+    def delete_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Forget a terminal job's record (its S3 artifacts and logs stay), as AWS documents:
+        only Completed, Failed or Stopped jobs may be deleted, and the name is free again."""
+        name = request["TrainingJobName"]
+        if self.engine.find(name) is None:
+            raise ResourceNotFound("Requested resource not found.")
+        job = self.engine.delete(name)
+        self._tags.forget(job.arn)
+        shutil.rmtree(self._jobs_dir / name, ignore_errors=True)
+        return {}
 
-    def _update(self, name: str, **changes: Any) -> TrainingJobRecord:
-        with self._lock:
-            job = self._jobs[name]
-            for key, value in changes.items():
-                setattr(job, key, value)
-            self._store.put(KIND, name, job)
-            return job
+    # --- the run ------------------------------------------------------------------------------
 
-    def _secondary(self, name: str, status: SecondaryStatus, message: str) -> None:
-        with self._lock:
-            job = self._jobs[name]
-            if job.status == TrainingJobStatus.STOPPING and status != SecondaryStatus.STOPPING:
-                # Keep showing Stopping until the worker has stopped the container.
-                return
-            job.set_secondary(status, message, now())
-            self._store.put(KIND, name, job)
-
-    def _work(self, name: str, run: JobRun) -> None:
+    def _work(self, job: Job[TrainingJobRecord]) -> Outcome[TrainingJobStatus]:
+        request = job.read(lambda r: r.request)
+        layout = host_layout(request)
+        trees = {
+            host: OptMlTree(self._jobs_dir / job.name / host / "opt_ml") for host in layout.hosts
+        }
         try:
-            self._run_job(name, run)
-        except Exception as exc:  # A bug must fail the job, never leave it InProgress.
-            log.exception("training job %s failed inside the emulator", name)
-            self._finish(name, TrainingJobStatus.FAILED, f"InternalServerError: {exc}"[:1024])
+            return self._run(job, request, layout, trees)
+        except StagingError as exc:
+            return Outcome(TrainingJobStatus.FAILED, str(exc))
         finally:
             # The staged input is a copy of S3 objects: free the disk, keep model and output.
-            shutil.rmtree(OptMlTree(self._jobs_dir / name / "opt_ml").input_data_dir, True)
-            with self._lock:
-                self._runs.pop(name, None)
+            for tree in trees.values():
+                shutil.rmtree(tree.input_data_dir, True)
 
-    def _check_stop(self, run: JobRun) -> None:
-        if run.stop_requested.is_set():
-            raise _JobStopped()
-
-    def _run_job(self, name: str, run: JobRun) -> None:
-        with self._lock:
-            request = self._jobs[name].request
-            creation = self._jobs[name].creation_time
-        tree = OptMlTree(self._jobs_dir / name / "opt_ml")
-        try:
-            self._secondary(name, SecondaryStatus.STARTING, MSG_LAUNCHING)
+    def _run(
+        self,
+        job: Job[TrainingJobRecord],
+        request: dict[str, Any],
+        layout: HostLayout,
+        trees: dict[str, OptMlTree],
+    ) -> Outcome[TrainingJobStatus]:
+        _secondary(job, SecondaryStatus.STARTING, MSG_LAUNCHING)
+        for host, tree in trees.items():
             tree.create()
-            tree.write_training_config(request)
-            self._secondary(name, SecondaryStatus.STARTING, MSG_PREPARING)
-            self._check_stop(run)
-            self._update(name, training_start_time=now())
-            self._secondary(name, SecondaryStatus.DOWNLOADING, MSG_DOWNLOADING)
+            tree.write_training_config(request, layout, host)
+        _secondary(job, SecondaryStatus.STARTING, MSG_PREPARING)
+        job.check_stop()
+        job.update(lambda r: setattr(r, "training_start_time", now()))
+        _secondary(job, SecondaryStatus.DOWNLOADING, MSG_DOWNLOADING)
+        volume = request.get("ResourceConfig", {}).get("VolumeSizeInGB")
+        for index, (host, tree) in enumerate(trees.items()):
+            # Each host has its own volume, shared by its channels.
+            budget = VolumeBudget(volume, "ResourceConfig.VolumeSizeInGB")
+            group = layout.group_of(host).name
             for channel in request.get("InputDataConfig", []):
+                groups = channel["DataSource"].get("S3DataSource", {}).get("InstanceGroupNames")
+                if groups and group not in groups:
+                    continue  # the channel goes to the instance groups it names only
                 stage_channel(
                     self._s3,
                     channel,
                     tree.channel_dir(channel["ChannelName"]),
                     self._region,
                     request["RoleArn"],
+                    budget,
+                    host=(index, len(trees)),
                 )
-                self._check_stop(run)
-            self._secondary(name, SecondaryStatus.TRAINING, MSG_IMAGE)
-            outcome = self._train(name, request, tree, run, creation.timestamp())
-        except _JobStopped:
-            if run.shutdown:
-                self._finish(name, TrainingJobStatus.FAILED, SHUTDOWN_REASON)
-            else:
-                self._finish(name, TrainingJobStatus.STOPPED, None)
-            return
-        except StagingError as exc:
-            self._finish(name, TrainingJobStatus.FAILED, str(exc)[:1024])
-            return
-        status, reason = outcome
-        stopped_empty = status == TrainingJobStatus.STOPPED and not any(tree.model_dir.iterdir())
+                job.check_stop()
+        _secondary(job, SecondaryStatus.TRAINING, MSG_IMAGE)
+        outcome = self._train(job, request, layout, trees)
+        saved = any(any(tree.model_dir.iterdir()) for tree in trees.values())
         # A stopped job uploads what it saved so far; with nothing saved there is no artifact.
-        if status != TrainingJobStatus.FAILED and not stopped_empty:
+        if outcome.status != TrainingJobStatus.FAILED and (
+            saved or outcome.status != TrainingJobStatus.STOPPED
+        ):
             try:
-                self._secondary(name, SecondaryStatus.UPLOADING, MSG_UPLOADING)
-                self._upload(name, request, tree)
+                _secondary(job, SecondaryStatus.UPLOADING, MSG_UPLOADING)
+                self._upload(job, request, list(trees.values()))
             except StagingError as exc:
-                status, reason = TrainingJobStatus.FAILED, str(exc)[:1024]
-        self._finish(name, status, reason)
+                return Outcome(TrainingJobStatus.FAILED, str(exc))
+        return outcome
 
-    def _train(
+    def _host_spec(
         self,
-        name: str,
+        job: Job[TrainingJobRecord],
         request: dict[str, Any],
+        layout: HostLayout,
+        host: str,
         tree: OptMlTree,
-        run: JobRun,
-        created: float,
-    ) -> tuple[TrainingJobStatus, str | None]:
-        """Run the container; (Completed | Stopped | Failed, failure reason)."""
+        on_log: Callable[[str], None],
+    ) -> ContainerSpec:
         image = request["AlgorithmSpecification"]["TrainingImage"]
-        with self._lock:
-            arn = self._jobs[name].arn
-            definitions = self._jobs[name].metric_definitions
-        stream = f"{name}/algo-1-{int(created)}"
-        self._logs.ensure_stream(LOG_GROUP, stream)
-        self._update(name, log_stream=stream)
-        collector = MetricCollector(definitions)
-        tail: collections.deque[str] = collections.deque(maxlen=_LOG_TAIL_LINES)
-
-        def on_log(line: str) -> None:
-            tail.append(line)
-            self._logs.put_lines(LOG_GROUP, stream, [line], int(time.time() * 1000))
-            if collector.feed(line, now()):
-                # Describe shows metrics while the job runs; the store gets them at the next
-                # status change.
-                with self._lock:
-                    self._jobs[name].final_metrics = collector.final()
-
         environment = {
-            # What the real built-in containers see (spec §1); the request's map is added last.
-            "TRAINING_JOB_NAME": name,
-            "TRAINING_JOB_ARN": arn,
+            # What the real built-in containers see (docs/sagemaker-facts.md#training-container);
+            # the request's map is added last.
+            "TRAINING_JOB_NAME": job.name,
+            "TRAINING_JOB_ARN": job.record.arn,
             "AWS_REGION": self._region,
             "SAGEMAKER_HTTP_PORT": "8080",
             "SAGEMAKER_DATA_PATH": "/opt/ml",
             "DMLC_INTERFACE": "eth0",
             **request.get("Environment", {}),
         }
-        spec = ContainerSpec(
+        return ContainerSpec(
             mode="train",
             image=image,
             algorithm=algorithm_for_image(image),
             opt_ml=tree.root,
             environment=environment,
-            labels={"sagemaker-emulator.training-job": name},
-            name=name,
+            labels={"sagemaker-emulator.training-job": job.name},
+            name=f"{job.name}-{host}",
             network_isolation=bool(request.get("EnableNetworkIsolation", False)),
             on_log=on_log,
+            hostname=host,
             # The instance type's vCPUs and memory (the Docker runtime caps them to the host).
-            **container_limits(request["ResourceConfig"]["InstanceType"]),
+            **container_limits(layout.group_of(host).instance_type),
+        )
+
+    def _train(
+        self,
+        job: Job[TrainingJobRecord],
+        request: dict[str, Any],
+        layout: HostLayout,
+        trees: dict[str, OptMlTree],
+    ) -> Outcome[TrainingJobStatus]:
+        """Run every host until all exit, one fails, the job is stopped, or time runs out."""
+        definitions, created = job.read(lambda r: (r.metric_definitions, r.creation_time))
+        # One stream per host, as the SDK reads them (docs/sagemaker-facts.md#job-status-and-logs).
+        streams = {host: f"{job.name}/{host}-{int(created.timestamp())}" for host in trees}
+        for stream in streams.values():
+            self._logs.ensure_stream(LOG_GROUP, stream)
+        job.update(lambda r: setattr(r, "log_stream", streams[layout.hosts[0]]))
+        # One collector for all hosts: a metric's final value is the last one any host printed.
+        collector = MetricCollector(definitions)
+        collector_lock = threading.Lock()
+        tails: dict[str, collections.deque[str]] = {
+            host: collections.deque(maxlen=_LOG_TAIL_LINES) for host in trees
+        }
+
+        def sink(host: str) -> Callable[[str], None]:
+            stream, tail = streams[host], tails[host]
+
+            def on_log(line: str) -> None:
+                tail.append(line)
+                self._logs.put_lines(LOG_GROUP, stream, [line], int(time.time() * 1000))
+                with collector_lock:
+                    if collector.feed(line, now()):
+                        # Describe shows metrics while the job runs; the store gets them at the
+                        # next status change.
+                        with self.engine.lock:
+                            job.record.final_metrics = collector.final()
+
+            return on_log
+
+        cluster = ClusterSpec(
+            name=job.name,
+            hosts=tuple(
+                self._host_spec(job, request, layout, host, tree, sink(host))
+                for host, tree in trees.items()
+            ),
         )
         try:
-            handle = self._runtime.start_training(spec)
+            handle = self._runtime.start_cluster(cluster)
         except ImageNotFound as exc:
-            return TrainingJobStatus.FAILED, f"ClientError: {exc}"[:1024]
-        self._secondary(name, SecondaryStatus.TRAINING, MSG_TRAINING)
-        max_runtime = float(request["StoppingCondition"].get("MaxRuntimeInSeconds", 86400))
-        deadline = time.monotonic() + max_runtime
-        timed_out = False
-        while True:
-            code = handle.wait(timeout=_POLL_SECONDS)
-            if code is not None:
-                break
-            if run.stop_requested.is_set() or time.monotonic() >= deadline:
-                timed_out = not run.stop_requested.is_set()
-                if timed_out:
-                    # The platform stops the job: Stopping, as after StopTrainingJob.
-                    with self._lock:
-                        job = self._jobs[name]
-                        lifecycle.check_training(job.status, TrainingJobStatus.STOPPING)
-                        job.status = TrainingJobStatus.STOPPING
-                    self._secondary(name, SecondaryStatus.STOPPING, MSG_STOPPING)
-                handle.stop(STOP_GRACE_SECONDS if not self._closed else 5.0)
-                code = handle.wait(timeout=STOP_GRACE_SECONDS)
-                break
+            return Outcome(TrainingJobStatus.FAILED, f"ClientError: {exc}")
+        try:
+            code, timed_out = self._supervise(job, request, handle)
+        except BaseException:
+            # No host is left behind, whatever went wrong here.
+            handle.stop(5.0)
+            raise
         handle.collect()
-        self._update(name, final_metrics=collector.final())
-        if run.shutdown:
+        job.update(lambda r: setattr(r, "final_metrics", collector.final()))
+        if job.shutdown:
             # Like a restart after a crash: the job did not end by itself or by StopTrainingJob.
-            return TrainingJobStatus.FAILED, SHUTDOWN_REASON
-        if run.stop_requested.is_set():
-            return TrainingJobStatus.STOPPED, None
+            return Outcome(TrainingJobStatus.FAILED, SHUTDOWN_REASON)
+        if job.stop_requested.is_set():
+            return Outcome(TrainingJobStatus.STOPPED)
         if timed_out:
-            return TrainingJobStatus.STOPPED, _MAX_RUNTIME
+            return Outcome(TrainingJobStatus.STOPPED, detail=MAX_RUNTIME)
         if code == 0:
-            return TrainingJobStatus.COMPLETED, None
-        reason = tree.read_failure()
+            return Outcome(TrainingJobStatus.COMPLETED)
+        failed = handle.failed_host or layout.hosts[0]
+        reason = trees[failed].read_failure()
         if reason is None:
-            last = " | ".join(line for line in tail if line.strip())[-700:]
+            last = " | ".join(line for line in tails[failed] if line.strip())[-700:]
             reason = (
                 f"AlgorithmError: the training container exited with code {code} and wrote no "
                 f"/opt/ml/output/failure. Last log lines: {last}"
             )
-        return TrainingJobStatus.FAILED, reason[:1024]
+        if len(trees) > 1:
+            reason = f"{reason} (host {failed})"
+        return Outcome(TrainingJobStatus.FAILED, reason)
 
-    def _upload(self, name: str, request: dict[str, Any], tree: OptMlTree) -> None:
-        """model.tar.gz of /opt/ml/model; output.tar.gz of /opt/ml/output/data when not empty."""
+    def _supervise(
+        self, job: Job[TrainingJobRecord], request: dict[str, Any], handle: ClusterHandle
+    ) -> tuple[int | None, bool]:
+        """Wait for the hosts; stop them all on Stop, MaxRuntimeInSeconds or a failed host.
+        (exit code, whether the platform's time limit stopped them)."""
+        _secondary(job, SecondaryStatus.TRAINING, MSG_TRAINING)
+        max_runtime = float(request["StoppingCondition"].get("MaxRuntimeInSeconds", 86400))
+        deadline = time.monotonic() + max_runtime
+        while True:
+            code = handle.wait(timeout=_POLL_SECONDS)
+            if code is not None:
+                if code != 0:
+                    # A host that fails fails the job: the others are stopped now.
+                    handle.stop(5.0)
+                return code, False
+            if job.stop_requested.is_set() or time.monotonic() >= deadline:
+                timed_out = not job.stop_requested.is_set()
+                if timed_out:
+                    # The platform stops the job: Stopping, as after StopTrainingJob.
+                    job.set_status(TrainingJobStatus.STOPPING, _show_stopping)
+                handle.stop(STOP_GRACE_SECONDS if not self.engine.closed else 5.0)
+                return handle.wait(timeout=STOP_GRACE_SECONDS), timed_out
+
+    def _upload(
+        self, job: Job[TrainingJobRecord], request: dict[str, Any], trees: list[OptMlTree]
+    ) -> None:
+        """model.tar.gz of every host's /opt/ml/model (what the hosts wrote, side by side, as
+        the real service aggregates it); output.tar.gz of /opt/ml/output/data when not empty."""
         output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
         bucket, _ = parse_s3_uri(output_path)
         if not self._s3.head_bucket(bucket):
@@ -407,49 +479,37 @@ class TrainingService(JobTable[TrainingJobRecord]):
                 f'ClientError: The S3 output bucket "{bucket}" of S3OutputPath "{output_path}" '
                 "does not exist."
             )
-        model_uri = f"{output_path}/{name}/output/model.tar.gz"
-        self._put_tar(tree.model_dir, model_uri)
-        self._update(name, model_artifacts=model_uri)
-        if tree.output_data_dir.is_dir() and any(tree.output_data_dir.iterdir()):
-            self._put_tar(tree.output_data_dir, f"{output_path}/{name}/output/output.tar.gz")
+        model_uri = f"{output_path}/{job.name}/output/model.tar.gz"
+        self._put_tar([tree.model_dir for tree in trees], model_uri)
+        job.update(lambda r: setattr(r, "model_artifacts", model_uri))
+        outputs = [t.output_data_dir for t in trees if t.output_data_dir.is_dir()]
+        if any(any(d.iterdir()) for d in outputs):
+            self._put_tar(outputs, f"{output_path}/{job.name}/output/output.tar.gz")
 
-    def _put_tar(self, directory: Path, uri: str) -> None:
+    def _put_tar(self, directories: list[Path], uri: str) -> None:
         bucket, key = parse_s3_uri(uri)
         with tempfile.TemporaryFile() as spool:
             with tarfile.open(fileobj=spool, mode="w:gz") as tar:
-                for entry in sorted(directory.iterdir()):
-                    # Entries at the tar root, as the real model.tar.gz holds model_algo-1.
-                    tar.add(entry, arcname=entry.name)
+                added: set[str] = set()
+                for directory in directories:
+                    for entry in sorted(directory.iterdir()):
+                        # Entries at the tar root, as the real model.tar.gz holds model_algo-1;
+                        # hosts must not write the same name (the first one's is kept).
+                        if entry.name not in added:
+                            added.add(entry.name)
+                            tar.add(entry, arcname=entry.name)
             spool.seek(0)
             self._s3.put_object(bucket, key, spool)
 
-    def _finish(self, name: str, status: TrainingJobStatus, reason: str | None) -> None:
-        at = now()
-        with self._lock:
-            job = self._jobs[name]
-            if job.status in TERMINAL_TRAINING_STATUSES:
-                return
-            if job.status == TrainingJobStatus.STOPPING and status == TrainingJobStatus.COMPLETED:
-                # StopTrainingJob won the race against a container that had just finished.
-                status = TrainingJobStatus.STOPPED
-            if status == TrainingJobStatus.STOPPED and reason is _MAX_RUNTIME:
-                secondary, message, reason = (
-                    SecondaryStatus.MAX_RUNTIME_EXCEEDED,
-                    MSG_MAX_RUNTIME,
-                    None,
-                )
-            elif status == TrainingJobStatus.STOPPED:
-                secondary, message = SecondaryStatus.STOPPED, MSG_STOPPED
-            elif status == TrainingJobStatus.FAILED:
-                secondary, message = SecondaryStatus.FAILED, MSG_FAILED
-            else:
-                secondary, message = SecondaryStatus.COMPLETED, MSG_COMPLETED
-            lifecycle.check_training(job.status, status)
-            job.status = status
-            job.failure_reason = reason
-            job.set_secondary(secondary, message, at)
-            job.transitions[-1].end_time = at
-            if job.training_start_time is None:
-                job.training_start_time = at
-            job.training_end_time = at
-            self._store.put(KIND, name, job)
+
+def _show_stopping(job: TrainingJobRecord) -> None:
+    job.set_secondary(SecondaryStatus.STOPPING, MSG_STOPPING, now())
+
+
+def _secondary(job: Job[TrainingJobRecord], status: SecondaryStatus, message: str) -> None:
+    def change(record: TrainingJobRecord) -> None:
+        if record.status == TrainingJobStatus.STOPPING and status != SecondaryStatus.STOPPING:
+            return  # keep showing Stopping until the run has stopped the container
+        record.set_secondary(status, message, now())
+
+    job.update(change)

@@ -2,8 +2,8 @@
 StopTransformJob.
 
 CreateTransformJob returns at once; a worker thread per job unpacks the model (as hosting does),
-starts one serving container with the batch environment (spec §2), waits for GET /ping, asks
-GET /execution-parameters, then streams every input object through POST /invocations and writes
+starts one serving container with the batch environment (docs/sagemaker-facts.md#inference-container),
+waits for GET /ping, asks GET /execution-parameters, then streams every input object through POST /invocations and writes
 `<S3OutputPath>/<input path relative to the prefix>.out`. One container serves the job whatever
 its InstanceCount.
 """
@@ -14,21 +14,20 @@ import collections
 import contextlib
 import gzip
 import http.client
-import json
 import logging
 import secrets
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
 from emulator.aws import arns
-from emulator.aws.errors import ResourceInUse, ResourceNotFound, ValidationException
+from emulator.aws.errors import ResourceNotFound, ValidationException
 from emulator.runtime.base import ContainerRuntime, ContainerSpec, ImageNotFound, ServingHandle
 from emulator.runtime.images import algorithm_for_image
 from emulator.runtime.instance_types import container_limits
@@ -40,10 +39,10 @@ from emulator.services.batch_records import (
     iter_records,
     pack_requests,
 )
-from emulator.services.hosting import DeployError, wait_for_ping
-from emulator.services.invocation import ConnectionPool
-from emulator.services.jobs import JobRun, JobTable
+from emulator.services.environment_policy import check_environment
+from emulator.services.jobs import Job, JobEngine, JobEvents, JobKind, JobStopped, Outcome
 from emulator.services.listing import list_summaries
+from emulator.services.model_data import uses_model_data_source
 from emulator.services.ports import LogWriter, ObjectStore
 from emulator.services.staging import (
     S3Object,
@@ -55,24 +54,30 @@ from emulator.services.staging import (
 from emulator.services.tags import TagService
 from emulator.state import lifecycle
 from emulator.state.records import (
-    TERMINAL_TRANSFORM_STATUSES,
     ModelRecord,
     TransformJobRecord,
     TransformJobStatus,
     now,
 )
 from emulator.state.store import RecordStore
+from emulator.workloads.container_client import (
+    ConnectionPool,
+    DeployError,
+    wait_for_ping,
+)
+from emulator.workloads.container_client import execution_parameters as _execution_parameters
 
 log = logging.getLogger(__name__)
 
-KIND = "transform-job"
+STORE_KIND = "transform-job"
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 STOP_GRACE_SECONDS = 30.0
-"""SIGTERM, then SIGKILL 30 s later (spec §2)."""
+"""SIGTERM, then SIGKILL 30 s later (docs/sagemaker-facts.md#inference-container)."""
 _LOG_TAIL_LINES = 15
 
-# Defaults when neither the job nor the container's /execution-parameters says (spec §2: API
-# docs; the SDK's local mode uses BatchStrategy MultiRecord and MaxPayloadInMB 6).
+# Defaults when neither the job nor the container's /execution-parameters says (the API docs, see
+# docs/sagemaker-facts.md#inference-container; the SDK's local mode uses BatchStrategy MultiRecord
+# and MaxPayloadInMB 6).
 DEFAULT_MAX_PAYLOAD_MB = 6
 DEFAULT_MAX_CONCURRENT = 1
 DEFAULT_BATCH_STRATEGY = "MultiRecord"
@@ -93,10 +98,6 @@ RESTART_REASON = (
 )
 
 
-class _JobStopped(Exception):
-    """StopTransformJob (or the emulator's shutdown) arrived while the job ran."""
-
-
 class TransformFailed(Exception):
     """The job cannot go on; the message is its FailureReason."""
 
@@ -110,9 +111,36 @@ class _Parameters:
     max_concurrent: int
 
 
-class TransformService(JobTable[TransformJobRecord]):
-    stopping_status = TransformJobStatus.STOPPING
+_TF = TransformJobStatus
+KIND: JobKind[TransformJobStatus] = JobKind(
+    store_kind=STORE_KIND,
+    noun="transform job",
+    statuses=TransformJobStatus,
+    transitions=lifecycle.TRANSFORM_TRANSITIONS,
+    in_progress=_TF.IN_PROGRESS,
+    stopping=_TF.STOPPING,
+    stopped=_TF.STOPPED,
+    failed=_TF.FAILED,
+    completed=_TF.COMPLETED,
+    restart_reason=RESTART_REASON,
+    shutdown_reason=SHUTDOWN_REASON,
+    not_found=lambda name: ValidationException(f"Could not find requested job with name {name}"),
+)
 
+
+def _end(job: TransformJobRecord, outcome: Outcome[TransformJobStatus], at: datetime) -> None:
+    if job.transform_start_time is None:
+        job.transform_start_time = at
+    job.transform_end_time = at
+
+
+def _interrupted(
+    job: TransformJobRecord, outcome: Outcome[TransformJobStatus], at: datetime
+) -> None:
+    job.transform_end_time = at
+
+
+class TransformService:
     def __init__(
         self,
         region: str,
@@ -123,40 +151,43 @@ class TransformService(JobTable[TransformJobRecord]):
         store: RecordStore,
         tags: TagService,
         model: Callable[[str], ModelRecord],
+        events: JobEvents | None = None,
     ) -> None:
-        super().__init__()
         self._region = region
         self._jobs_dir = data_dir / "transform-jobs"
         self._runtime = runtime
         self._s3 = s3
         self._logs = logs
-        self._store = store
         self._tags = tags
         self._model = model
+        self.engine: JobEngine[TransformJobRecord, TransformJobStatus] = JobEngine(
+            KIND, store, TransformJobRecord, events or JobEvents(), _end
+        )
 
     # --- lifecycle of the service ---------------------------------------------------------------
 
     def start(self) -> None:
         """Load the stored jobs; a job that was running when the emulator died is now Failed."""
-        for job in self._store.load_all(KIND, TransformJobRecord):
-            if job.status not in TERMINAL_TRANSFORM_STATUSES:
-                at = now()
-                if job.status == TransformJobStatus.STOPPING:
-                    # StopTransformJob had been accepted: the container is gone, so it stopped.
-                    job.status = TransformJobStatus.STOPPED
-                else:
-                    job.status = TransformJobStatus.FAILED
-                    job.failure_reason = RESTART_REASON
-                job.transform_end_time = at
-                job.last_modified_time = at
-                self._store.put(KIND, job.name, job)
-            self._jobs[job.name] = job
+        self.engine.recover(_interrupted)
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def exists(self, arn: str) -> bool:
+        return self.engine.exists(arn)
 
     # --- operations -----------------------------------------------------------------------------
 
     def create_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request["TransformJobName"]
+        check_environment(self._runtime, request)
         model = self._model(request["ModelName"])
+        if any(uses_model_data_source(c) for c in model.containers()):
+            # The real service's refusal, word for word.
+            raise ValidationException(
+                "SageMaker Batch currently doesn't support Model entity with container "
+                "definitions which use ModelDataSource attribute"
+            )
         output_path = request["TransformOutput"]["S3OutputPath"]
         if not output_path.startswith("s3://") or not output_path[len("s3://") :].split("/")[0]:
             raise ValidationException(
@@ -171,37 +202,18 @@ class TransformService(JobTable[TransformJobRecord]):
             creation_time=at,
             last_modified_time=at,
         )
-        with self._lock:
-            if arns.name_taken(name, self._jobs):
-                raise ResourceInUse(
-                    "Transform job names must be unique within an AWS account and region, and a "
-                    f"transform job with this name already exists ({arn})"
-                )
-            if self._closed:
-                raise ValidationException("The emulator is shutting down.")
-            self._tags.set_initial(arn, request.get("Tags", []))
-            self._jobs[name] = job
-            self._store.put(KIND, name, job)
-            run = JobRun()
-            run.thread = threading.Thread(
-                target=self._work, args=(name, model, run), name=f"transform-{name}", daemon=True
-            )
-            self._runs[name] = run
-        run.thread.start()
+        self.engine.submit(
+            job,
+            lambda run: self._work(run, model),
+            before_store=lambda: self._tags.set_initial(arn, request.get("Tags", [])),
+        )
         return {"TransformJobArn": arn}
 
     def describe_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            job = self._jobs.get(request["TransformJobName"])
-            if job is None:
-                raise ValidationException(
-                    f"Could not find requested job with name {request['TransformJobName']}"
-                )
-            return job.describe()
+        return self.engine.view(request["TransformJobName"], TransformJobRecord.describe)
 
     def list_transform_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            summaries = [job.summary() for job in self._jobs.values()]
+        summaries = self.engine.views(TransformJobRecord.summary)
         page, token = list_summaries(
             summaries, request, name_key="TransformJobName", status_key="TransformJobStatus"
         )
@@ -212,8 +224,8 @@ class TransformService(JobTable[TransformJobRecord]):
 
     def stop_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request["TransformJobName"]
-        with self._lock:
-            job = self._jobs.get(name)
+        with self.engine.lock:
+            job = self.engine.find(name)
             if job is None:
                 raise ResourceNotFound(f"Could not find requested job with name {name}")
             if job.status == TransformJobStatus.STOPPING:
@@ -222,41 +234,25 @@ class TransformService(JobTable[TransformJobRecord]):
                 raise ValidationException(
                     f"The request was rejected because the transform job is in status {job.status}."
                 )
-            lifecycle.check_transform(job.status, TransformJobStatus.STOPPING)
-            job.status = TransformJobStatus.STOPPING
-            job.last_modified_time = now()
-            self._store.put(KIND, name, job)
-            run = self._runs.get(name)
-        if run is not None:
-            run.stop_requested.set()
+            self.engine.request_stop(name)
         return {}
 
-    # --- the worker -----------------------------------------------------------------------------
+    # --- the run --------------------------------------------------------------------------------
 
-    def _work(self, name: str, model: ModelRecord, run: JobRun) -> None:
-        tree = OptMlTree(self._jobs_dir / name / "opt_ml")
+    def _work(
+        self, job: Job[TransformJobRecord], model: ModelRecord
+    ) -> Outcome[TransformJobStatus]:
+        job_dir = self._jobs_dir / job.name
         try:
-            self._run_job(name, model, run, tree)
-        except _JobStopped:
-            if run.shutdown:
-                self._finish(name, TransformJobStatus.FAILED, SHUTDOWN_REASON)
-            else:
-                self._finish(name, TransformJobStatus.STOPPED, None)
+            self._run_job(job, model, job_dir)
         except (TransformFailed, StagingError) as exc:
-            self._finish(name, TransformJobStatus.FAILED, str(exc))
-        except Exception as exc:  # A bug must fail the job, never leave it InProgress.
-            log.exception("transform job %s failed inside the emulator", name)
-            self._finish(name, TransformJobStatus.FAILED, f"InternalServerError: {exc}")
-        else:
-            self._finish(name, TransformJobStatus.COMPLETED, None)
+            return Outcome(TransformJobStatus.FAILED, str(exc))
         finally:
-            shutil.rmtree(tree.root.parent, ignore_errors=True)
-            with self._lock:
-                self._runs.pop(name, None)
+            shutil.rmtree(job_dir, ignore_errors=True)
+        return Outcome(TransformJobStatus.COMPLETED)
 
-    def _run_job(self, name: str, model: ModelRecord, run: JobRun, tree: OptMlTree) -> None:
-        with self._lock:
-            request = self._jobs[name].request
+    def _run_job(self, job: Job[TransformJobRecord], model: ModelRecord, job_dir: Path) -> None:
+        request = job.read(lambda r: r.request)
         _check_supported(request)
         source = request["TransformInput"]["DataSource"]["S3DataSource"]
         objects = list_source_objects(self._s3, source["S3DataType"], source["S3Uri"])
@@ -272,40 +268,73 @@ class TransformService(JobTable[TransformJobRecord]):
                 f'ClientError: The S3 output bucket "{out_bucket}" of S3OutputPath does not exist.'
             )
         container = model.containers()[0]
-        tree.create()
-        if container.get("ModelDataUrl"):
-            unpack_model(self._s3, str(container["ModelDataUrl"]), tree.model_dir)
-        if run.stop_requested.is_set():
-            raise _JobStopped()
-        handle = self._start_container(name, model, container, request, tree, run)
-        pool = ConnectionPool(handle.url)
+        # One serving container per instance, each with its own copy of the model. AWS maps the
+        # input objects to instances by key: here instance i takes every N-th object in key
+        # order from the i-th, so one object keeps one instance busy and the others idle, as AWS
+        # describes it (docs/several-instances.md).
+        count = int(request["TransformResources"].get("InstanceCount", 1))
+        instances = [f"i-{secrets.token_hex(9)[:17]}" for _ in range(count)]
+        trees = [OptMlTree(job_dir / instance / "opt_ml") for instance in instances]
+        for tree in trees:
+            tree.create()
+            if container.get("ModelDataUrl"):
+                unpack_model(self._s3, str(container["ModelDataUrl"]), tree.model_dir)
+            job.check_stop()
+        handles: list[ServingHandle] = []
         try:
-            with self._lock:
-                job = self._jobs[name]
-                job.transform_start_time = job.last_modified_time = now()
-                self._store.put(KIND, name, job)
-            parameters = _parameters(request, _execution_parameters(handle.url))
-            for obj in objects:
-                target = f"{out_prefix.rstrip('/')}/{obj.relative}" if out_prefix else obj.relative
-                self._transform_object(
-                    pool, obj, f"{target}.out", out_bucket, request, parameters, run
+            for instance, tree in zip(instances, trees, strict=True):
+                handles.append(
+                    self._start_container(job, model, container, request, tree, instance)
                 )
+
+            def started(record: TransformJobRecord) -> None:
+                record.transform_start_time = record.last_modified_time = now()
+
+            job.update(started)
+            parameters = _parameters(request, _execution_parameters(handles[0].url))
+
+            def share(index: int) -> None:
+                pool = ConnectionPool(handles[index].url)
+                try:
+                    for obj in objects[index::count]:
+                        relative = obj.relative
+                        target = f"{out_prefix.rstrip('/')}/{relative}" if out_prefix else relative
+                        self._transform_object(
+                            pool, obj, f"{target}.out", out_bucket, request, parameters, job
+                        )
+                finally:
+                    pool.close()
+
+            with ThreadPoolExecutor(count, thread_name_prefix=f"transform-{job.name}") as pool:
+                shares = [pool.submit(share, index) for index in range(count)]
+                try:
+                    for done in shares:
+                        done.result()
+                except BaseException:
+                    # The first failure ends the job: the other instances stop at their next
+                    # request (the run's stop flag; the job's outcome is this failure).
+                    job.stop_requested.set()
+                    for other in shares:
+                        other.cancel()
+                    raise
         finally:
-            pool.close()
-            handle.stop(STOP_GRACE_SECONDS if not run.shutdown else 5.0)
+            grace = STOP_GRACE_SECONDS if not job.shutdown else 5.0
+            for handle in handles:
+                handle.stop(grace)
 
     def _start_container(
         self,
-        name: str,
+        job: Job[TransformJobRecord],
         model: ModelRecord,
         container: dict[str, Any],
         request: dict[str, Any],
         tree: OptMlTree,
-        run: JobRun,
+        instance: str,
     ) -> ServingHandle:
+        name = job.name
         image = str(container.get("Image", ""))
         # Real streams are <job>/<instance id>.
-        stream = f"{name}/i-{secrets.token_hex(9)[:17]}"
+        stream = f"{name}/{instance}"
         self._logs.ensure_stream(LOG_GROUP, stream)
         tail: collections.deque[str] = collections.deque(maxlen=_LOG_TAIL_LINES)
 
@@ -315,7 +344,8 @@ class TransformService(JobTable[TransformJobRecord]):
 
         environment = {str(k): str(v) for k, v in container.get("Environment", {}).items()}
         environment.update({str(k): str(v) for k, v in request.get("Environment", {}).items()})
-        # Spec §2: SAGEMAKER_BATCH always; the other three only when the job set them.
+        # SAGEMAKER_BATCH always; the other three only when the job set them
+        # (docs/sagemaker-facts.md#inference-container).
         environment["SAGEMAKER_BATCH"] = "true"
         if "MaxPayloadInMB" in request:
             environment["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(request["MaxPayloadInMB"])
@@ -348,14 +378,14 @@ class TransformService(JobTable[TransformJobRecord]):
         )
 
         def abandoned() -> str | None:
-            return "stopped" if run.stop_requested.is_set() else None
+            return "stopped" if job.stop_requested.is_set() else None
 
         try:
             wait_for_ping(handle, failure, tail, abandoned)
         except DeployError as exc:
             handle.stop(1.0)
-            if run.stop_requested.is_set():
-                raise _JobStopped() from exc
+            if job.stop_requested.is_set():
+                raise JobStopped() from exc
             raise TransformFailed(str(exc)) from exc
         return handle
 
@@ -367,7 +397,7 @@ class TransformService(JobTable[TransformJobRecord]):
         out_bucket: str,
         request: dict[str, Any],
         parameters: _Parameters,
-        run: JobRun,
+        job: Job[TransformJobRecord],
     ) -> None:
         """Stream one input object through the container into its .out object.
 
@@ -384,8 +414,7 @@ class TransformService(JobTable[TransformJobRecord]):
         assemble_with = request["TransformOutput"].get("AssembleWith", "None")
 
         def invoke(number: int, body: bytes) -> bytes:
-            if run.stop_requested.is_set():
-                raise _JobStopped()
+            job.check_stop()
             try:
                 status, _, answer = pool.request("POST", "/invocations", body, headers)
             except TimeoutError as exc:
@@ -445,27 +474,9 @@ class TransformService(JobTable[TransformJobRecord]):
             spool.seek(0)
             self._s3.put_object(out_bucket, out_key, spool)
 
-    def _finish(self, name: str, status: TransformJobStatus, reason: str | None) -> None:
-        at = now()
-        with self._lock:
-            job = self._jobs[name]
-            if job.status in TERMINAL_TRANSFORM_STATUSES:
-                return
-            if job.status == TransformJobStatus.STOPPING and status == TransformJobStatus.COMPLETED:
-                # StopTransformJob won the race against the last request.
-                status = TransformJobStatus.STOPPED
-            lifecycle.check_transform(job.status, status)
-            job.status = status
-            job.failure_reason = None if reason is None else reason[:1024]
-            if job.transform_start_time is None:
-                job.transform_start_time = at
-            job.transform_end_time = at
-            job.last_modified_time = at
-            self._store.put(KIND, name, job)
-
 
 def _check_supported(request: dict[str, Any]) -> None:
-    """Fail the job (not the call) for what this emulator does not do, as the brief asks."""
+    """Fail the job (not the call) for what this emulator does not do: the request is valid."""
     processing = request.get("DataProcessing", {})
     for key, default in _DEFAULT_DATA_PROCESSING.items():
         if processing.get(key, default) != default:
@@ -481,20 +492,6 @@ def _check_supported(request: dict[str, Any]) -> None:
         )
 
 
-def _execution_parameters(url: str) -> dict[str, Any]:
-    """The container's GET /execution-parameters answer; {} unless it answers 200 with JSON
-    (the SDK's local mode also uses it only on a 200)."""
-    pool = ConnectionPool(url, timeout=2.0)
-    try:
-        with contextlib.suppress(OSError, http.client.HTTPException, ValueError):
-            status, _, body = pool.request("GET", "/execution-parameters", None, {})
-            answer = json.loads(body) if status == 200 else {}
-            return answer if isinstance(answer, dict) else {}
-    finally:
-        pool.close()
-    return {}
-
-
 def _positive_int(value: Any, default: int, minimum: int) -> int:
     try:
         number = int(value)
@@ -504,7 +501,10 @@ def _positive_int(value: Any, default: int, minimum: int) -> int:
 
 
 def _parameters(request: dict[str, Any], container: dict[str, Any]) -> _Parameters:
-    """Spec §2 precedence: the job's value, then the container's answer, then the defaults."""
+    """The job's value, then the container's answer, then the defaults.
+
+    That is SageMaker's precedence (docs/sagemaker-facts.md#inference-container).
+    """
     strategy = request.get("BatchStrategy") or _ENV_TO_STRATEGY.get(
         str(container.get("BatchStrategy", "")), DEFAULT_BATCH_STRATEGY
     )

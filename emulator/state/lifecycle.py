@@ -1,4 +1,5 @@
-"""Lifecycle tables: which status may follow which, for training and transform jobs and endpoints.
+"""Lifecycle tables: which status may follow which, for training, transform and tuning jobs and
+endpoints.
 
 The services move records only through `check_*` so an impossible move (a Completed job going back
 to InProgress, a late worker overwriting a Stopped job) is caught where it happens.
@@ -6,7 +7,12 @@ to InProgress, a late worker overwriting a Stopped job) is caught where it happe
 
 from __future__ import annotations
 
-from emulator.state.records import EndpointStatus, TrainingJobStatus, TransformJobStatus
+from emulator.state.records import (
+    EndpointStatus,
+    HyperParameterTuningJobStatus,
+    TrainingJobStatus,
+    TransformJobStatus,
+)
 
 _TJ = TrainingJobStatus
 TRAINING_TRANSITIONS: dict[TrainingJobStatus, frozenset[TrainingJobStatus]] = {
@@ -26,12 +32,25 @@ TRANSFORM_TRANSITIONS: dict[TransformJobStatus, frozenset[TransformJobStatus]] =
     _TF.STOPPED: frozenset(),
 }
 
+_HP = HyperParameterTuningJobStatus
+TUNING_TRANSITIONS: dict[
+    HyperParameterTuningJobStatus, frozenset[HyperParameterTuningJobStatus]
+] = {
+    _HP.IN_PROGRESS: frozenset({_HP.COMPLETED, _HP.FAILED, _HP.STOPPING, _HP.STOPPED}),
+    _HP.STOPPING: frozenset({_HP.STOPPED, _HP.FAILED}),
+    _HP.COMPLETED: frozenset(),
+    _HP.FAILED: frozenset(),
+    _HP.STOPPED: frozenset(),
+}
+
 _EP = EndpointStatus
 ENDPOINT_TRANSITIONS: dict[EndpointStatus, frozenset[EndpointStatus]] = {
     _EP.CREATING: frozenset({_EP.IN_SERVICE, _EP.FAILED, _EP.DELETING}),
     # A failed update rolls back to the old config: the endpoint goes back to InService.
     _EP.UPDATING: frozenset({_EP.IN_SERVICE, _EP.FAILED, _EP.DELETING}),
-    _EP.IN_SERVICE: frozenset({_EP.UPDATING, _EP.DELETING, _EP.CREATING}),
+    # Failed from InService: an endpoint brought back after a restart whose containers no
+    # longer start.
+    _EP.IN_SERVICE: frozenset({_EP.UPDATING, _EP.DELETING, _EP.CREATING, _EP.FAILED}),
     _EP.FAILED: frozenset({_EP.DELETING}),
     _EP.DELETING: frozenset(),
 }

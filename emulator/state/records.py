@@ -7,6 +7,7 @@ fields the service changes over its life, and converts to the Describe/List shap
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -38,6 +39,24 @@ class SecondaryStatus(StrEnum):
     STOPPED = "Stopped"
     MAX_RUNTIME_EXCEEDED = "MaxRuntimeExceeded"
     COMPLETED = "Completed"
+    FAILED = "Failed"
+
+
+class HyperParameterTuningJobStatus(StrEnum):
+    """Shape HyperParameterTuningJobStatus (the values this emulator produces)."""
+
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+
+
+class ObjectiveStatus(StrEnum):
+    """Shape ObjectiveStatus."""
+
+    SUCCEEDED = "Succeeded"
+    PENDING = "Pending"
     FAILED = "Failed"
 
 
@@ -126,6 +145,9 @@ class TrainingJobRecord:
     training_end_time: datetime | None = None
     model_artifacts: str | None = None
     log_stream: str | None = None
+    tuning_job_arn: str | None = None
+    """Set when a hyperparameter tuning job launched this job (CreateTrainingJob has no member
+    for it)."""
 
     def set_secondary(self, status: SecondaryStatus, message: str, at: datetime) -> None:
         """Move to a secondary status, or update the message of the current one.
@@ -174,6 +196,8 @@ class TrainingJobRecord:
         for key in ("InputDataConfig", "VpcConfig", "Environment", "CheckpointConfig"):
             if key in req:
                 wire[key] = req[key]
+        if self.tuning_job_arn is not None:
+            wire["TuningJobArn"] = self.tuning_job_arn
         if self.model_artifacts is not None:
             wire["ModelArtifacts"] = {"S3ModelArtifacts": self.model_artifacts}
         if self.failure_reason is not None:
@@ -206,6 +230,186 @@ class TrainingJobRecord:
         if self.training_end_time is not None:
             wire["TrainingEndTime"] = self.training_end_time
         return wire
+
+
+@dataclass
+class TuningChild:
+    """One training job a tuning job launched, as the tuning job last saw it."""
+
+    name: str
+    arn: str
+    creation_time: datetime
+    tuned: dict[str, str]
+    """TunedHyperParameters: the values the strategy chose, as the job received them."""
+    definition_name: str | None = None
+    status: TrainingJobStatus = TrainingJobStatus.IN_PROGRESS
+    failure_reason: str | None = None
+    training_start_time: datetime | None = None
+    training_end_time: datetime | None = None
+    objective_type: str = "Minimize"
+    objective_name: str = ""
+    objective: float | None = None
+    """The objective metric's final value; None while running or when the job emitted none."""
+
+    @property
+    def objective_status(self) -> ObjectiveStatus:
+        if self.objective is not None:
+            return ObjectiveStatus.SUCCEEDED
+        if self.status in (TrainingJobStatus.IN_PROGRESS, TrainingJobStatus.STOPPING):
+            return ObjectiveStatus.PENDING
+        return ObjectiveStatus.FAILED
+
+    def summary(self, tuning_job_name: str) -> dict[str, Any]:
+        """A HyperParameterTrainingJobSummary."""
+        wire: dict[str, Any] = {
+            "TrainingJobName": self.name,
+            "TrainingJobArn": self.arn,
+            "TuningJobName": tuning_job_name,
+            "CreationTime": self.creation_time,
+            "TrainingJobStatus": self.status.value,
+            "TunedHyperParameters": dict(self.tuned),
+            "ObjectiveStatus": self.objective_status.value,
+        }
+        if self.definition_name is not None:
+            wire["TrainingJobDefinitionName"] = self.definition_name
+        if self.training_start_time is not None:
+            wire["TrainingStartTime"] = self.training_start_time
+        if self.training_end_time is not None:
+            wire["TrainingEndTime"] = self.training_end_time
+        if self.failure_reason is not None:
+            wire["FailureReason"] = self.failure_reason
+        if self.objective is not None:
+            wire["FinalHyperParameterTuningJobObjectiveMetric"] = {
+                "Type": self.objective_type,
+                "MetricName": self.objective_name,
+                "Value": self.objective,
+            }
+        return wire
+
+
+@dataclass
+class HyperParameterTuningJobRecord:
+    name: str
+    arn: str
+    request: dict[str, Any]
+    """What Describe echoes: the validated request (without Tags) with the service's additions
+    (defaults, `_tuning_objective_metric`, injected metric definitions, ResourceConfig)."""
+    creation_time: datetime
+    last_modified_time: datetime
+    status: HyperParameterTuningJobStatus = HyperParameterTuningJobStatus.IN_PROGRESS
+    failure_reason: str | None = None
+    end_time: datetime | None = None
+    children: list[TuningChild] = field(default_factory=list)
+    best: str | None = None
+    """Name of the best child so far."""
+    parent_best: list[TuningChild] = field(default_factory=list)
+    """The best jobs of the warm-start parents (IdenticalDataAndAlgorithm: OverallBestTrainingJob
+    is the best of these and this job's own)."""
+    not_improving: int | None = None
+    convergence_time: datetime | None = None
+
+    def child(self, name: str) -> TuningChild | None:
+        return next((c for c in self.children if c.name == name), None)
+
+    def status_counters(self) -> dict[str, int]:
+        counters = dict.fromkeys(
+            ("Completed", "InProgress", "RetryableError", "NonRetryableError", "Stopped"), 0
+        )
+        for c in self.children:
+            if c.status == TrainingJobStatus.FAILED:
+                # An error inside the platform may succeed on a retry; the job's own may not.
+                internal = (c.failure_reason or "").startswith("InternalServerError")
+                counters["RetryableError" if internal else "NonRetryableError"] += 1
+            elif c.status == TrainingJobStatus.STOPPING:
+                counters["InProgress"] += 1
+            else:
+                counters[c.status.value] += 1
+        return counters
+
+    def objective_counters(self) -> dict[str, int]:
+        counters = {s.value: 0 for s in ObjectiveStatus}
+        for c in self.children:
+            counters[c.objective_status.value] += 1
+        return counters
+
+    def runtime_seconds(self) -> int:
+        return int(((self.end_time or now()) - self.creation_time).total_seconds())
+
+    def describe(self) -> dict[str, Any]:
+        req = self.request
+        wire: dict[str, Any] = {
+            "HyperParameterTuningJobName": self.name,
+            "HyperParameterTuningJobArn": self.arn,
+            "HyperParameterTuningJobConfig": req["HyperParameterTuningJobConfig"],
+            "HyperParameterTuningJobStatus": self.status.value,
+            "CreationTime": self.creation_time,
+            "LastModifiedTime": self.last_modified_time,
+            "TrainingJobStatusCounters": self.status_counters(),
+            "ObjectiveStatusCounters": self.objective_counters(),
+            "ConsumedResources": {"RuntimeInSeconds": self.runtime_seconds()},
+        }
+        for key in (
+            "TrainingJobDefinition",
+            "TrainingJobDefinitions",
+            "WarmStartConfig",
+            "Autotune",
+        ):
+            if key in req:
+                wire[key] = req[key]
+        if self.end_time is not None:
+            wire["HyperParameterTuningEndTime"] = self.end_time
+        best = self.child(self.best) if self.best is not None else None
+        if best is not None:
+            wire["BestTrainingJob"] = best.summary(self.name)
+        overall = self.overall_best()
+        if overall is not None:
+            wire["OverallBestTrainingJob"] = overall.summary(
+                self.name if overall is best else _tuning_name_of(overall)
+            )
+        if self.failure_reason is not None:
+            wire["FailureReason"] = self.failure_reason
+        details: dict[str, Any] = {}
+        if self.not_improving is not None:
+            details["NumberOfTrainingJobsObjectiveNotImproving"] = self.not_improving
+        if self.convergence_time is not None:
+            details["ConvergenceDetectedTime"] = self.convergence_time
+        if details:
+            wire["TuningJobCompletionDetails"] = details
+        return wire
+
+    def overall_best(self) -> TuningChild | None:
+        warm = self.request.get("WarmStartConfig", {})
+        if warm.get("WarmStartType") != "IdenticalDataAndAlgorithm":
+            return None
+        candidates = [c for c in self.parent_best if c.objective is not None]
+        best = self.child(self.best) if self.best is not None else None
+        if best is not None and best.objective is not None:
+            candidates.insert(0, best)
+        if not candidates:
+            return None
+        sign = -1.0 if candidates[0].objective_type == "Maximize" else 1.0
+        return min(candidates, key=lambda c: sign * (c.objective or 0.0))
+
+    def summary(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "HyperParameterTuningJobName": self.name,
+            "HyperParameterTuningJobArn": self.arn,
+            "HyperParameterTuningJobStatus": self.status.value,
+            "Strategy": self.request["HyperParameterTuningJobConfig"]["Strategy"],
+            "CreationTime": self.creation_time,
+            "LastModifiedTime": self.last_modified_time,
+            "TrainingJobStatusCounters": self.status_counters(),
+            "ObjectiveStatusCounters": self.objective_counters(),
+            "ResourceLimits": self.request["HyperParameterTuningJobConfig"]["ResourceLimits"],
+        }
+        if self.end_time is not None:
+            wire["HyperParameterTuningEndTime"] = self.end_time
+        return wire
+
+
+def _tuning_name_of(child: TuningChild) -> str:
+    """A child's tuning job: its name is `<tuning job>-NNN-<8 hex>`."""
+    return child.name.rsplit("-", 2)[0]
 
 
 @dataclass
@@ -358,13 +562,19 @@ class VariantState:
     instance_type: str = ""
     network_isolation: bool = False
     """The model's EnableNetworkIsolation: the serving container gets no outside network."""
+    volume_size_in_gb: int | None = None
+    """The variant's VolumeSizeInGB: what its model may expand to (None: the default volume)."""
+    routing_strategy: str | None = None
+    """RoutingConfig.RoutingStrategy as the config gave it (None: the emulator's default)."""
 
     @property
     def image(self) -> str:
         return str(self.container.get("Image", ""))
 
-    def to_wire(self, at: datetime) -> dict[str, Any]:
-        return {
+    def to_wire(self, at: datetime, current: tuple[int, float] | None = None) -> dict[str, Any]:
+        """`current`: the instance count and weight that really serve (default: the desired)."""
+        count, weight = current if current is not None else (self.instance_count, self.weight)
+        wire: dict[str, Any] = {
             "VariantName": self.variant_name,
             "DeployedImages": [
                 {
@@ -373,11 +583,14 @@ class VariantState:
                     "ResolutionTime": at,
                 }
             ],
-            "CurrentWeight": self.weight,
+            "CurrentWeight": weight,
             "DesiredWeight": self.weight,
-            "CurrentInstanceCount": self.instance_count,
+            "CurrentInstanceCount": count,
             "DesiredInstanceCount": self.instance_count,
         }
+        if self.routing_strategy is not None:
+            wire["RoutingConfig"] = {"RoutingStrategy": self.routing_strategy}
+        return wire
 
 
 @dataclass
@@ -393,8 +606,12 @@ class EndpointRecord:
     pending_config_name: str | None = None
     """The config an UpdateEndpoint is moving to, while Updating."""
     pending_variants: list[VariantState] = field(default_factory=list)
+    async_config: dict[str, Any] | None = None
+    """The AsyncInferenceConfig of the config it serves: set, it takes asynchronous invocations
+    only."""
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, current: Mapping[str, tuple[int, float]] | None = None) -> dict[str, Any]:
+        """`current`: per variant, the instance count and weight that really serve."""
         wire: dict[str, Any] = {
             "EndpointName": self.name,
             "EndpointArn": self.arn,
@@ -405,7 +622,10 @@ class EndpointRecord:
         }
         # Variants are reported once they serve (the real service shows none while Creating).
         if self.variants and self.status in (EndpointStatus.IN_SERVICE, EndpointStatus.UPDATING):
-            wire["ProductionVariants"] = [v.to_wire(self.last_modified_time) for v in self.variants]
+            wire["ProductionVariants"] = [
+                v.to_wire(self.last_modified_time, (current or {}).get(v.variant_name))
+                for v in self.variants
+            ]
         if self.failure_reason is not None:
             wire["FailureReason"] = self.failure_reason
         return wire

@@ -3,12 +3,18 @@
 Records are dataclasses from `records.py`, kept as JSON (datetimes tagged, enums by value) in one
 table keyed by (kind, name). SQLite gives atomic writes; a lock serialises the one connection,
 which every service thread shares.
+
+On a full disk a write raises `DiskFull` when it would create a record (the caller answers an
+error and keeps nothing), but an update of a record that is already stored (a running job moving
+on, failing with the disk-full reason) is kept pending in memory and written by the next write or
+`close()` once space returns: the services' in-memory state is the truth meanwhile.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import sqlite3
 import threading
 import types
@@ -18,7 +24,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from emulator.storage.space import DiskFull, is_disk_full
+
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _DT_TAG = "$dt"
 
@@ -90,6 +99,7 @@ class RecordStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._pending: dict[tuple[str, str], str] = {}
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -100,13 +110,47 @@ class RecordStore:
         )
 
     def put(self, kind: str, name: str, record: object) -> None:
-        body = json.dumps(to_state(record), separators=(",", ":"))
+        self._write(kind, name, json.dumps(to_state(record), separators=(",", ":")))
+
+    def _write(self, kind: str, name: str, body: str) -> None:
         with self._lock:
-            self._db.execute(
-                "INSERT INTO records (kind, name, body) VALUES (?, ?, ?)"
-                " ON CONFLICT(kind, name) DO UPDATE SET body = excluded.body",
-                (kind, name, body),
-            )
+            self._flush_pending()
+            try:
+                self._upsert(kind, name, body)
+            except sqlite3.Error as exc:
+                if not is_disk_full(exc):
+                    raise
+                exists = self._db.execute(
+                    "SELECT 1 FROM records WHERE kind = ? AND name = ?", (kind, name)
+                ).fetchone()
+                if exists is None:
+                    raise DiskFull() from exc
+                self._pending[(kind, name)] = body
+
+    def _upsert(self, kind: str, name: str, body: str) -> None:
+        self._db.execute(
+            "INSERT INTO records (kind, name, body) VALUES (?, ?, ?)"
+            " ON CONFLICT(kind, name) DO UPDATE SET body = excluded.body",
+            (kind, name, body),
+        )
+
+    def _flush_pending(self) -> None:
+        """Write the updates a full disk held back (under the lock), oldest first."""
+        while self._pending:
+            (kind, name), body = next(iter(self._pending.items()))
+            try:
+                self._upsert(kind, name, body)
+            except sqlite3.Error as exc:
+                if is_disk_full(exc):
+                    return
+                raise
+            del self._pending[(kind, name)]
+
+    @property
+    def pending(self) -> int:
+        """How many updates wait for space (0 when everything is on disk)."""
+        with self._lock:
+            return len(self._pending)
 
     def get(self, kind: str, name: str, cls: type[T]) -> T | None:
         with self._lock:
@@ -124,12 +168,7 @@ class RecordStore:
 
     def put_raw(self, kind: str, name: str, value: Any) -> None:
         """Store a plain JSON value (tags lists and the like)."""
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO records (kind, name, body) VALUES (?, ?, ?)"
-                " ON CONFLICT(kind, name) DO UPDATE SET body = excluded.body",
-                (kind, name, json.dumps(value)),
-            )
+        self._write(kind, name, json.dumps(value))
 
     def get_raw(self, kind: str, name: str) -> Any:
         with self._lock:
@@ -140,8 +179,21 @@ class RecordStore:
 
     def delete(self, kind: str, name: str) -> None:
         with self._lock:
-            self._db.execute("DELETE FROM records WHERE kind = ? AND name = ?", (kind, name))
+            self._flush_pending()
+            self._pending.pop((kind, name), None)
+            try:
+                self._db.execute("DELETE FROM records WHERE kind = ? AND name = ?", (kind, name))
+            except sqlite3.Error as exc:
+                if is_disk_full(exc):
+                    raise DiskFull() from exc
+                raise
 
     def close(self) -> None:
         with self._lock:
+            self._flush_pending()
+            if self._pending:
+                log.error(
+                    "the disk is still full: %d record update(s) could not be stored",
+                    len(self._pending),
+                )
             self._db.close()

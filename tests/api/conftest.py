@@ -212,7 +212,10 @@ def create_job(
         RoleArn=ROLE,
         InputDataConfig=channels,
         OutputDataConfig={"S3OutputPath": f"s3://{aws.bucket}/output/"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        ResourceConfig=extra.pop(
+            "ResourceConfig",
+            {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        ),
         StoppingCondition={"MaxRuntimeInSeconds": max_runtime},
         HyperParameters=hyperparameters,
         **extra,

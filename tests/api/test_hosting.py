@@ -640,11 +640,13 @@ def test_network_isolated_model_serves_from_an_internal_network(
             ["docker", "inspect", ids[0]], capture_output=True, text=True, check=True
         ).stdout
     )[0]
+    from emulator.runtime.docker_runtime import SERVING_INTERNAL_NETWORK
+
     networks = inspected["NetworkSettings"]["Networks"]
-    assert list(networks) == ["sagemaker-emulator-isolated"]
+    assert list(networks) == [SERVING_INTERNAL_NETWORK]
     internal = json.loads(
         subprocess.run(
-            ["docker", "network", "inspect", "sagemaker-emulator-isolated"],
+            ["docker", "network", "inspect", SERVING_INTERNAL_NETWORK],
             capture_output=True,
             text=True,
             check=True,

@@ -219,7 +219,8 @@ def test_invoke_body_over_the_limit(emulator: EmulatorServer) -> None:
     rt = client(emulator, "sagemaker-runtime")
     body = b"1," * (3 * 1024 * 1024 + 1)
     response = error_of(rt.invoke_endpoint, EndpointName="ep", Body=body, ContentType="text/csv")
-    assert response["Error"]["Code"] == "ValidationError"
+    # AWS answers an oversized body with HTTP 413 and no error type (botocore's code is "413").
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 413
     assert "6291456" in response["Error"]["Message"]
 
 
@@ -250,7 +251,7 @@ def test_garbage_authorization_never_gives_a_trace(emulator: EmulatorServer) -> 
 
 def test_runtime_operations_not_implemented_say_so(emulator: EmulatorServer) -> None:
     rt = client(emulator, "sagemaker-runtime")
-    response = error_of(rt.invoke_endpoint_async, EndpointName="ep", InputLocation="s3://b/in")
+    response = error_of(rt.invoke_endpoint_with_response_stream, EndpointName="ep", Body=b"1")
     assert response["Error"]["Code"] == "NotImplemented"
-    assert "InvokeEndpointAsync" in response["Error"]["Message"]
+    assert "InvokeEndpointWithResponseStream" in response["Error"]["Message"]
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 501

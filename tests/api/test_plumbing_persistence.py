@@ -107,11 +107,12 @@ def test_s3_writes_acknowledged_before_a_kill_9_survive(
 
 
 def test_log_store_events_replay_after_a_restart(tmp_path: Path) -> None:
-    """LogStore writes (the services' container output) are journaled and replayed on start."""
-    from moto.logs.models import logs_backends
+    """LogStore writes (the services' container output) are stored per stream and read back."""
+    from emulator.storage import moto_internals as moto
+    from emulator.storage.logs import LogStore
 
-    from emulator.aws.arns import ACCOUNT_ID
-    from emulator.state.logs import LogStore
+    def messages() -> list[str]:
+        return [e.message for e in moto.stream_events(moto.log_stream(region, group, stream))]
 
     region = "eu-west-3"  # a region no other test in this process writes to
     group, stream = "/aws/sagemaker/TrainingJobs", "job-1/algo-1-1700000000"
@@ -120,38 +121,39 @@ def test_log_store_events_replay_after_a_restart(tmp_path: Path) -> None:
     store.put_lines(group, stream, ["first", "second"], timestamp_ms=1_000)  # older than 14 days
     store.put_lines(group, stream, ["third"])
     store.close()
-    with (tmp_path / "logs" / "journal.jsonl").open("a") as journal:
-        journal.write('{"group": "cut short by a cr')  # what kill -9 mid-write leaves
+    (events_file,) = [p for p in (tmp_path / "logs").rglob("*.jsonl") if p.stat().st_size]
+    with events_file.open("a") as events:
+        events.write("[1700000000000, 17")  # what kill -9 mid-write leaves
 
-    logs_backends[ACCOUNT_ID][region].reset()  # a fresh process: moto starts empty
+    moto.reset_logs(region)  # a fresh process: moto starts empty
     replayed = LogStore(tmp_path / "logs", region)
-    streams = replayed.backend.groups[group].streams
+    replayed.load_for_request("Logs_20140328.GetLogEvents", {"logGroupName": group}, region)
+    streams = moto.log_streams(moto.log_group(region, group))
     assert set(streams) == {stream, "job-1/empty-stream"}
-    assert [e.message for e in streams[stream].events] == ["first", "second", "third"]
-    assert streams[stream].events[0].timestamp == 1_000
+    assert messages() == ["first", "second", "third"]
+    assert moto.stream_events(streams[stream])[0].timestamp == 1_000
     replayed.put_lines(group, stream, ["fourth"])
     replayed.close()
 
-    logs_backends[ACCOUNT_ID][region].reset()
+    moto.reset_logs(region)
     again = LogStore(tmp_path / "logs", region)
-    events = again.backend.groups[group].streams[stream].events
-    assert [e.message for e in events] == ["first", "second", "third", "fourth"]
-    again.backend.delete_log_group(group)  # what a client can do through the Logs API
+    assert messages() == []  # read on demand
+    again.load_for_request("Logs_20140328.GetLogEvents", {"logGroupName": group}, region)
+    assert messages() == ["first", "second", "third", "fourth"]
+    moto.logs_backend(region).delete_log_group(group)  # what a client can do through the Logs API
     again.put_lines(group, stream, ["fifth"])
-    assert [e.message for e in again.backend.groups[group].streams[stream].events] == ["fifth"]
+    assert messages() == ["fifth"]
     again.close()
 
 
 @pytest.mark.parametrize("key", ["plain", "dir/with spaces/ünïcode.txt", "a" * 900])
 def test_s3_store_round_trip_through_the_data_dir(tmp_path: Path, key: str) -> None:
     """The services' S3Store: put/get/list/open, persisted and reloaded by a new store."""
-    from moto.s3.models import s3_backends
-
-    from emulator.aws.arns import ACCOUNT_ID, PARTITION
-    from emulator.state.s3 import NoSuchBucket, NoSuchKey, S3Store
+    from emulator.storage import moto_internals as moto
+    from emulator.storage.s3 import NoSuchBucket, NoSuchKey, S3Store
 
     bucket = "store-round-trip"
-    s3_backends[ACCOUNT_ID][PARTITION].reset()
+    moto.reset_s3()
     store = S3Store(tmp_path / "s3")
     assert not store.head_bucket(bucket)
     with pytest.raises(NoSuchBucket):
@@ -166,13 +168,13 @@ def test_s3_store_round_trip_through_the_data_dir(tmp_path: Path, key: str) -> N
     with pytest.raises(NoSuchKey):
         store.get_object(bucket, "missing")
 
-    s3_backends[ACCOUNT_ID][PARTITION].reset()
+    moto.reset_s3()
     reloaded = S3Store(tmp_path / "s3")
     assert reloaded.head_bucket(bucket)
     assert reloaded.list_keys(bucket, "") == sorted([(key, 5), (key + ".stream", 100_000)])
     with reloaded.open_object(bucket, key + ".stream") as stream:
         assert stream.read() == b"y" * 100_000
-    s3_backends[ACCOUNT_ID][PARTITION].reset()
+    moto.reset_s3()
 
 
 def test_serve_seed_dir_uploads_buckets_at_start(
@@ -204,3 +206,26 @@ def test_serve_refuses_a_seed_dir_with_loose_files(
         emulator_factory(data_dir=tmp_path / "data", extra_args=["--seed-dir", str(seed)])
     assert "top-level folders are buckets" in str(info.value)
     assert "Traceback" not in str(info.value)
+
+
+def test_a_nul_in_an_object_key_is_refused_as_s3_errors_are(
+    emulator_factory: StartEmulator, tmp_path: Path
+) -> None:
+    from botocore.exceptions import ClientError
+
+    s3 = s3_of(emulator_factory(data_dir=tmp_path / "data"))
+    s3.create_bucket(Bucket="nul-keys")
+    s3.put_object(Bucket="nul-keys", Key="plain", Body=b"x")
+    for call, kwargs in (
+        (s3.put_object, {"Key": "a\0b", "Body": b"x"}),
+        (s3.get_object, {"Key": "a\0b"}),
+        (s3.copy_object, {"Key": "c", "CopySource": "nul-keys/a\0b"}),
+    ):
+        with pytest.raises(ClientError) as info:
+            call(Bucket="nul-keys", **kwargs)
+        assert info.value.response["Error"]["Code"] == "InvalidArgument"
+        assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(ClientError) as info:
+        s3.delete_objects(Bucket="nul-keys", Delete={"Objects": [{"Key": "a\0b"}]})
+    assert info.value.response["Error"]["Code"] == "MalformedXML"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="nul-keys")["Contents"]] == ["plain"]

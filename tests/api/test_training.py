@@ -67,8 +67,8 @@ def test_kmeans_from_record_set_manifest(aws: Aws, kmeans_trained: Trained, tmp_
     distances = np.min(
         ((kmeans_trained.data[:, None, :] - centroids[None]) ** 2).sum(axis=2), axis=1
     )
-    # train:msd is the local Lloyd's loss over the weighted extra centres (spec §4), which lies
-    # below the data's own MSD to the final centroids.
+    # train:msd is the local Lloyd's loss over the weighted extra centres
+    # (docs/sagemaker-facts.md#k-means), which lies below the data's own MSD to the final centroids.
     assert 0.0 <= metrics["train:msd"] <= float(distances.mean()) * 1.05
     names = {d["Name"] for d in description["AlgorithmSpecification"]["MetricDefinitions"]}
     assert {"train:msd", "test:msd", "test:ssd", "train:progress"} <= names
@@ -130,7 +130,9 @@ def test_csv_gzip_channel_and_test_channel(aws: Aws) -> None:
     )
     test_uri = upload_csv(aws, data[:100], f"gz/{name}-test", parts=1)
     train = channel(f"s3://{aws.bucket}/gz/{name}/", content_type="text/csv;label_size=0")
+    # AWS takes a compressed channel only in Pipe mode (docs/constraints.md).
     train["CompressionType"] = "Gzip"
+    train["InputMode"] = "Pipe"
     create_job(
         aws,
         name,
@@ -354,15 +356,16 @@ def test_list_filters_sort_and_pages(aws: Aws, pca_trained: Trained) -> None:
             break
         page = aws.sm.list_training_jobs(MaxResults=2, NextToken=page["NextToken"], **kwargs)
     assert seen == names
-    newest_first = aws.sm.list_training_jobs(NameContains=marker)["TrainingJobSummaries"]
-    assert [s["TrainingJobName"] for s in newest_first] == names[::-1]
+    # ListTrainingJobs' documented default order is CreationTime, Ascending.
+    oldest_first = aws.sm.list_training_jobs(NameContains=marker)["TrainingJobSummaries"]
+    assert [s["TrainingJobName"] for s in oldest_first] == names
     assert (
         aws.sm.list_training_jobs(NameContains=marker, StatusEquals="Failed")[
             "TrainingJobSummaries"
         ]
         == []
     )
-    hour_before = newest_first[-1]["CreationTime"] - timedelta(hours=1)
+    hour_before = oldest_first[0]["CreationTime"] - timedelta(hours=1)
     after = aws.sm.list_training_jobs(NameContains=marker, CreationTimeAfter=hour_before)
     assert len(after["TrainingJobSummaries"]) == 5
     before = aws.sm.list_training_jobs(NameContains=marker, CreationTimeBefore=hour_before)

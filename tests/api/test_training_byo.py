@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import time
 
 import pytest
 
@@ -111,26 +112,63 @@ def test_byo_failure_file_is_the_reason(aws: Aws, byo: str) -> None:
     assert d["FailureReason"] == "ClientError: the byo container refused its input"
 
 
+def _log_messages(aws: Aws, job: str) -> list[str]:
+    """The job's CloudWatch log lines so far (none before its stream exists)."""
+    streams = aws.logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=job + "/"
+    )["logStreams"]
+    if not streams:
+        return []
+    events = aws.logs.get_log_events(
+        logGroupName="/aws/sagemaker/TrainingJobs",
+        logStreamName=streams[0]["logStreamName"],
+        startFromHead=True,
+    )["events"]
+    return [str(e["message"]) for e in events]
+
+
 def test_byo_stop_sends_sigterm(aws: Aws, byo: str) -> None:
     name = unique("byo-sleep")
     create_job(aws, name, "", [channel(_input(aws))], {"behaviour": "sleep"}, image=byo)
-    import time
-
-    deadline = time.monotonic() + 60
-    while aws.sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] != "Training":
-        assert time.monotonic() < deadline
+    # The container prints "sleeping" once its SIGTERM handler is in place: stop only then.
+    deadline = time.monotonic() + 120
+    while "sleeping" not in _log_messages(aws, name):
+        assert time.monotonic() < deadline, "the container never reached its sleep"
         time.sleep(0.1)
-    time.sleep(1.0)  # let the container reach its sleep
     aws.sm.stop_training_job(TrainingJobName=name)
     d = wait_job(aws, name, timeout=60)
     assert d["TrainingJobStatus"] == "Stopped"
-    stream = aws.logs.describe_log_streams(
-        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=name + "/"
-    )["logStreams"][0]["logStreamName"]
-    events = aws.logs.get_log_events(
-        logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream, startFromHead=True
-    )["events"]
-    assert [e["message"] for e in events][-1] == "terminated"
+    assert _log_messages(aws, name)[-1] == "terminated"
+
+
+def test_byo_environment_reaches_the_container(aws: Aws, byo: str) -> None:
+    # What the process runtime refuses (the loader's and the interpreter's variables) runs in a
+    # container as on AWS: the container's own, not the emulator's, loader reads them.
+    environment = {
+        "LD_LIBRARY_PATH": "/opt/ml/input/data/train",
+        "LD_PRELOAD": "",
+        "PYTHONHASHSEED": "7",
+        "GCONV_PATH": "/opt/ml/gconv",
+        "OMP_NUM_THREADS": "1",
+    }
+    name = unique("byo-env")
+    create_job(
+        aws,
+        name,
+        "",
+        [channel(_input(aws))],
+        {"behaviour": "env"},
+        image=byo,
+        Environment=environment,
+    )
+    d = wait_job(aws, name)
+    assert d["TrainingJobStatus"] == "Completed", d.get("FailureReason")
+    lines = set(_log_messages(aws, name))
+    for variable, value in environment.items():
+        assert f"env {variable}={value}" in lines
+    # The contract variables are there too; nothing of the process runtime's leaks.
+    assert f"env TRAINING_JOB_NAME={name}" in lines
+    assert not any(line.startswith("env SAGEMAKER_BASE_DIR=") for line in lines)
 
 
 def test_byo_exit_code_without_failure_file(aws: Aws, byo: str) -> None:

@@ -83,7 +83,9 @@ def create_transform(
             "CompressionType": compression,
         },
         TransformOutput=output,
-        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        TransformResources=extra.pop(
+            "TransformResources", {"InstanceType": "ml.m5.large", "InstanceCount": 1}
+        ),
         **extra,
     )
     return str(output["S3OutputPath"])
@@ -319,3 +321,29 @@ def test_list_describe_and_errors(aws: Aws, pca_trained: Trained, pca_model: str
     with pytest.raises(ClientError) as not_found:
         aws.sm.stop_transform_job(TransformJobName=f"{tag}-missing")
     assert _error(not_found)[0] == "ResourceNotFound"
+
+
+def test_several_instances_divide_the_input_objects(
+    aws: Aws, kmeans_trained: Trained, kmeans_model: str
+) -> None:
+    """InstanceCount 2: two serving containers, the objects divided between them by key, every
+    output written, one log stream per instance (what the SDK tails)."""
+    rows = kmeans_trained.data[:60]
+    name = unique("km-two")
+    source = upload_csv(aws, rows, f"transform-in/{name}", parts=4)
+    output = create_transform(
+        aws,
+        name,
+        kmeans_model,
+        source,
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 2},
+    )
+    _completed(aws, name)
+    answered = 0
+    for part in ("part-0.csv.out", "sub/part-1.csv.out", "part-2.csv.out", "sub/part-3.csv.out"):
+        answered += len(read(aws, f"{output}/{part}").decode().splitlines())
+    assert answered == len(rows)
+    streams = aws.logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/TransformJobs", logStreamNamePrefix=f"{name}/"
+    )["logStreams"]
+    assert len(streams) == 2

@@ -393,17 +393,30 @@ def scenario(live: Live) -> Live:
     )
     sm.list_transform_jobs()
 
+    sm.list_monitoring_schedules(EndpointName=endpoint)
+    sm.list_monitoring_executions(EndpointName=endpoint)
     sm.delete_endpoint(EndpointName=endpoint)
+    sm.delete_training_job(TrainingJobName=job)
     for config in configs:
         sm.delete_endpoint_config(EndpointConfigName=config)
     sm.delete_model(ModelName=model)
     return live
 
 
+NO_SUCH_RESOURCE_EVER = {
+    # No monitoring schedule can exist here (CreateMonitoringSchedule is not implemented): these
+    # only ever answer ResourceNotFound, which test_errors_each_operation_answers_are_declared checks.
+    "DescribeMonitoringSchedule",
+    "DeleteMonitoringSchedule",
+    "StartMonitoringSchedule",
+    "StopMonitoringSchedule",
+}
+
+
 def test_every_implemented_operation_answered_and_parsed(scenario: Live) -> None:
     failed = [(name, status) for name, status, _ in scenario.recorder.calls if status >= 300]
     assert failed == [], f"operations that failed in the scenario: {failed}"
-    missing = set(implemented_operations()) - scenario.recorder.succeeded()
+    missing = set(implemented_operations()) - scenario.recorder.succeeded() - NO_SUCH_RESOURCE_EVER
     assert missing == set(), f"implemented but not exercised by this test: {sorted(missing)}"
 
 

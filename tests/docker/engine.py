@@ -8,6 +8,7 @@ SAGEMAKER_EMULATOR_SKIP_DOCKER=1 skips them, with a loud reason.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import subprocess
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SKIP_ENV = "SAGEMAKER_EMULATOR_SKIP_DOCKER"
 OFFLINE_BASE = "sagemaker-emulator/base:bookworm"
-BYO_IMAGE = "sagemaker-emulator-test/byo:1"
+BYO_REPOSITORY = "sagemaker-emulator-test/byo"
 
 
 def skip_requested() -> bool:
@@ -48,16 +49,24 @@ def require_docker() -> None:
 
 @functools.cache
 def build_byo_image() -> str:
-    """The bring-your-own test image, built offline FROM the base the algorithm images use."""
+    """The bring-your-own test image, built offline FROM the base the algorithm images use.
+
+    Tagged by the hash of its sources: checkouts with different test images share the engine
+    without one build retagging another's image under the same name."""
+    context = Path(__file__).parent / "byo"
+    digest = hashlib.sha256()
+    for path in sorted(p for p in context.iterdir() if p.is_file()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    image = f"{BYO_REPOSITORY}:{digest.hexdigest()[:12]}"
     base = OFFLINE_BASE
     inspect = subprocess.run(["docker", "image", "inspect", base], capture_output=True, check=False)
     if inspect.returncode != 0:
         base = "python:3.11-slim"
     subprocess.run(
-        ["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base}", "-t", BYO_IMAGE, "."],
-        cwd=Path(__file__).parent / "byo",
+        ["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base}", "-t", image, "."],
+        cwd=context,
         env={**os.environ, "DOCKER_BUILDKIT": "0"},
         capture_output=True,
         check=True,
     )
-    return BYO_IMAGE
+    return image

@@ -237,3 +237,69 @@ def test_cleanup_orphans_removes_a_dead_emulators_containers_of_the_same_scope(
         crashed.close()
     client = docker.from_env()
     assert client.containers.list(all=True, filters={"label": f"{LABEL_SCOPE}={scope}"}) == []
+
+
+_PROBE = """
+import socket, sys
+for target in sys.argv[1:]:
+    host, port = target.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+        print(target, "reached")
+    except OSError as exc:
+        print(target, "blocked", type(exc).__name__)
+"""
+
+
+def _probe_from_container(image: str, network: str | None, targets: list[str]) -> dict[str, str]:
+    """What another container on `network` (None: the default bridge) gets connecting to each
+    of `targets` (host:port)."""
+    client = docker.from_env()
+    output = client.containers.run(
+        image,
+        ["python3", "-c", _PROBE, *targets],
+        network=network,
+        remove=True,
+        labels={"sagemaker-emulator-test.probe": "true"},
+    )
+    results = dict(line.split(" ", 1) for line in output.decode().splitlines())
+    return {target: results[target].split()[0] for target in targets}
+
+
+@pytest.mark.parametrize("isolated", [False, True])
+def test_no_other_container_reaches_a_serving_container(
+    docker_runtime: DockerRuntime, byo_image: str, opt_ml: Path, isolated: bool
+) -> None:
+    (opt_ml / "model" / "model.json").write_text("{}")
+    spec = ContainerSpec(
+        mode="serve",
+        image=byo_image,
+        algorithm=None,
+        opt_ml=opt_ml,
+        name="endpoint-private",
+        network_isolation=isolated,
+    )
+    handle = docker_runtime.start_serving(spec)
+    try:
+        wait_for_ping(handle)  # the emulator (this process, on the host) reaches it
+        client = docker.from_env()
+        container = client.containers.get(handle.container_id)
+        networks = container.attrs["NetworkSettings"]["Networks"]
+        assert "bridge" not in networks
+        (network, settings), *_ = networks.items()
+        targets = [f"{settings['IPAddress']}:8080"]
+        bindings = container.attrs["NetworkSettings"]["Ports"].get("8080/tcp") or []
+        assert all(b["HostIp"] == "127.0.0.1" for b in bindings)
+        # The host's addresses as containers see them: the loopback-only port is not there.
+        gateways = {settings.get("Gateway")} | {
+            c.get("Gateway") for c in client.networks.get("bridge").attrs["IPAM"]["Config"]
+        }
+        targets += [f"{g}:{b['HostPort']}" for g in gateways if g for b in bindings]
+        # A container on the default bridge, and one that joins the serving network itself.
+        for probe_network in (None, network):
+            assert set(_probe_from_container(byo_image, probe_network, targets).values()) == {
+                "blocked"
+            }, (probe_network, targets)
+        wait_for_ping(handle)
+    finally:
+        handle.stop(grace_seconds=2)

@@ -1,9 +1,9 @@
-"""The classic census segmentation notebook, executed unchanged against the emulator.
+"""The project's census segmentation notebook (examples/), executed unchanged against the emulator.
 
 It runs with nbclient in the classic notebook environment (`.venv-classic`: sagemaker 2.243.2,
 mxnet 1.9.1, pandas 1.5.3), with nothing but the environment prepared as a user would
-(`sagemaker-emulator notebook-env` and `seed`). The checks read the cells' outputs: that every
-cell ran is not enough, the numbers must be the right ones.
+(`sagemaker-emulator notebook-env` and `seed` of the packaged county table). The checks read the
+cells' outputs: that every cell ran is not enough, the numbers must be the right ones.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import pytest
 from algorithms.common import ndarray_file
 from sdk import env as sm_env
 from sdk import seed as sm_seed
+from sdk.data import census_csv
 from sdk.launcher import EmulatorServer, start_emulator
 from sdk.notebook import cell_result, cell_text, code_cells
 from sdk.session import boto_session
@@ -34,8 +35,8 @@ from tests.sdk.tiers import ready_runtime
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOK = REPO.parent / "shared" / "notebooks" / "census_segmentation.ipynb"
-CENSUS_CSV = REPO.parent / "shared" / "data" / "acs2015_county_data.csv"
+NOTEBOOK = REPO / "examples" / "census_segmentation.ipynb"
+CENSUS_CSV = census_csv()
 DATA_URI = "s3://aws-ml-blog-sagemaker-census-segmentation/acs2015_county_data.csv"
 OUTPUT_BUCKET = "census-segmentation-output"  # the notebook's default OUTPUT_BUCKET
 
@@ -121,11 +122,11 @@ def test_every_cell_ran_without_an_error(executed: dict[str, Any]) -> None:
 def test_role_and_data_come_from_the_emulator(executed: dict[str, Any]) -> None:
     assert re.search(
         r"arn:aws:iam::123456789012:role/\S+",
-        _cell(executed, "from sagemaker import get_execution_role"),
+        _cell(executed, "role = sagemaker.get_execution_role()"),
     )
-    assert "['acs2015_county_data.csv']" in _cell(executed, "s3_client = boto3.client('s3')")
-    assert "(3220, 37)" in _cell(executed, "response = s3_client.get_object")
-    assert "(3218, 34)" in _cell(executed, "counties.dropna(inplace=True)")
+    assert "['acs2015_county_data.csv']" in _cell(executed, "DATA_BUCKET = ")
+    assert "as read: (3220, 37)" in _cell(executed, "body = s3.get_object")
+    assert "numeric features: (3218, 34)" in _cell(executed, "counties = raw.dropna()")
 
 
 def _scaled_counties() -> np.ndarray:
@@ -145,13 +146,13 @@ def _scaled_counties() -> np.ndarray:
 
 
 def test_pca_fit_printed_the_algorithms_logs(executed: dict[str, Any]) -> None:
-    out = _cell(executed, "%%time\npca_SM.fit")
+    out = _cell(executed, "%%time\npca.fit")
     assert "Docker entrypoint called with argument(s): train" in out
     assert "Completed - Training job completed" in out
 
 
 def test_top5_share_of_variance_matches_a_float64_svd(executed: dict[str, Any]) -> None:
-    text = _cell(executed, "s = pd.DataFrame(pca_model_params['s']")
+    text = _cell(executed, "TOP = 5")
     share = float(text.split("variance share of the 5 largest components:")[1].split()[0])
     x = _scaled_counties()
     s = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)[:33]  # the 33 components kept
@@ -161,9 +162,10 @@ def test_top5_share_of_variance_matches_a_float64_svd(executed: dict[str, Any]) 
 
 
 def test_projections_for_every_county(executed: dict[str, Any], emulator: EmulatorServer) -> None:
-    # Cell 17 sets a 3218-county index on the projections, which only works when the endpoint
-    # answered one record per county; its head() must be the model's projection of those rows.
-    head = _cell(executed, "counties_transformed = pd.DataFrame()", result_only=True)
+    # The notebook sets a 3218-county index on the projections, which only works when the
+    # endpoint answered one record per county; its head() must be the model's projection of
+    # those rows: the five strongest components (the last five columns), strongest first.
+    head = _cell(executed, "projections = np.array(", result_only=True)
     assert "comp_1" in head and "comp_5" in head
     lines = [line.split() for line in head.splitlines() if len(line.split()) == 6]
     assert [line[0] for line in lines] == [
@@ -176,16 +178,12 @@ def test_projections_for_every_county(executed: dict[str, Any], emulator: Emulat
     shown = np.array([[float(v) for v in line[1:]] for line in lines])
     model = _pca_model(emulator.url)
     x = _scaled_counties()[:5]
-    expected = ((x - model["mean"]) @ model["v"])[:, 28:]
+    expected = ((x - model["mean"]) @ model["v"])[:, 28:][:, ::-1]
     np.testing.assert_allclose(shown, expected, atol=2e-6)
 
 
 def _pca_model(url: str) -> dict[str, np.ndarray]:
-    """The notebook's PCA model, fetched again from S3.
-
-    The copy the notebook untarred in its working dir was overwritten by the k-means one (both
-    are `model_algo-1`), as in the original notebook.
-    """
+    """The notebook's PCA model, fetched again from S3 and read with our own NDArray reader."""
     session = boto_session(url)
     jobs = session.client("sagemaker").list_training_jobs(NameContains="pca")
     name = jobs["TrainingJobSummaries"][0]["TrainingJobName"]
@@ -203,22 +201,24 @@ def _pca_model(url: str) -> dict[str, np.ndarray]:
 
 
 def test_cluster_counts_add_up_to_3218(executed: dict[str, Any]) -> None:
-    text = _cell(executed, "%%time\nresult = kmeans_predictor.predict")
+    text = _cell(executed, "%%time\nassigned = kmeans_predictor.predict", result_only=True)
     counts = [
-        int(m.group(2)) for m in re.finditer(r"^\s*(\d+\.0)\s+(\d+)\s*$", text, flags=re.MULTILINE)
+        int(m.group(2)) for m in re.finditer(r"^\s*(\d+)\s+(\d+)\s*$", text, flags=re.MULTILINE)
     ]
     assert sum(counts) == 3218, text
     assert 2 <= len(counts) <= 7
 
 
 def test_centroids_and_labels(executed: dict[str, Any]) -> None:
-    centroids = _cell(executed, "job_name = kmeans.latest_training_job.name", result_only=True)
+    centroids = _cell(executed, "centroids = pd.DataFrame(", result_only=True)
     rows = [line for line in centroids.splitlines()[1:] if line.strip()]
     assert len(rows) == 7 and all(len(r.split()) == 6 for r in rows)
-    labelled = _cell(executed, "counties_transformed['labels']", result_only=True)
-    assert "labels" in labelled
+    labelled = _cell(executed, 'top["cluster"] = clusters', result_only=True)
+    assert "cluster" in labelled
 
 
 def test_endpoints_were_deleted(executed: dict[str, Any], emulator: EmulatorServer) -> None:
     sm = boto_session(emulator.url).client("sagemaker")
     assert sm.list_endpoints()["Endpoints"] == []
+    assert sm.list_endpoint_configs()["EndpointConfigs"] == []
+    assert sm.list_models()["Models"] == []

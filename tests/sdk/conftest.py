@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from sdk.data import census_csv
 from tests.classic_env import classic_python
 from tests.sdk.tiers import ready_runtime
 
 REPO = Path(__file__).resolve().parents[2]
-CENSUS_CSV = REPO.parent / "shared" / "data" / "acs2015_county_data.csv"
+CENSUS_CSV = census_csv()
 
 
 @pytest.fixture(scope="session")

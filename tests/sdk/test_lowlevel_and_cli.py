@@ -185,8 +185,9 @@ echo "after region=$AWS_DEFAULT_REGION endpoint=${{AWS_ENDPOINT_URL:-none}}"
     )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert "nb-output" in lines[0] and "sagemaker-us-east-1-123456789012" in lines[0]
-    assert "region=us-east-1" in lines
+    # notebook-env follows the shell's own region: the SDK's default bucket is that region's.
+    assert "nb-output" in lines[0] and "sagemaker-eu-west-3-123456789012" in lines[0]
+    assert "region=eu-west-3" in lines
     assert "after region=eu-west-3 endpoint=none" in lines
     assert not metadata.exists()
     assert "undo with" in out.stderr
@@ -238,10 +239,11 @@ def test_seed_command_file_folder_and_seed_dir(
 
 def test_serve_seed_dir_provides_the_notebooks_public_bucket(tmp_path: Path) -> None:
     """The compose way: a seed dir whose top-level folders are buckets, read at server start."""
+    from sdk.data import census_csv
     from sdk.launcher import start_emulator
     from sdk.session import boto_session
 
-    census = Path(__file__).resolve().parents[3] / "shared" / "data" / "acs2015_county_data.csv"
+    census = census_csv()
     bucket_dir = tmp_path / "seed" / "aws-ml-blog-sagemaker-census-segmentation"
     bucket_dir.mkdir(parents=True)
     (bucket_dir / census.name).write_bytes(census.read_bytes())

@@ -273,6 +273,14 @@ def test_kmeans_with_a_test_channel_attach_deploy_predict_delete(
         )
         answer = predictor.predict({"instances": [{"features": r.tolist()} for r in rows]})
         assert [p["closest_cluster"] for p in answer["predictions"]] == [float(c) for c in clusters]
+
+        # Two instances now: a new endpoint config from the current one, UpdateEndpoint, wait.
+        predictor.update_endpoint(initial_instance_count=2, instance_type="ml.t2.medium")
+        described = session.sagemaker_client.describe_endpoint(EndpointName=predictor.endpoint_name)
+        (variant,) = described["ProductionVariants"]
+        assert (variant["CurrentInstanceCount"], variant["DesiredInstanceCount"]) == (2, 2)
+        answer = predictor.predict({"instances": [{"features": r.tolist()} for r in rows]})
+        assert [p["closest_cluster"] for p in answer["predictions"]] == [float(c) for c in clusters]
     finally:
         endpoint = predictor.endpoint_name
         predictor.delete_endpoint()

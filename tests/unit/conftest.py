@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.state.logs import LogStore
+from emulator.storage.logs import LogStore
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""Image URI recognition (spec §7): every region's account and domain, tags :1 and :latest."""
+"""Image URI recognition: every region's account and domain, tags :1 and :latest.
+
+The forms: docs/sagemaker-facts.md#image-uris.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The architecture's boundaries, enforced by walking every import (top-level and deferred).
 
-api -> services -> state; services -> runtime.base, aws; only runtime/docker_runtime.py imports
-docker; only the edge/storage code imports moto; algorithms imports neither emulator nor boto3;
+api -> services -> state -> storage; services -> runtime.base, aws, and storage only through their
+ports; only runtime/docker_runtime.py imports docker; only storage/moto_internals.py imports moto; algorithms imports neither emulator nor boto3;
 sdk never imports emulator.
 """
 
@@ -15,12 +15,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("emulator", "algorithms", "sdk")
 
-MOTO_IMPORTERS = {
-    "emulator.edge",
-    "emulator.moto_bridge",
-    "emulator.state.s3",
-    "emulator.state.logs",
-}
+# Every use of moto goes through one module, tested against the oldest and newest moto allowed.
+MOTO_IMPORTERS = {"emulator.storage.moto_internals"}
 DOCKER_IMPORTERS = {"emulator.runtime.docker_runtime"}
 HTTP_FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "flask", "werkzeug")
 
@@ -96,7 +92,9 @@ def test_the_walk_sees_the_packages() -> None:
     assert uses(MODULES["emulator.app"], "emulator.edge")
     # Deferred imports count too (select_runtime imports the Docker runtime inside a function).
     assert uses(MODULES["emulator.runtime.select"], "emulator.runtime.docker_runtime")
-    assert uses(MODULES["emulator.moto_bridge"], "moto")
+    assert uses(MODULES["emulator.storage.moto_internals"], "moto.s3.models")
+    # Deferred imports count too (the reset imports moto's admin backend inside a function).
+    assert uses(MODULES["emulator.storage.moto_internals"], "moto.moto_api._internal.models")
 
 
 @pytest.mark.parametrize("forbidden", ["emulator", "boto3", "botocore", "moto", "docker", "sdk"])
@@ -108,7 +106,7 @@ def test_sdk_never_imports_the_emulator() -> None:
     assert offenders("sdk", "emulator") == []
 
 
-def test_only_the_edge_and_storage_import_moto() -> None:
+def test_only_moto_internals_imports_moto() -> None:
     assert offenders("emulator", "moto", MOTO_IMPORTERS) == []
 
 
@@ -117,7 +115,8 @@ def test_only_the_docker_runtime_imports_docker() -> None:
 
 
 @pytest.mark.parametrize(
-    "layer", ["emulator.services", "emulator.state", "emulator.runtime", "emulator.aws"]
+    "layer",
+    ["emulator.services", "emulator.state", "emulator.storage", "emulator.runtime", "emulator.aws"],
 )
 def test_lower_layers_do_not_reach_up(layer: str) -> None:
     for upper in (
@@ -130,7 +129,9 @@ def test_lower_layers_do_not_reach_up(layer: str) -> None:
         assert offenders(layer, upper) == [], f"{layer} imports {upper}"
 
 
-@pytest.mark.parametrize("layer", ["emulator.services", "emulator.state", "emulator.runtime"])
+@pytest.mark.parametrize(
+    "layer", ["emulator.services", "emulator.state", "emulator.storage", "emulator.runtime"]
+)
 def test_business_logic_knows_no_http_framework(layer: str) -> None:
     for framework in HTTP_FRAMEWORKS:
         assert offenders(layer, framework) == [], f"{layer} imports {framework}"
@@ -138,6 +139,17 @@ def test_business_logic_knows_no_http_framework(layer: str) -> None:
 
 def test_state_does_not_use_services() -> None:
     assert offenders("emulator.state", "emulator.services") == []
+
+
+def test_storage_uses_neither_services_nor_state() -> None:
+    assert offenders("emulator.storage", "emulator.services") == []
+    assert offenders("emulator.storage", "emulator.state") == []
+
+
+def test_services_use_storage_only_through_their_ports() -> None:
+    # emulator.app hands the stores in; the services see the Protocols of services/ports.py.
+    assert offenders("emulator.services", "emulator.storage") == []
+    assert offenders("emulator.api", "emulator.storage") == []
 
 
 def test_runtime_does_not_use_services_or_state() -> None:

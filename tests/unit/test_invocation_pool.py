@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from emulator.services.invocation import ConnectionPool, ContainerUnreachable
+from emulator.workloads.container_client import ConnectionPool, ContainerUnreachable
 
 
 @pytest.fixture

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from emulator.services.invocation import ConnectionPool, InvocationRouter, LiveEndpoint, LiveVariant
+from emulator.services.invocation import InvocationRouter
+from emulator.services.live import LiveEndpoint, LiveInstance, LiveVariant
+from emulator.workloads.container_client import ConnectionPool
 
 
 class _Answering(http.server.BaseHTTPRequestHandler):
@@ -58,13 +60,13 @@ def container() -> Iterator[tuple[str, http.server.ThreadingHTTPServer]]:
 
 
 def _variant(url: str) -> LiveVariant:
-    return LiveVariant(
-        name="AllTraffic",
-        weight=1.0,
+    instance = LiveInstance(
+        instance_id="i-0",
         handle=_Handle(url),
         pool=ConnectionPool(url),
-        log_group="/aws/sagemaker/Endpoints/e",
+        log_stream="AllTraffic/i-0",
     )
+    return LiveVariant("AllTraffic", "/aws/sagemaker/Endpoints/e", [instance])
 
 
 def test_a_draining_variant_takes_no_new_request(
@@ -73,7 +75,8 @@ def test_a_draining_variant_takes_no_new_request(
     url, _ = container
     old = _variant(url)
     old.drain_and_stop(grace_seconds=0)
-    assert old.enter() is False
+    assert old.pick() is None
+    assert old.instances[0].enter() is False
 
 
 def test_a_request_racing_a_swap_goes_to_the_new_variants(

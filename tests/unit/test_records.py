@@ -13,8 +13,10 @@ from emulator.state import lifecycle
 from emulator.state.records import (
     EndpointRecord,
     EndpointStatus,
+    HyperParameterTuningJobStatus,
     MetricValue,
     NotebookInstanceStatus,
+    ObjectiveStatus,
     SecondaryStatus,
     TrainingJobRecord,
     TrainingJobStatus,
@@ -34,6 +36,8 @@ MODEL = botocore.session.get_session().get_service_model("sagemaker")
         (SecondaryStatus, "SecondaryStatus"),
         (EndpointStatus, "EndpointStatus"),
         (NotebookInstanceStatus, "NotebookInstanceStatus"),
+        (HyperParameterTuningJobStatus, "HyperParameterTuningJobStatus"),
+        (ObjectiveStatus, "ObjectiveStatus"),
     ],
 )
 def test_status_values_are_the_models(enum: type[StrEnum], shape: str) -> None:

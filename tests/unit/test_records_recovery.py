@@ -11,7 +11,6 @@ from emulator.services.tags import TagService
 from emulator.services.training import RESTART_REASON, TrainingService
 from emulator.services.transform import RESTART_REASON as TRANSFORM_RESTART_REASON
 from emulator.services.transform import TransformService
-from emulator.state.logs import LogStore
 from emulator.state.records import (
     ModelRecord,
     SecondaryStatus,
@@ -20,8 +19,9 @@ from emulator.state.records import (
     TransformJobRecord,
     TransformJobStatus,
 )
-from emulator.state.s3 import S3Store
 from emulator.state.store import RecordStore
+from emulator.storage.logs import LogStore
+from emulator.storage.s3 import S3Store
 
 
 def _job(name: str, status: TrainingJobStatus, secondary: SecondaryStatus) -> TrainingJobRecord:

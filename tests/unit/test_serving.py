@@ -6,7 +6,9 @@ import http.client
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from algorithms.common.serving import InvocationError, Response, Server, make_server
@@ -125,3 +127,14 @@ def test_concurrent_connections(server: Server) -> None:
     for t in threads:
         t.join()
     assert results == [200] * 160
+
+
+def test_serving_loads_the_model_of_any_host(tmp_path: Path) -> None:
+    """An artifact of several hosts may hold model_algo-2 only: serving finds it."""
+    from algorithms.common import ndarray_file
+    from algorithms.kmeans.predict import load_model
+
+    centres = np.arange(6, dtype=np.float32).reshape(3, 2)
+    ndarray_file.save(tmp_path / "model_algo-2", [centres])
+    ndarray_file.save(tmp_path / "model_algo-10", [centres + 1])
+    np.testing.assert_array_equal(load_model(tmp_path), centres)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from emulator.runtime.process_runtime import ProcessRuntime
-from emulator.services.jobs import JobRun
+from emulator.services.jobs import Job
 from emulator.services.tags import TagService
 from emulator.services.training import TrainingService
 from emulator.services.transform import TransformService
-from emulator.state.logs import LogStore
 from emulator.state.records import (
     ModelRecord,
     SecondaryStatus,
@@ -23,8 +23,9 @@ from emulator.state.records import (
     TransformJobRecord,
     TransformJobStatus,
 )
-from emulator.state.s3 import S3Store
 from emulator.state.store import RecordStore
+from emulator.storage.logs import LogStore
+from emulator.storage.s3 import S3Store
 from tests.unit.test_records_recovery import _job
 
 
@@ -42,13 +43,14 @@ def test_close_marks_only_jobs_it_cuts_short_as_shutdown(
         TagService(store, lambda arn: True),
     )
     service.start()
-    runs = {}
+    runs: dict[str, Job[Any]] = {}
     for name, status, secondary in (
         ("user-stopped", TrainingJobStatus.STOPPING, SecondaryStatus.STOPPING),
         ("running", TrainingJobStatus.IN_PROGRESS, SecondaryStatus.TRAINING),
     ):
-        service._jobs[name] = _job(name, status, secondary)
-        runs[name] = service._runs[name] = JobRun()
+        record = _job(name, status, secondary)
+        service.engine._records[name] = record
+        runs[name] = service.engine._runs[name] = Job(service.engine, record)
     service.close()
     assert runs["running"].shutdown and runs["running"].stop_requested.is_set()
     assert not runs["user-stopped"].shutdown
@@ -74,12 +76,12 @@ def test_close_leaves_user_stopped_transform_jobs_stopped(
         no_model,
     )
     service.start()
-    runs = {}
+    runs: dict[str, Job[Any]] = {}
     for name, status in (
         ("user-stopped", TransformJobStatus.STOPPING),
         ("running", TransformJobStatus.IN_PROGRESS),
     ):
-        service._jobs[name] = TransformJobRecord(
+        record = TransformJobRecord(
             name=name,
             arn=f"arn:aws:sagemaker:us-east-1:123456789012:transform-job/{name}",
             request={"TransformJobName": name, "ModelName": "m"},
@@ -87,7 +89,8 @@ def test_close_leaves_user_stopped_transform_jobs_stopped(
             last_modified_time=datetime(2024, 1, 1, tzinfo=UTC),
             status=status,
         )
-        runs[name] = service._runs[name] = JobRun()
+        service.engine._records[name] = record
+        runs[name] = service.engine._runs[name] = Job(service.engine, record)
     service.close()
     assert runs["running"].shutdown and runs["running"].stop_requested.is_set()
     assert not runs["user-stopped"].shutdown

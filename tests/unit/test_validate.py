@@ -10,7 +10,8 @@ from botocore.serialize import create_serializer
 
 from emulator.aws.errors import SerializationException, ValidationException
 from emulator.aws.specs import operation_model
-from emulator.aws.validate import validate_input
+from emulator.aws.validate import SHOWN_CHARS, validate_input
+from emulator.aws.wire import parse_input
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 NAME_PATTERN = "[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
@@ -235,3 +236,95 @@ def test_non_finite_numbers_are_refused(value: float) -> None:
     }
     with pytest.raises(SerializationException):
         validate_input("CreateEndpointConfig", request)
+
+
+# --- nulls, huge values, unknown members ------------------------------------------------------
+
+
+@pytest.mark.parametrize("operation", ["ListTrainingJobs", "ListModels", "ListEndpoints"])
+def test_a_null_member_is_an_absent_member(operation: str) -> None:
+    validate_input(operation, {"MaxResults": None, "NextToken": None})
+    assert parse_input(operation, {"MaxResults": None, "SortOrder": "Ascending"}) == {
+        "SortOrder": "Ascending"
+    }
+
+
+def test_a_null_list_item_is_refused() -> None:
+    assert error_of("CreateTrainingJob", sdk_training_request(InputDataConfig=[None])) == (
+        "1 validation error detected: Value null at 'inputDataConfig.1.member' failed to "
+        "satisfy constraint: Member must not be null"
+    )
+    message = error_of("CreateTrainingJob", sdk_training_request(Tags=[None]))
+    assert "Value null at 'tags.1.member'" in message
+
+
+def test_a_null_map_value_is_refused() -> None:
+    message = error_of("CreateTrainingJob", sdk_training_request(HyperParameters={"k": None}))
+    assert message == (
+        "1 validation error detected: Value '{k=null}' at 'hyperParameters' failed to satisfy "
+        "constraint: Map value must satisfy constraint: [Member must not be null]"
+    )
+
+
+def test_echoed_values_are_clipped() -> None:
+    name = "n" * 10_000_000
+    message = error_of("CreateTrainingJob", sdk_training_request(TrainingJobName=name))
+    assert message.startswith("2 validation errors detected: ")
+    assert len(message) < 2_000
+    assert f"Value '{'n' * SHOWN_CHARS}...' at 'trainingJobName'" in message
+    huge_key = {"k" * 1_000_000: "v"}
+    assert (
+        len(error_of("CreateTrainingJob", sdk_training_request(HyperParameters=huge_key))) < 2_000
+    )
+    many = [{"Key": "k", "Value": "v"}] * 100_000
+    assert len(error_of("CreateTrainingJob", sdk_training_request(Tags=many))) < 2_000
+
+
+def test_a_wrong_type_under_a_huge_map_key_is_clipped() -> None:
+    with pytest.raises(SerializationException) as info:
+        validate_input("CreateTrainingJob", sdk_training_request(Environment={"e" * 1_000_000: 7}))
+    assert len(info.value.message) < 1_000
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_dot_channel_names_are_refused(name: str) -> None:
+    request = sdk_training_request()
+    request["InputDataConfig"][0]["ChannelName"] = name
+    assert error_of("CreateTrainingJob", request) == (
+        f"1 validation error detected: Value '{name}' at "
+        "'inputDataConfig.1.member.channelName' failed to satisfy constraint: "
+        "Member must not be '.' or '..'"
+    )
+
+
+def test_a_recursive_shape_nested_too_deep_is_a_serialization_error() -> None:
+    expression: dict[str, Any] = {}
+    for _ in range(5_000):
+        expression = {"SubExpressions": [expression]}
+    with pytest.raises(SerializationException, match="nested too deeply"):
+        validate_input("Search", {"Resource": "TrainingJob", "SearchExpression": expression})
+
+
+def test_members_outside_the_shape_are_dropped_at_every_level() -> None:
+    request = sdk_training_request(Junk="x" * 1000)
+    request["ResourceConfig"]["Junk"] = {"deep": ["x"]}
+    request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["Junk"] = 1
+    validate_input("CreateTrainingJob", request)
+    parsed = parse_input("CreateTrainingJob", request)
+    assert "Junk" not in json.dumps(parsed)
+    assert parsed["ResourceConfig"] == {
+        "InstanceType": "ml.c4.xlarge",
+        "InstanceCount": 1,
+        "VolumeSizeInGB": 30,
+    }
+    # Map keys are data, not members: they stay.
+    assert parsed["HyperParameters"] == {"force_dense": "True", "k": "8", "feature_dim": "7"}
+
+
+def test_many_failures_are_counted_and_the_first_listed() -> None:
+    request = sdk_training_request()
+    request["InputDataConfig"] = [dict(request["InputDataConfig"][0], ChannelName="..")] * 20
+    message = error_of("CreateTrainingJob", request)
+    assert message.startswith("20 validation errors detected: ")
+    assert message.count("failed to satisfy constraint") == 10
+    assert message.endswith("; and 10 more")

@@ -6,6 +6,12 @@ train: reads /opt/ml/input/config/hyperparameters.json; "behaviour" is one of
   sleep     print a line, then wait; SIGTERM -> print "terminated" and exit 0
   stubborn  print a line, then wait ignoring SIGTERM (only SIGKILL ends it)
   network   print the network interfaces the container has, exit 0
+  env       print the container's environment, one `env NAME=VALUE` line each, exit 0
+  rendezvous  a distributed-training handshake, as torchrun or MPI do it: every host reads
+            resourceconfig.json; the first host listens on port 7777, the others connect to it
+            by its host name and send theirs; the first writes model/hosts.json (who joined, and
+            each host's channel files) and every host writes model/<host>.txt
+  one-fails the host named by the `fail_host` hyperparameter fails; the others wait forever
 serve: GET /ping, POST /invocations answering the model file's content, the request body and
 headers (custom attributes are answered back as `seen=<value>`).
 """
@@ -57,8 +63,62 @@ def train() -> int:
     if behaviour == "network":
         print("interfaces: " + ",".join(sorted(os.listdir("/sys/class/net"))), flush=True)
         return 0
+    if behaviour == "env":
+        for name, value in sorted(os.environ.items()):
+            print(f"env {name}={value}", flush=True)
+        return 0
+    if behaviour == "rendezvous":
+        return rendezvous()
+    if behaviour == "one-fails":
+        with open(f"{OPT_ML}/input/config/resourceconfig.json") as f:
+            me = json.load(f)["current_host"]
+        if me == hyperparameters["fail_host"]:
+            with open(f"{OPT_ML}/output/failure", "w") as f:
+                f.write(f"ClientError: {me} gave up")
+            return 1
+        print(f"{me} waits", flush=True)
+        while True:  # until the platform stops it
+            time.sleep(0.1)
     print(f"unknown behaviour {behaviour}", flush=True)
     return 2
+
+
+def rendezvous() -> int:
+    import socket
+
+    with open(f"{OPT_ML}/input/config/resourceconfig.json") as f:
+        resources = json.load(f)
+    me, hosts = resources["current_host"], resources["hosts"]
+    data = os.path.join(OPT_ML, "input", "data")
+    mine = {c: sorted(os.listdir(os.path.join(data, c))) for c in sorted(os.listdir(data))}
+    print(f"rendezvous: {me} of {hosts}", flush=True)
+    if me == hosts[0]:
+        joined = {me: mine}
+        with socket.create_server(("0.0.0.0", 7777)) as server:
+            server.settimeout(120)
+            while len(joined) < len(hosts):
+                connection, _ = server.accept()
+                with connection, connection.makefile("r") as stream:
+                    peer = json.loads(stream.readline())
+                    joined[peer["host"]] = peer["channels"]
+                    print(f"joined: {peer['host']}", flush=True)
+        with open(f"{OPT_ML}/model/hosts.json", "w") as f:
+            json.dump({"resourceconfig": resources, "joined": joined}, f)
+    else:
+        deadline = time.monotonic() + 120
+        while True:  # the first host may not listen yet: retry, as the real guidance says
+            try:
+                connection = socket.create_connection((hosts[0], 7777), timeout=5)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        with connection:
+            connection.sendall((json.dumps({"host": me, "channels": mine}) + "\n").encode())
+    with open(f"{OPT_ML}/model/{me}.txt", "w") as f:
+        f.write(me)
+    return 0
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

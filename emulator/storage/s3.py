@@ -12,6 +12,10 @@ Layout under the store's root::
                                        writing the body and the metadata never pairs them wrongly)
 
 Only the latest version of each key is kept, and in-progress multipart uploads are not.
+
+A write the disk refuses (full) is undone in moto as well (`_restore`: moto's copy of the bucket
+goes back to the disk copy), its temporary files are removed, and `DiskFull` is raised: what was
+acknowledged is on disk, what was refused is nowhere, before and after a restart.
 """
 
 from __future__ import annotations
@@ -29,9 +33,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from moto.s3.models import FakeBucket, FakeKey, s3_backends
-
-from emulator.aws.arns import ACCOUNT_ID, PARTITION
+from emulator.storage import moto_internals as moto
+from emulator.storage.moto_internals import Bucket, Key, KeySignature
+from emulator.storage.space import DiskFull, is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +50,6 @@ class NoSuchKey(KeyError):
     """The key does not exist in the bucket."""
 
 
-_Signature = tuple[int, str, datetime | None, int]
-"""What identifies one stored version of a key: (id of moto's object, etag, mtime, size)."""
-
-
 class S3Store:
     """The services' view of S3, and the persistence of all of S3."""
 
@@ -62,23 +62,19 @@ class S3Store:
         self._objects.mkdir(parents=True, exist_ok=True)
         self._buckets_file = root / "buckets.json"
         self._buckets: dict[str, dict[str, str]] = {}
-        self._index: dict[str, dict[str, _Signature]] = {}
+        self._index: dict[str, dict[str, KeySignature]] = {}
         self._load()
-
-    @property
-    def backend(self) -> Any:
-        return s3_backends[ACCOUNT_ID][PARTITION]
 
     # --- the services' interface ----------------------------------------------------------------
 
     def head_bucket(self, bucket: str) -> bool:
         with self.lock:
-            return bucket in self.backend.buckets
+            return moto.bucket(bucket) is not None
 
     def create_bucket(self, bucket: str) -> None:
         with self.lock:
-            if bucket not in self.backend.buckets:
-                self.backend.create_bucket(bucket, self.region)
+            if moto.bucket(bucket) is None:
+                moto.create_bucket(bucket, self.region)
             self.sync_bucket(bucket)
 
     def put_object(
@@ -90,13 +86,13 @@ class S3Store:
     ) -> None:
         with self.lock:
             self._bucket(bucket)
-            fake = self.backend.put_object(bucket, key, b"", disable_notification=True)
+            fake = moto.new_key(bucket, key)
             if isinstance(data_or_file, bytes | bytearray | memoryview):
-                _fill(fake, [bytes(data_or_file)])
+                moto.fill_key(fake, [bytes(data_or_file)])
             else:
-                _fill(fake, _chunks(data_or_file))
+                moto.fill_key(fake, _chunks(data_or_file))
             if content_type:
-                fake.set_metadata({"Content-Type": content_type})
+                moto.set_content_type(fake, content_type)
             self.sync_bucket(bucket)
 
     def seed_tree(self, root: Path) -> int:
@@ -133,52 +129,90 @@ class S3Store:
             stream: BinaryIO = (self._key_dir(bucket, key) / meta["body"]).open("rb")
             return stream
 
+    def content_type(self, bucket: str, key: str) -> str | None:
+        """The object's Content-Type (NoSuchBucket / NoSuchKey when it does not exist)."""
+        with self.lock:
+            return moto.content_type(self._key(bucket, key))
+
     def list_keys(self, bucket: str, prefix: str = "") -> list[tuple[str, int]]:
         """(key, size) of every object under `prefix`, in key order, as ListObjectsV2 gives them."""
         with self.lock:
-            fake_bucket = self._bucket(bucket)
+            keys = moto.bucket_keys(self._bucket(bucket))
             return sorted(
-                (name, int(fake.size))
-                for name, fake in fake_bucket.keys.items()
-                if name.startswith(prefix) and isinstance(fake, FakeKey)
+                (name, moto.key_size(fake))
+                for name, fake in keys.items()
+                if name.startswith(prefix)
             )
 
     # --- persistence --------------------------------------------------------------------------
 
     def sync_bucket(self, bucket: str) -> None:
-        """Make the disk copy of `bucket` equal moto's (called after every mutating request)."""
+        """Make the disk copy of `bucket` equal moto's (called after every mutating request).
+
+        If the disk refuses, moto's copy is put back to the disk's (the request is undone) and
+        `DiskFull` (or the other error) is raised.
+        """
         with self.lock:
-            fake_bucket: FakeBucket | None = self.backend.buckets.get(bucket)
-            if fake_bucket is None:
-                if bucket in self._buckets:
-                    del self._buckets[bucket]
-                    self._index.pop(bucket, None)
-                    self._write_buckets()
-                    shutil.rmtree(self._objects / bucket, ignore_errors=True)
-                return
-            if bucket not in self._buckets:
-                self._buckets[bucket] = {
-                    "region": str(fake_bucket.region_name),
-                    "created": _iso(fake_bucket.creation_date),
-                }
-                self._write_buckets()
-            on_disk = self._index.setdefault(bucket, {})
-            current: dict[str, FakeKey] = {
-                name: fake for name, fake in fake_bucket.keys.items() if isinstance(fake, FakeKey)
-            }
-            for name, fake in current.items():
-                signature = _signature(fake)
-                if on_disk.get(name) != signature:
-                    self._write_object(bucket, name, fake)
-                    on_disk[name] = signature
-            for name in [name for name in on_disk if name not in current]:
-                self._remove_object(bucket, name)
-                del on_disk[name]
+            try:
+                self._sync_bucket(bucket)
+            except Exception as exc:
+                try:
+                    self._restore(bucket)
+                except Exception:
+                    log.exception("could not undo a refused write to S3 bucket %s", bucket)
+                if is_disk_full(exc):
+                    raise DiskFull() from exc
+                raise
+
+    def _sync_bucket(self, bucket: str) -> None:
+        fake_bucket = moto.bucket(bucket)
+        if fake_bucket is None:
+            if bucket in self._buckets:
+                self._write_buckets({k: v for k, v in self._buckets.items() if k != bucket})
+                del self._buckets[bucket]
+                self._index.pop(bucket, None)
+                shutil.rmtree(self._objects / bucket, ignore_errors=True)
+            return
+        if bucket not in self._buckets:
+            facts = moto.bucket_facts(fake_bucket)
+            info = {"region": facts.region, "created": _iso(facts.created)}
+            self._write_buckets({**self._buckets, bucket: info})
+            self._buckets[bucket] = info
+        on_disk = self._index.setdefault(bucket, {})
+        current = moto.bucket_keys(fake_bucket)
+        for name, fake in current.items():
+            signature = moto.key_signature(fake)
+            if on_disk.get(name) != signature:
+                self._write_object(bucket, name, fake)
+                on_disk[name] = signature
+        for name in [name for name in on_disk if name not in current]:
+            self._remove_object(bucket, name)
+            del on_disk[name]
+
+    def _restore(self, bucket: str) -> None:
+        """Put moto's copy of `bucket` back to the disk copy (after a refused write)."""
+        fake_bucket = moto.bucket(bucket)
+        info = self._buckets.get(bucket)
+        if info is None:
+            if fake_bucket is not None:
+                moto.drop_bucket(bucket)  # its creation was refused
+            return
+        if fake_bucket is None:  # its deletion was refused
+            fake_bucket = self._create_bucket(bucket, info)
+        on_disk = self._index.setdefault(bucket, {})
+        current = moto.bucket_keys(fake_bucket)
+        for name, fake in current.items():
+            if name not in on_disk:
+                moto.drop_key(fake_bucket, name)
+            elif moto.key_signature(fake) != on_disk[name]:
+                self._load_key(bucket, self._key_dir(bucket, name) / f"{_digest(name)}.json")
+        for name in [name for name in on_disk if name not in current]:
+            self._load_key(bucket, self._key_dir(bucket, name) / f"{_digest(name)}.json")
 
     def sync_buckets(self, names: Iterable[str] | None = None) -> None:
         """Sync the named buckets, or every bucket moto or the disk knows when `names` is None."""
         with self.lock:
-            targets = set(names) if names is not None else set(self.backend.buckets)
+            targets = set(names) if names is not None else set(moto.bucket_names())
             if names is None:
                 targets |= set(self._buckets)
             for name in sorted(targets):
@@ -186,29 +220,42 @@ class S3Store:
 
     def known_bucket(self, name: str) -> bool:
         with self.lock:
-            return name in self._buckets or name in self.backend.buckets
+            return name in self._buckets or moto.bucket(name) is not None
 
-    def _write_object(self, bucket: str, name: str, fake: FakeKey) -> None:
+    def cors_rules(self, bucket: str) -> list[moto.CorsRule]:
+        """The bucket's CORS configuration ([] when it has none, or does not exist)."""
+        with self.lock:
+            return moto.bucket_cors(bucket) if bucket else []
+
+    def _write_object(self, bucket: str, name: str, fake: Key) -> None:
         directory = self._key_dir(bucket, name)
         directory.mkdir(parents=True, exist_ok=True)
         digest = _digest(name)
         body_name = f"{digest}.{uuid.uuid4().hex[:12]}"
         tmp = directory / f".{body_name}.tmp"
-        with fake.lock, tmp.open("wb") as out:
-            fake._value_buffer.seek(0)
-            shutil.copyfileobj(fake._value_buffer, out, _CHUNK)
-        os.replace(tmp, directory / body_name)
+        try:
+            with tmp.open("wb") as out:
+                moto.copy_body(fake, out)
+            os.replace(tmp, directory / body_name)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         old_body = self._body_name(bucket, name)
+        facts = moto.key_facts(fake)
         meta = {
             "key": name,
             "body": body_name,
-            "etag": fake.etag.strip('"'),
-            "last_modified": _iso(fake.last_modified),
-            "size": int(fake.size),
-            "metadata": dict(fake.metadata),
-            "storage_class": fake.storage_class,
+            "etag": facts.etag,
+            "last_modified": _iso(facts.last_modified),
+            "size": facts.size,
+            "metadata": facts.metadata,
+            "storage_class": facts.storage_class,
         }
-        _atomic_write(directory / f"{digest}.json", json.dumps(meta).encode())
+        try:
+            _atomic_write(directory / f"{digest}.json", json.dumps(meta).encode())
+        except BaseException:
+            (directory / body_name).unlink(missing_ok=True)
+            raise
         if old_body and old_body != body_name:
             (directory / old_body).unlink(missing_ok=True)
 
@@ -234,41 +281,22 @@ class S3Store:
     def _key_dir(self, bucket: str, name: str) -> Path:
         return self._objects / bucket / _digest(name)[:2]
 
-    def _write_buckets(self) -> None:
-        _atomic_write(self._buckets_file, json.dumps(self._buckets, indent=1).encode())
+    def _write_buckets(self, buckets: dict[str, dict[str, str]]) -> None:
+        _atomic_write(self._buckets_file, json.dumps(buckets, indent=1).encode())
 
     def _load(self) -> None:
         """Put the disk copy back into moto (at start, before any request)."""
         if self._buckets_file.exists():
             self._buckets = json.loads(self._buckets_file.read_bytes())
-        backend = self.backend
         for bucket, info in self._buckets.items():
-            if bucket not in backend.buckets:
-                fake_bucket = backend.create_bucket(bucket, info.get("region", self.region))
-                if info.get("created"):
-                    fake_bucket.creation_date = datetime.fromisoformat(info["created"])
-            index = self._index.setdefault(bucket, {})
+            if moto.bucket(bucket) is None:
+                self._create_bucket(bucket, info)
+            self._index.setdefault(bucket, {})
             bucket_dir = self._objects / bucket
             if not bucket_dir.is_dir():
                 continue
             for meta_path in bucket_dir.glob("*/*.json"):
-                try:
-                    meta = json.loads(meta_path.read_bytes())
-                    body_path = meta_path.parent / meta["body"]
-                    fake = backend.put_object(bucket, meta["key"], b"", disable_notification=True)
-                    with body_path.open("rb") as stream:
-                        _fill(fake, _chunks(stream))
-                except (OSError, ValueError, KeyError) as exc:
-                    log.warning("skipping unreadable S3 object record %s: %s", meta_path, exc)
-                    continue
-                fake._etag = meta["etag"]
-                fake.last_modified = datetime.fromisoformat(meta["last_modified"]).replace(
-                    tzinfo=None
-                )
-                fake.set_metadata(dict(meta.get("metadata") or {}))
-                if meta.get("storage_class"):
-                    fake.set_storage_class(meta["storage_class"])
-                index[meta["key"]] = _signature(fake)
+                self._load_key(bucket, meta_path)
             self._remove_orphans(bucket_dir)
         log.info(
             "S3: loaded %d bucket(s), %d object(s) from %s",
@@ -276,6 +304,27 @@ class S3Store:
             sum(len(keys) for keys in self._index.values()),
             self.root,
         )
+
+    def _load_key(self, bucket: str, meta_path: Path) -> None:
+        """Put one object's disk copy into moto (at start, or to undo a refused write)."""
+        index = self._index.setdefault(bucket, {})
+        try:
+            meta = json.loads(meta_path.read_bytes())
+            body_path = meta_path.parent / meta["body"]
+            fake = moto.new_key(bucket, meta["key"])
+            with body_path.open("rb") as stream:
+                moto.fill_key(fake, _chunks(stream))
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("skipping unreadable S3 object record %s: %s", meta_path, exc)
+            return
+        moto.restore_key(
+            fake,
+            etag=meta["etag"],
+            last_modified=datetime.fromisoformat(meta["last_modified"]).replace(tzinfo=None),
+            metadata=dict(meta.get("metadata") or {}),
+            storage_class=meta.get("storage_class"),
+        )
+        index[meta["key"]] = moto.key_signature(fake)
 
     def _remove_orphans(self, bucket_dir: Path) -> None:
         """Bodies no metadata points to: left by a crash between the two writes of an object."""
@@ -292,43 +341,27 @@ class S3Store:
                 if path.suffix != ".json" and path.name not in wanted:
                     path.unlink(missing_ok=True)
 
-    def _bucket(self, bucket: str) -> FakeBucket:
-        fake_bucket: FakeBucket | None = self.backend.buckets.get(bucket)
+    def _create_bucket(self, bucket: str, info: dict[str, str]) -> Bucket:
+        """Put a bucket of the disk copy into moto (empty), with its stored creation date."""
+        created = datetime.fromisoformat(info["created"]) if info.get("created") else None
+        return moto.create_bucket(bucket, info.get("region", self.region), created)
+
+    def _bucket(self, bucket: str) -> Bucket:
+        fake_bucket = moto.bucket(bucket)
         if fake_bucket is None:
             raise NoSuchBucket(bucket)
         return fake_bucket
 
-    def _key(self, bucket: str, key: str) -> FakeKey:
-        fake = self._bucket(bucket).keys.get(key)
-        if not isinstance(fake, FakeKey):
+    def _key(self, bucket: str, key: str) -> Key:
+        fake = moto.get_key(self._bucket(bucket), key)
+        if fake is None:
             raise NoSuchKey(f"s3://{bucket}/{key}")
         return fake
-
-
-def _fill(fake: FakeKey, chunks: Iterable[bytes]) -> None:
-    """Write a body into moto's key buffer chunk by chunk (no whole-object copy in memory)."""
-    size = 0
-    digest = hashlib.md5(usedforsecurity=False)
-    with fake.lock:
-        buffer = fake._value_buffer
-        buffer.seek(0)
-        buffer.truncate()
-        for chunk in chunks:
-            buffer.write(chunk)
-            digest.update(chunk)
-            size += len(chunk)
-    fake.contentsize = size
-    fake._etag = digest.hexdigest()
 
 
 def _chunks(stream: IO[bytes]) -> Iterable[bytes]:
     while chunk := stream.read(_CHUNK):
         yield chunk
-
-
-def _signature(fake: FakeKey) -> _Signature:
-    # Cheap on purpose: every mutating request compares this for every key of its bucket.
-    return (id(fake), fake.etag, fake.last_modified, int(fake.size))
 
 
 def _digest(name: str) -> str:
@@ -343,5 +376,9 @@ def _iso(value: datetime | None) -> str:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
