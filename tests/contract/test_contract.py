@@ -310,6 +310,55 @@ def transform_request(live: Live, name: str, job: str, model: str) -> dict[str, 
     }
 
 
+def tuning_request(live: Live, name: str, job: str) -> dict[str, Any]:
+    """A k-means tuning job on the training job's CSV (train and test channels), two children."""
+    data = {
+        "DataSource": {
+            "S3DataSource": {
+                "S3DataType": "S3Prefix",
+                "S3Uri": f"s3://{live.bucket}/data/{job}/",
+                "S3DataDistributionType": "FullyReplicated",
+            }
+        },
+        "ContentType": "text/csv;label_size=0",
+    }
+    return {
+        "HyperParameterTuningJobName": name,
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Random",
+            "RandomSeed": 1,
+            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "test:msd"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 2},
+            "ParameterRanges": {
+                "IntegerParameterRanges": [
+                    {"Name": "k", "MinValue": "2", "MaxValue": "3", "ScalingType": "Linear"}
+                ]
+            },
+            "TrainingJobEarlyStoppingType": "Off",
+        },
+        "TrainingJobDefinition": {
+            "StaticHyperParameters": {"feature_dim": "2", "mini_batch_size": "10"},
+            "AlgorithmSpecification": {
+                "TrainingImage": image_uri("kmeans", REGION),
+                "TrainingInputMode": "File",
+            },
+            "RoleArn": ROLE,
+            "InputDataConfig": [
+                {"ChannelName": "train", **data},
+                {"ChannelName": "test", **data},
+            ],
+            "OutputDataConfig": {"S3OutputPath": f"s3://{live.bucket}/tuning/"},
+            "ResourceConfig": {
+                "InstanceType": "ml.m5.large",
+                "InstanceCount": 1,
+                "VolumeSizeInGB": 5,
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+        },
+        "Tags": [{"Key": "suite", "Value": "contract"}],
+    }
+
+
 @pytest.fixture(scope="module")
 def scenario(live: Live) -> Live:
     """Train, deploy, invoke, update, transform, tag, stop and delete: every implemented
@@ -370,6 +419,11 @@ def scenario(live: Live) -> Live:
     sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=configs[1])
     wait_for(lambda: sm.describe_endpoint(EndpointName=endpoint), "EndpointStatus", {"Updating"})
 
+    sm.update_endpoint_weights_and_capacities(
+        EndpointName=endpoint,
+        DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredWeight": 1.0}],
+    )
+    wait_for(lambda: sm.describe_endpoint(EndpointName=endpoint), "EndpointStatus", {"Updating"})
     sm.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "ml"}])
     sm.list_tags(ResourceArn=arn)
     sm.delete_tags(ResourceArn=arn, TagKeys=["team"])
@@ -392,6 +446,27 @@ def scenario(live: Live) -> Live:
         {"InProgress", "Stopping"},
     )
     sm.list_transform_jobs()
+
+    tuning = f"ct-{uuid.uuid4().hex[:8]}"
+    for name in (tuning, f"{tuning}-stop"):
+        sm.create_hyper_parameter_tuning_job(**tuning_request(live, name, job))
+    sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=f"{tuning}-stop")
+    tuned = wait_for(
+        lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning),
+        "HyperParameterTuningJobStatus",
+        {"InProgress"},
+    )
+    assert tuned["HyperParameterTuningJobStatus"] == "Completed", tuned.get("FailureReason")
+    sm.list_hyper_parameter_tuning_jobs(NameContains="ct-")
+    sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning)
+    wait_for(
+        lambda: sm.describe_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName=f"{tuning}-stop"
+        ),
+        "HyperParameterTuningJobStatus",
+        {"InProgress", "Stopping"},
+    )
+    sm.delete_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning)
 
     sm.list_monitoring_schedules(EndpointName=endpoint)
     sm.list_monitoring_executions(EndpointName=endpoint)

@@ -154,6 +154,90 @@ def test_aws_cli_s3_and_sagemaker(
     assert "ValidationException" in missing.stderr
 
 
+def test_aws_cli_tuning_job(
+    sagemaker_emulator_url: str, census: np.ndarray, tmp_path: Path
+) -> None:
+    """A Grid tuning job through the AWS CLI: the children train, the list sorts by objective."""
+    url = sagemaker_emulator_url
+    data = tmp_path / "train.pbr"
+    data.write_bytes(_recordio(census[:600]))
+    aws(url, "s3", "mb", "s3://cli-tuning")
+    for channel in ("train", "test"):
+        aws(url, "s3", "cp", str(data), f"s3://cli-tuning/{channel}/data.pbr")
+    name = f"cli-tune-{int(time.time()) % 100000}"
+
+    def channel_of(channel: str) -> dict[str, object]:
+        source = {"S3DataType": "S3Prefix", "S3Uri": f"s3://cli-tuning/{channel}/"}
+        return {"ChannelName": channel, "DataSource": {"S3DataSource": source}}
+
+    request = {
+        "HyperParameterTuningJobName": name,
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Grid",
+            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "test:msd"},
+            "ResourceLimits": {"MaxParallelTrainingJobs": 2},
+            "ParameterRanges": {
+                "CategoricalParameterRanges": [{"Name": "k", "Values": ["2", "4"]}]
+            },
+        },
+        "TrainingJobDefinition": {
+            "StaticHyperParameters": {"feature_dim": "34"},
+            "AlgorithmSpecification": {
+                "TrainingImage": "382416733822.dkr.ecr.us-east-1.amazonaws.com/kmeans:1",
+                "TrainingInputMode": "File",
+            },
+            "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+            "InputDataConfig": [channel_of("train"), channel_of("test")],
+            "OutputDataConfig": {"S3OutputPath": "s3://cli-tuning/output/"},
+            "ResourceConfig": {
+                "InstanceType": "ml.m5.large",
+                "InstanceCount": 1,
+                "VolumeSizeInGB": 1,
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+        },
+    }
+    (tmp_path / "tuning.json").write_text(json.dumps(request))
+    aws(
+        url,
+        "sagemaker",
+        "create-hyper-parameter-tuning-job",
+        "--cli-input-json",
+        f"file://{tmp_path}/tuning.json",
+    )
+    deadline = time.monotonic() + 600
+    while True:
+        described = json.loads(
+            aws(
+                url,
+                "sagemaker",
+                "describe-hyper-parameter-tuning-job",
+                "--hyper-parameter-tuning-job-name",
+                name,
+            ).stdout
+        )
+        if described["HyperParameterTuningJobStatus"] != "InProgress":
+            break
+        assert time.monotonic() < deadline, described["TrainingJobStatusCounters"]
+        time.sleep(1)
+    assert described["HyperParameterTuningJobStatus"] == "Completed", described.get("FailureReason")
+    children = json.loads(
+        aws(
+            url,
+            "sagemaker",
+            "list-training-jobs-for-hyper-parameter-tuning-job",
+            "--hyper-parameter-tuning-job-name",
+            name,
+            "--sort-by",
+            "FinalObjectiveMetricValue",
+        ).stdout
+    )["TrainingJobSummaries"]
+    assert len(children) == 2
+    values = [c["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for c in children]
+    assert values == sorted(values)
+    assert described["BestTrainingJob"]["TrainingJobName"] == children[0]["TrainingJobName"]
+
+
 def emulator_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN / "sagemaker-emulator"), *args],

@@ -174,7 +174,8 @@ class TuningService:
         """Forget a finished tuning job; its training jobs, artifacts and logs stay."""
         name = request["HyperParameterTuningJobName"]
         if self.engine.find(name) is None:
-            raise ResourceNotFound(f"Amazon SageMaker can't find a tuning job with name {name}")
+            # The model declares no error for this operation: the service's generic one.
+            raise ValidationException(f"Amazon SageMaker can't find a tuning job with name {name}")
         record = self.engine.delete(name)
         self._tags.forget(record.arn)
         return {}
