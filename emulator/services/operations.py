@@ -1,7 +1,9 @@
 """The SageMaker operations this emulator answers, each declared once, and the one way to call them.
 
-`OPERATIONS` maps the model's operation name to the handler that implements it (a method of the
-region's SageMakerService, so the type checker checks every handler's signature). `Dispatcher.call`
+`OPERATIONS` maps the model's operation name to the handler that implements it: a method of the
+region's SageMakerService (so the type checker checks every handler's signature), or, for the job
+kinds of `job_kinds.py`, the method of the region's service of that kind that
+`JobService.operations` names. `Dispatcher.call`
 is the one path into the control plane: validate against the botocore model, parse wire values,
 pick the region's service from the request context, run the handler, serialize by the output
 shape. The HTTP layer calls it; so do internal callers (a tuning job creating its children), so
@@ -18,32 +20,34 @@ from emulator.aws.errors import NotImplementedOperation, UnknownOperationExcepti
 from emulator.aws.specs import operation_names
 from emulator.aws.validate import validate_input
 from emulator.aws.wire import parse_input, serialize_output
+from emulator.services.job_kinds import JOB_KINDS
+from emulator.services.jobs.service import OperationHandler
 from emulator.services.sagemaker import SageMakerService
 
 Handler = Callable[[SageMakerService, dict[str, Any]], dict[str, Any]]
 
+
+def _job_handler(store_kind: str, method: OperationHandler) -> Handler:
+    def handler(service: SageMakerService, request: dict[str, Any]) -> dict[str, Any]:
+        return method(service.jobs[store_kind], request)
+
+    return handler
+
+
+def job_operations() -> dict[str, Handler]:
+    """Each job kind's operations (`JobService.operations`), answered by the region's service of
+    that kind."""
+    return {
+        operation: _job_handler(kind.kind.store_kind, method)
+        for kind in JOB_KINDS
+        for operation, method in kind.operations().items()
+    }
+
+
 S = SageMakerService
 OPERATIONS: Mapping[str, Handler] = {
-    # training
-    "CreateTrainingJob": S.create_training_job,
-    "DescribeTrainingJob": S.describe_training_job,
-    "ListTrainingJobs": S.list_training_jobs,
-    "StopTrainingJob": S.stop_training_job,
-    "DeleteTrainingJob": S.delete_training_job,
-    # hyperparameter tuning
-    "CreateHyperParameterTuningJob": S.create_hyper_parameter_tuning_job,
-    "DescribeHyperParameterTuningJob": S.describe_hyper_parameter_tuning_job,
-    "ListHyperParameterTuningJobs": S.list_hyper_parameter_tuning_jobs,
-    "StopHyperParameterTuningJob": S.stop_hyper_parameter_tuning_job,
-    "DeleteHyperParameterTuningJob": S.delete_hyper_parameter_tuning_job,
-    "ListTrainingJobsForHyperParameterTuningJob": (
-        S.list_training_jobs_for_hyper_parameter_tuning_job
-    ),
-    # batch transform
-    "CreateTransformJob": S.create_transform_job,
-    "DescribeTransformJob": S.describe_transform_job,
-    "ListTransformJobs": S.list_transform_jobs,
-    "StopTransformJob": S.stop_transform_job,
+    # the job kinds' operations (Create/Describe/List/Stop[/Delete]...)
+    **job_operations(),
     # models, endpoint configs, endpoints
     "CreateModel": S.create_model,
     "DescribeModel": S.describe_model,

@@ -2,8 +2,9 @@
 
 Methods are named `xform_name(Operation)`, take the validated request dict (AWS PascalCase keys)
 and return the response dict with aware UTC datetimes; the HTTP layer validates and serializes.
-The work lives in training.py, hosting.py, transform.py, invocation.py and tags.py; this class wires them to one
-record store under the data dir.
+The work lives in the job kinds (`job_kinds.py`: training, transform, tuning), hosting,
+invocation and tags; this class wires them to one record store under the data dir. The job kinds'
+operations are not methods here: the operation registry reaches them through `jobs`.
 """
 
 from __future__ import annotations
@@ -18,15 +19,12 @@ from emulator.services.async_inference import AsyncInferenceService
 from emulator.services.context import ServiceContext
 from emulator.services.hosting import HostingService
 from emulator.services.invocation import InvocationRouter, InvokeResult
-from emulator.services.jobs import JobEvents
+from emulator.services.job_kinds import JOB_KINDS
+from emulator.services.jobs import JobEvents, JobService
 from emulator.services.monitoring import MonitoringService
 from emulator.services.ports import LogWriter, Notifier, ObjectStore, ServiceSettings
 from emulator.services.tags import TagService
-from emulator.services.training import TrainingService
-from emulator.services.transform import TransformService
-from emulator.services.tuning import TuningService
-from emulator.services.tuning.run import ChildPort
-from emulator.state.records import NotebookInstanceStatus, now
+from emulator.state.records import ModelRecord, NotebookInstanceStatus, now
 from emulator.state.store import RecordStore
 
 log = logging.getLogger(__name__)
@@ -73,9 +71,7 @@ class SageMakerService:
             events=self.events,
         )
         """What this region's services are built from."""
-        self._training = TrainingService(self.context)
         self._hosting = HostingService(self.context, self._router)
-        self._transform = TransformService(self.context, self._hosting.model)
         self._async = AsyncInferenceService(
             settings.region,
             s3,
@@ -88,16 +84,11 @@ class SageMakerService:
         self._monitoring = MonitoringService(settings.region)
         self._started = False
         self.call_operation: Callable[[str, dict[str, Any]], dict[str, Any]] = _unbound
-        # Children are created as a client creates training jobs (late-bound: see
-        # bind_operations); the tuning job's ARN is the one field it sets on them directly.
-        self._tuning = TuningService(
-            self.context,
-            ChildPort(
-                call=lambda op, params: self.call_operation(op, params),
-                mark=self._training.mark_tuning_child,
-                events=self.events,
-            ),
-        )
+        self.jobs: dict[str, JobService[Any, Any]] = {}
+        """This region's service of each job kind, by store kind (`training-job`)."""
+        for kind_service in JOB_KINDS:
+            built = kind_service(self.context, self)
+            self.jobs[built.kind.store_kind] = built
 
     def bind_operations(self, call: Callable[[str, dict[str, Any]], dict[str, Any]]) -> None:
         """How this region's services call an operation as a client would (validated, wire-form
@@ -109,10 +100,9 @@ class SageMakerService:
         if self._started:
             return
         self._started = True
-        self._training.start()
-        self._tuning.start()
+        for jobs in self.jobs.values():
+            jobs.start()
         self._hosting.start()
-        self._transform.start()
         self._async.start()
         log.info(
             "SageMaker control plane of %s started with the %s runtime",
@@ -125,76 +115,29 @@ class SageMakerService:
 
         The runtime itself is closed by its owner, the composition root.
         """
-        # Tuning jobs first: a shutdown ends them without stopping their children one by one;
-        # the training engine then ends the children as it ends every running job.
-        self._tuning.close()
+        # Kinds built on others first (tuning jobs: a shutdown ends them without stopping their
+        # children one by one; the training engine then ends the children as it ends every
+        # running job).
         self._async.close()
-        self._training.close()
-        self._transform.close()
+        for jobs in reversed(self.jobs.values()):
+            jobs.close()
         self._hosting.close()
         self._async.join_workers()
         self._store.close()
 
     def _resource_exists(self, arn: str) -> bool:
-        return (
-            self._training.exists(arn)
-            or self._hosting.exists(arn)
-            or self._transform.exists(arn)
-            or self._tuning.exists(arn)
-        )
+        return self._hosting.exists(arn) or any(jobs.exists(arn) for jobs in self.jobs.values())
 
-    # --- training -------------------------------------------------------------------------------
+    # --- what job kinds may need from the rest of the region (jobs.Peers) -----------------------
 
-    def create_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self._training.create_training_job(request)
+    def model(self, name: str) -> ModelRecord:
+        return self._hosting.model(name)
 
-    def describe_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self._training.describe_training_job(request)
+    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        return self.call_operation(operation, params)
 
-    def list_training_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self._training.list_training_jobs(request)
-
-    def stop_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self._training.stop_training_job(request)
-
-    def delete_training_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self._training.delete_training_job(request)
-
-    # --- hyperparameter tuning --------------------------------------------------------------------
-
-    def create_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self._tuning.create_hyper_parameter_tuning_job(request)
-
-    def describe_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self._tuning.describe_hyper_parameter_tuning_job(request)
-
-    def list_hyper_parameter_tuning_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self._tuning.list_hyper_parameter_tuning_jobs(request)
-
-    def stop_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self._tuning.stop_hyper_parameter_tuning_job(request)
-
-    def delete_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self._tuning.delete_hyper_parameter_tuning_job(request)
-
-    def list_training_jobs_for_hyper_parameter_tuning_job(
-        self, request: dict[str, Any]
-    ) -> dict[str, Any]:
-        return self._tuning.list_training_jobs_for_hyper_parameter_tuning_job(request)
-
-    # --- batch transform ------------------------------------------------------------------------
-
-    def create_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self._transform.create_transform_job(request)
-
-    def describe_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self._transform.describe_transform_job(request)
-
-    def list_transform_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self._transform.list_transform_jobs(request)
-
-    def stop_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self._transform.stop_transform_job(request)
+    def job_service(self, store_kind: str) -> JobService[Any, Any]:
+        return self.jobs[store_kind]
 
     # --- models, endpoint configs, endpoints ----------------------------------------------------
 

@@ -71,7 +71,7 @@ def test_running_jobs_fail_and_stopping_jobs_stop(tmp_path: Path, log_store: Log
     service.start()
 
     def described(name: str) -> dict[str, object]:
-        return service.describe_training_job({"TrainingJobName": name})
+        return service.describe({"TrainingJobName": name})
 
     failed = described("training")
     assert failed["TrainingJobStatus"] == "Failed"
@@ -122,7 +122,7 @@ def test_running_transform_jobs_fail_and_stopping_ones_stop(
     service.start()
 
     def described(name: str) -> dict[str, object]:
-        return service.describe_transform_job({"TransformJobName": name})
+        return service.describe({"TransformJobName": name})
 
     failed = described("running")
     assert failed["TransformJobStatus"] == "Failed"

@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
 from emulator.aws import arns
-from emulator.aws.errors import AwsError, ResourceInUse, ValidationException
+from emulator.aws.errors import ResourceInUse, ValidationException
 from emulator.services.jobs.events import JobEvent, JobEvents
-from emulator.state.lifecycle import InvalidTransition
+from emulator.services.jobs.kind import JobKind
 from emulator.state.records import now
 from emulator.state.store import RecordStore
 
@@ -62,37 +62,6 @@ class Outcome(Generic[S]):
     reason: str | None = None
     detail: str | None = None
     """Kind-specific (training: "MaxRuntimeExceeded" for a Stopped run the platform stopped)."""
-
-
-@dataclass(frozen=True)
-class JobKind(Generic[S]):
-    """What one kind of job is: its store name, statuses, lifecycle and messages."""
-
-    store_kind: str
-    """Records are stored under this kind (`training-job`)."""
-    noun: str
-    """In messages: "training job"."""
-    statuses: type[S]
-    transitions: Mapping[S, frozenset[S]]
-    in_progress: S
-    stopping: S
-    stopped: S
-    failed: S
-    completed: S
-    restart_reason: str
-    """FailureReason of a job that was running when the emulator stopped (found at start)."""
-    shutdown_reason: str
-    """FailureReason of a job cut short by the emulator's shutdown."""
-    not_found: Callable[[str], AwsError]
-    """The error Describe answers for a missing job (the real wording differs per kind)."""
-
-    @property
-    def terminal(self) -> frozenset[S]:
-        return frozenset({self.completed, self.failed, self.stopped})
-
-    def check(self, current: S, new: S) -> None:
-        if current != new and new not in self.transitions[current]:
-            raise InvalidTransition(f"{self.noun} cannot go from {current} to {new}")
 
 
 class Job(Generic[R]):

@@ -18,32 +18,24 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from emulator.aws.errors import ValidationException
+from emulator.aws.errors import ResourceNotFound, ValidationException
 from emulator.runtime.base import ClusterHandle, ClusterSpec, ContainerSpec, ImageNotFound
 from emulator.runtime.instance_types import container_limits
 from emulator.runtime.optml import OptMlTree
 from emulator.services.context import ServiceContext
-from emulator.services.jobs import Job, JobEngine, JobKind, Outcome
+from emulator.services.jobs import Job, JobEngine, JobKind, Outcome, declare
 from emulator.services.metrics import MetricCollector
 from emulator.services.staging import StagingError, VolumeBudget, parse_s3_uri, stage_channel
 from emulator.services.training.spec import TrainingJobSpec
 from emulator.state import lifecycle
 from emulator.state.records import SecondaryStatus, TrainingJobRecord, TrainingJobStatus, now
 
-STORE_KIND = "training-job"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 STOP_GRACE_SECONDS = 120.0
 """Real SageMaker stops a job with `docker stop -t 120`."""
 _POLL_SECONDS = 0.05
 _LOG_TAIL_LINES = 20
 
-SHUTDOWN_REASON = (
-    "InternalServerError: The emulator was shut down while this training job was running."
-)
-RESTART_REASON = (
-    "InternalServerError: The emulator stopped while this training job was running; the job was "
-    "marked Failed when the emulator started again."
-)
 
 # Status messages the real service shows in real job logs (docs/sagemaker-facts.md#job-status-and-logs).
 MSG_STARTING = "Starting the training job"
@@ -65,20 +57,18 @@ MAX_RUNTIME = "MaxRuntimeExceeded"
 MaxRuntimeExceeded)."""
 
 _TJ = TrainingJobStatus
-KIND: JobKind[TrainingJobStatus] = JobKind(
-    store_kind=STORE_KIND,
-    noun="training job",
-    statuses=TrainingJobStatus,
-    transitions=lifecycle.TRAINING_TRANSITIONS,
-    in_progress=_TJ.IN_PROGRESS,
-    stopping=_TJ.STOPPING,
-    stopped=_TJ.STOPPED,
-    failed=_TJ.FAILED,
-    completed=_TJ.COMPLETED,
-    restart_reason=RESTART_REASON,
-    shutdown_reason=SHUTDOWN_REASON,
+KIND: JobKind[TrainingJobStatus] = declare(
+    "TrainingJob",
+    "training job",
+    TrainingJobStatus,
+    lifecycle.TRAINING_TRANSITIONS,
     not_found=lambda name: ValidationException("Requested resource not found."),
+    stop_not_found=lambda name: ResourceNotFound("Requested resource not found."),
+    delete_not_found=lambda name: ResourceNotFound("Requested resource not found."),
 )
+STORE_KIND = KIND.store_kind
+SHUTDOWN_REASON = KIND.shutdown_reason
+RESTART_REASON = KIND.restart_reason
 
 _END_SECONDARY = {
     _TJ.COMPLETED: (SecondaryStatus.COMPLETED, MSG_COMPLETED),

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import cast
 
-from emulator.aws.errors import ValidationException
+from emulator.aws.errors import ResourceNotFound, ValidationException
 from emulator.runtime.base import ContainerSpec, ImageNotFound, ServingHandle
 from emulator.runtime.images import algorithm_for_image
 from emulator.runtime.instance_types import container_limits
@@ -33,7 +33,7 @@ from emulator.services.batch_records import (
     pack_requests,
 )
 from emulator.services.context import ServiceContext
-from emulator.services.jobs import Job, JobKind, JobStopped, Outcome
+from emulator.services.jobs import Job, JobKind, JobStopped, Outcome, declare
 from emulator.services.staging import (
     S3Object,
     StagingError,
@@ -51,40 +51,28 @@ from emulator.workloads.container_client import (
 )
 from emulator.workloads.container_client import execution_parameters as _execution_parameters
 
-STORE_KIND = "transform-job"
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 STOP_GRACE_SECONDS = 30.0
 """SIGTERM, then SIGKILL 30 s later (docs/sagemaker-facts.md#inference-container)."""
 _LOG_TAIL_LINES = 15
-
-SHUTDOWN_REASON = (
-    "InternalServerError: The emulator was shut down while this transform job was running."
-)
-RESTART_REASON = (
-    "InternalServerError: The emulator stopped while this transform job was running; the job "
-    "was marked Failed when the emulator started again."
-)
 
 
 class TransformFailed(Exception):
     """The job cannot go on; the message is its FailureReason."""
 
 
-_TF = TransformJobStatus
-KIND: JobKind[TransformJobStatus] = JobKind(
-    store_kind=STORE_KIND,
-    noun="transform job",
-    statuses=TransformJobStatus,
-    transitions=lifecycle.TRANSFORM_TRANSITIONS,
-    in_progress=_TF.IN_PROGRESS,
-    stopping=_TF.STOPPING,
-    stopped=_TF.STOPPED,
-    failed=_TF.FAILED,
-    completed=_TF.COMPLETED,
-    restart_reason=RESTART_REASON,
-    shutdown_reason=SHUTDOWN_REASON,
+KIND: JobKind[TransformJobStatus] = declare(
+    "TransformJob",
+    "transform job",
+    TransformJobStatus,
+    lifecycle.TRANSFORM_TRANSITIONS,
     not_found=lambda name: ValidationException(f"Could not find requested job with name {name}"),
+    stop_not_found=lambda name: ResourceNotFound(f"Could not find requested job with name {name}"),
+    stop_while_stopping_is_accepted=True,
 )
+STORE_KIND = KIND.store_kind
+SHUTDOWN_REASON = KIND.shutdown_reason
+RESTART_REASON = KIND.restart_reason
 
 
 def end(job: TransformJobRecord, outcome: Outcome[TransformJobStatus], at: datetime) -> None:

@@ -19,17 +19,36 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from emulator.aws.errors import AwsError
+from emulator.aws.errors import AwsError, ResourceNotFound, ValidationException
 from emulator.aws.wire import from_wire_timestamp
-from emulator.services.jobs import Job, JobEvent, JobEvents, JobStopped, Outcome
+from emulator.services import training
+from emulator.services.jobs import Job, JobEvent, JobEvents, JobKind, JobStopped, Outcome, declare
 from emulator.services.tuning.spec import OBJECTIVE_KEY, TuningSpec
 from emulator.services.tuning.strategies import Strategy, Suggestion
+from emulator.state import lifecycle
 from emulator.state.records import HyperParameterTuningJobStatus, TrainingJobStatus, now
 from emulator.state.tuning_records import HyperParameterTuningJobRecord, TuningChild
 
 _HP = HyperParameterTuningJobStatus
+
+
+def _no_tuning_job(name: str) -> str:
+    return f"Amazon SageMaker can't find a tuning job with name {name}"
+
+
+KIND: JobKind[HyperParameterTuningJobStatus] = declare(
+    "HyperParameterTuningJob",
+    "hyperparameter tuning job",
+    HyperParameterTuningJobStatus,
+    lifecycle.TUNING_TRANSITIONS,
+    not_found=lambda name: ResourceNotFound(_no_tuning_job(name)),
+    stop_not_found=lambda name: ResourceNotFound(_no_tuning_job(name)),
+    # The model declares no error for DeleteHyperParameterTuningJob: the service's generic one.
+    delete_not_found=lambda name: ValidationException(_no_tuning_job(name)),
+)
 _WAIT_SECONDS = 0.5
 _POLL_SECONDS = 2.0
 """How often running children are looked at directly, in case an event was missed."""
@@ -46,6 +65,24 @@ class ChildPort:
     call: Callable[[str, dict[str, Any]], dict[str, Any]]
     mark: Callable[[str, str], None]
     events: JobEvents
+
+
+def end(record: HyperParameterTuningJobRecord, outcome: Outcome[Any], at: datetime) -> None:
+    record.end_time = at
+    # Only a shutdown ends a tuning job before its children: they are cut short by it too.
+    _fail_running_children(record, training.SHUTDOWN_REASON)
+
+
+def interrupted(record: HyperParameterTuningJobRecord, outcome: Outcome[Any], at: datetime) -> None:
+    record.end_time = at
+    _fail_running_children(record, training.RESTART_REASON)
+
+
+def _fail_running_children(record: HyperParameterTuningJobRecord, reason: str) -> None:
+    for child in record.children:
+        if child.status in (TrainingJobStatus.IN_PROGRESS, TrainingJobStatus.STOPPING):
+            child.status = TrainingJobStatus.FAILED
+            child.failure_reason = reason
 
 
 def convergence_window(max_jobs: int) -> int:

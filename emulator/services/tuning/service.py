@@ -1,5 +1,5 @@
-"""Hyperparameter tuning jobs: Create/Describe/List/Stop/Delete HyperParameterTuningJob and
-ListTrainingJobsForHyperParameterTuningJob.
+"""Hyperparameter tuning jobs: CreateHyperParameterTuningJob and
+ListTrainingJobsForHyperParameterTuningJob (Describe, List, Stop and Delete are the job service's).
 
 A tuning job is a job kind on the job engine (stored, persisted, stopped, failed over at restart
 like every job); its run (`run.py`) launches real training jobs. A tuning job that was running
@@ -11,87 +11,60 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from emulator.aws import arns
-from emulator.aws.errors import ResourceNotFound, ValidationException
 from emulator.services import training
 from emulator.services.context import ServiceContext
-from emulator.services.jobs import Job, JobEngine, JobKind, Outcome
+from emulator.services.jobs import Job, JobService, Outcome, Peers
+from emulator.services.jobs.service import OperationHandler
 from emulator.services.listing import list_response
-from emulator.services.tuning.run import ChildPort, TuningRun
+from emulator.services.tuning.run import KIND, ChildPort, TuningRun
+from emulator.services.tuning.run import end as _end
+from emulator.services.tuning.run import interrupted as _interrupted
 from emulator.services.tuning.spec import parse
 from emulator.services.tuning.strategies import Observation, make_strategy
-from emulator.state import lifecycle
-from emulator.state.records import HyperParameterTuningJobStatus, TrainingJobStatus, now
+from emulator.state.records import HyperParameterTuningJobStatus, now
 from emulator.state.tuning_records import HyperParameterTuningJobRecord, TuningChild
 
-STORE_KIND = "hyper-parameter-tuning-job"
 
-_HP = HyperParameterTuningJobStatus
-KIND: JobKind[HyperParameterTuningJobStatus] = JobKind(
-    store_kind=STORE_KIND,
-    noun="hyperparameter tuning job",
-    statuses=HyperParameterTuningJobStatus,
-    transitions=lifecycle.TUNING_TRANSITIONS,
-    in_progress=_HP.IN_PROGRESS,
-    stopping=_HP.STOPPING,
-    stopped=_HP.STOPPED,
-    failed=_HP.FAILED,
-    completed=_HP.COMPLETED,
-    restart_reason=(
-        "InternalServerError: The emulator stopped while this hyperparameter tuning job was "
-        "running; the job was marked Failed when the emulator started again."
-    ),
-    shutdown_reason=(
-        "InternalServerError: The emulator was shut down while this hyperparameter tuning job "
-        "was running."
-    ),
-    not_found=lambda name: ResourceNotFound(
-        f"Amazon SageMaker can't find a tuning job with name {name}"
-    ),
-)
+class TuningService(JobService[HyperParameterTuningJobRecord, HyperParameterTuningJobStatus]):
+    kind = KIND
+    record_type = HyperParameterTuningJobRecord
 
+    def __init__(self, context: ServiceContext, peers: Peers) -> None:
+        super().__init__(context)
 
-def _end(record: HyperParameterTuningJobRecord, outcome: Outcome[Any], at: datetime) -> None:
-    record.end_time = at
-    # Only a shutdown ends a tuning job before its children: they are cut short by it too.
-    _fail_running_children(record, training.SHUTDOWN_REASON)
+        def mark(name: str, tuning_job_arn: str) -> None:
+            trainer = peers.job_service(training.STORE_KIND)
+            assert isinstance(trainer, training.TrainingService)
+            trainer.mark_tuning_child(name, tuning_job_arn)
 
+        # Children are created as a client creates training jobs; the tuning job's ARN is the one
+        # field it sets on them directly.
+        self._port = ChildPort(call=peers.call, mark=mark, events=context.events)
 
-def _interrupted(
-    record: HyperParameterTuningJobRecord, outcome: Outcome[Any], at: datetime
-) -> None:
-    record.end_time = at
-    _fail_running_children(record, training.RESTART_REASON)
+    def end(
+        self,
+        record: HyperParameterTuningJobRecord,
+        outcome: Outcome[HyperParameterTuningJobStatus],
+        at: datetime,
+    ) -> None:
+        _end(record, outcome, at)
 
+    def interrupted(
+        self,
+        record: HyperParameterTuningJobRecord,
+        outcome: Outcome[HyperParameterTuningJobStatus],
+        at: datetime,
+    ) -> None:
+        _interrupted(record, outcome, at)
 
-def _fail_running_children(record: HyperParameterTuningJobRecord, reason: str) -> None:
-    for child in record.children:
-        if child.status in (TrainingJobStatus.IN_PROGRESS, TrainingJobStatus.STOPPING):
-            child.status = TrainingJobStatus.FAILED
-            child.failure_reason = reason
+    @classmethod
+    def operations(cls) -> dict[str, OperationHandler]:
+        return {
+            **super().operations(),
+            "ListTrainingJobsForHyperParameterTuningJob": cls.list_training_jobs,
+        }
 
-
-class TuningService:
-    def __init__(self, context: ServiceContext, port: ChildPort) -> None:
-        self._region = context.region
-        self._tags = context.tags
-        self._port = port
-        self.engine: JobEngine[HyperParameterTuningJobRecord, HyperParameterTuningJobStatus] = (
-            JobEngine(KIND, context.store, HyperParameterTuningJobRecord, context.events, _end)
-        )
-
-    def start(self) -> None:
-        self.engine.recover(_interrupted)
-
-    def close(self) -> None:
-        self.engine.close()
-
-    def exists(self, arn: str) -> bool:
-        return self.engine.exists(arn)
-
-    # --- operations -----------------------------------------------------------------------------
-
-    def create_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
+    def create(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request["HyperParameterTuningJobName"]
         parsed = parse(request, self.engine.find, lambda r: r.status in self.engine.kind.terminal)
         spec = parsed.spec
@@ -104,10 +77,9 @@ class TuningService:
         ]
         strategy = make_strategy(spec, history)
         at = now()
-        arn = arns.arn(self._region, "hyper-parameter-tuning-job", name)
         record = HyperParameterTuningJobRecord(
             name=name,
-            arn=arn,
+            arn=self.arn(name),
             request=parsed.echo,
             creation_time=at,
             last_modified_time=at,
@@ -118,54 +90,10 @@ class TuningService:
         def work(job: Job[HyperParameterTuningJobRecord]) -> Outcome[HyperParameterTuningJobStatus]:
             return TuningRun(job, spec, strategy, self._port)()
 
-        self.engine.submit(
-            record,
-            work,
-            before_store=lambda: self._tags.set_initial(arn, request.get("Tags", [])),
-        )
-        return {"HyperParameterTuningJobArn": arn}
+        return self.submit(record, work, request)
 
-    def describe_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self.engine.view(
-            request["HyperParameterTuningJobName"], HyperParameterTuningJobRecord.describe
-        )
-
-    def list_hyper_parameter_tuning_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
-        return list_response(
-            self.engine.views(HyperParameterTuningJobRecord.summary),
-            request,
-            name_key="HyperParameterTuningJobName",
-            status_key="HyperParameterTuningJobStatus",
-            operation="ListHyperParameterTuningJobs",
-        )
-
-    def stop_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        name = request["HyperParameterTuningJobName"]
-        with self.engine.lock:
-            record = self.engine.find(name)
-            if record is None:
-                raise ResourceNotFound(f"Amazon SageMaker can't find a tuning job with name {name}")
-            if record.status != _HP.IN_PROGRESS:
-                raise ValidationException(
-                    "The request was rejected because the hyperparameter tuning job is in "
-                    f"status {record.status}."
-                )
-            self.engine.request_stop(name)
-        return {}
-
-    def delete_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Forget a finished tuning job; its training jobs, artifacts and logs stay."""
-        name = request["HyperParameterTuningJobName"]
-        if self.engine.find(name) is None:
-            # The model declares no error for this operation: the service's generic one.
-            raise ValidationException(f"Amazon SageMaker can't find a tuning job with name {name}")
-        record = self.engine.delete(name)
-        self._tags.forget(record.arn)
-        return {}
-
-    def list_training_jobs_for_hyper_parameter_tuning_job(
-        self, request: dict[str, Any]
-    ) -> dict[str, Any]:
+    def list_training_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
+        """ListTrainingJobsForHyperParameterTuningJob."""
         name = request["HyperParameterTuningJobName"]
 
         def summaries(record: HyperParameterTuningJobRecord) -> list[dict[str, Any]]:
