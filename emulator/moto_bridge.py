@@ -24,7 +24,7 @@ from xml.sax.saxutils import escape
 import anyio.to_thread
 from starlette.types import Receive, Scope, Send
 
-from emulator.edge import SERVICE_SCOPE_KEY
+from emulator.routing import SERVICE_SCOPE_KEY
 from emulator.storage import moto_internals
 from emulator.storage.logs import LogStore
 from emulator.storage.s3 import S3Store

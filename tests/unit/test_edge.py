@@ -10,7 +10,7 @@ from botocore.auth import S3SigV4QueryAuth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from emulator.edge import Route, classify, is_invocation_path, signing_service
+from emulator.routing import Route, classify, is_invocation_path, signing_service
 
 CREDENTIALS = Credentials("AKIDEXAMPLE", "secret")
 BASE = "http://127.0.0.1:8642"

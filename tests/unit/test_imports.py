@@ -123,6 +123,8 @@ def test_lower_layers_do_not_reach_up(layer: str) -> None:
         "emulator.api",
         "emulator.app",
         "emulator.edge",
+        "emulator.edge_messages",
+        "emulator.routing",
         "emulator.cli",
         "emulator.moto_bridge",
     ):
