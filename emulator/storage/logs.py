@@ -7,7 +7,8 @@ moto bridge calls `sync_group` after every mutating Logs request, before the res
 what was acknowledged survives a restart (even `kill -9`), and a write the disk refuses is undone
 in moto too and raises `DiskFull`.
 
-Layout under the store's root (one folder per region, one per group, files per stream)::
+Layout under the store's root (one folder per region, one per group, files per stream; reading and
+writing them is `log_files.py`'s job)::
 
     <region>/<h(group)>/group.json          {"name", "created", "retention", "kms"}
     <region>/<h(group)>/<h(stream)>.json    {"name", "created"}
@@ -24,21 +25,26 @@ start.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
-import os
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from emulator.storage import moto_internals as moto
-from emulator.storage.moto_internals import Event
+from emulator.storage.log_files import (
+    append_events,
+    atomic_write,
+    convert_journal,
+    digest,
+    from_iso,
+    iso,
+    read_events,
+    rewrite_events,
+)
 from emulator.storage.space import DiskFull, is_disk_full
 
 log = logging.getLogger(__name__)
@@ -218,35 +224,35 @@ class LogStore:
         settings = moto.group_settings(fake)
         meta = {
             "name": group,
-            "created": _iso(settings.created),
+            "created": iso(settings.created),
             "retention": settings.retention_days,
             "kms": settings.kms_key_id,
         }
         if state is None:
-            directory = self.root / region / _digest(group)
+            directory = self.root / region / digest(group)
             directory.mkdir(parents=True, exist_ok=True)
-            _atomic_write(directory / "group.json", meta)
+            atomic_write(directory / "group.json", meta)
             state = self._groups[(region, group)] = _GroupState(directory, meta)
         elif state.meta != meta:
-            _atomic_write(state.directory / "group.json", meta)
+            atomic_write(state.directory / "group.json", meta)
             state.meta = meta
         streams = moto.log_streams(fake)
         for name, stream in streams.items():
             if name not in state.streams:
-                _atomic_write(
-                    state.directory / f"{_digest(name)}.json",
-                    {"name": name, "created": _iso(moto.stream_created(stream))},
+                atomic_write(
+                    state.directory / f"{digest(name)}.json",
+                    {"name": name, "created": iso(moto.stream_created(stream))},
                 )
                 state.streams[name] = 0
             written = state.streams[name]
             count = moto.event_count(stream)
             if written is not None and count > written:
                 events = moto.stream_events(stream, written)
-                _append_events(state.directory / f"{_digest(name)}.jsonl", events)
+                append_events(state.directory / f"{digest(name)}.jsonl", events)
                 state.streams[name] = count
         for name in [name for name in state.streams if name not in streams]:
             for suffix in (".json", ".jsonl"):
-                (state.directory / f"{_digest(name)}{suffix}").unlink(missing_ok=True)
+                (state.directory / f"{digest(name)}{suffix}").unlink(missing_ok=True)
             del state.streams[name]
 
     def _restore(self, region: str, group: str) -> None:
@@ -272,7 +278,7 @@ class LogStore:
         fake = moto.log_group(region, name)
         if fake is None:
             fake = moto.create_log_group(region, name)
-        created = _from_iso(meta["created"]) if meta.get("created") else None
+        created = from_iso(meta["created"]) if meta.get("created") else None
         moto.restore_group_settings(fake, created, meta.get("retention"), meta.get("kms"))
         state = self._groups[(region, name)] = _GroupState(directory, meta)
         for path in directory.glob("*.json"):
@@ -283,7 +289,7 @@ class LogStore:
                 stream_name = stream_meta["name"]
             except (OSError, ValueError, KeyError, TypeError):
                 continue
-            created = _from_iso(stream_meta["created"]) if stream_meta.get("created") else None
+            created = from_iso(stream_meta["created"]) if stream_meta.get("created") else None
             moto.restore_log_stream(fake, stream_name, created)
             state.streams[stream_name] = None
 
@@ -299,58 +305,20 @@ class LogStore:
         for name in names:
             if state.streams.get(name, 0) is not None or name not in streams:
                 continue
-            path = state.directory / f"{_digest(name)}.jsonl"
-            events, dropped = _read_events(path, oldest)
+            path = state.directory / f"{digest(name)}.jsonl"
+            events, dropped = read_events(path, oldest)
             if dropped:
                 # Retention: the expired events leave the disk too (and the file stays bounded).
-                _rewrite_events(path, events)
+                rewrite_events(path, events)
             moto.prepend_events(streams[name], events)
             state.streams[name] = len(events)
 
     def _migrate_journal(self, path: Path, region: str) -> None:
-        """Convert the append-only journal of earlier versions into per-stream files, once.
-
-        Written straight to the files (not through moto), then loaded like any other start.
-        """
-        if not path.exists():
-            return
-        count = 0
-        now_ms = int(time.time() * 1000)
-        created = _iso(datetime.now(UTC))
-        outputs: dict[tuple[str, str], Any] = {}
-        try:
-            with path.open("r", encoding="utf-8") as journal:
-                for line in journal:
-                    try:
-                        record = json.loads(line)
-                        group, stream = record["group"], record["stream"]
-                    except (ValueError, KeyError, TypeError):
-                        continue
-                    out = outputs.get((group, stream))
-                    if out is None:
-                        directory = self.root / region / _digest(group)
-                        if not directory.is_dir():
-                            directory.mkdir(parents=True)
-                            _atomic_write(
-                                directory / "group.json",
-                                {"name": group, "created": created, "retention": None, "kms": None},
-                            )
-                        meta = {"name": stream, "created": created}
-                        _atomic_write(directory / f"{_digest(stream)}.json", meta)
-                        out = (directory / f"{_digest(stream)}.jsonl").open("a", encoding="utf-8")
-                        outputs[(group, stream)] = out
-                    for stamp, lines in record.get("events", []):
-                        for message in lines:
-                            out.write(json.dumps([stamp, now_ms, message]) + "\n")
-                        count += len(lines)
-        finally:
-            for out in outputs.values():
-                out.close()
-        path.unlink()
-        for group, _stream in outputs:
+        """Convert the append-only journal of earlier versions into per-stream files, once, then
+        load its groups like any other start."""
+        for group in convert_journal(path, self.root / region):
             if (region, group) not in self._groups:
-                self._load_group(region, self.root / region / _digest(group))
-        log.info("logs: converted the old journal (%d event(s)) to per-stream files", count)
+                self._load_group(region, self.root / region / digest(group))
 
 
 class RegionalLogs:
@@ -370,87 +338,3 @@ class RegionalLogs:
 
     def close(self) -> None:
         self._store.close()
-
-
-def _read_events(path: Path, oldest: int | None) -> tuple[list[Event], bool]:
-    events: list[Event] = []
-    dropped = False
-    try:
-        handle = path.open("r", encoding="utf-8")
-    except FileNotFoundError:
-        return events, False
-    with handle:
-        for line in handle:
-            try:
-                stamp, ingestion, message = json.loads(line)
-            except (ValueError, TypeError):
-                dropped = True  # a line cut short by a crash: rewrite the file without it
-                continue
-            if oldest is not None and stamp < oldest:
-                dropped = True
-                continue
-            events.append(Event(stamp, ingestion, message))
-    return events, dropped
-
-
-def _event_lines(events: Iterable[Event]) -> str:
-    return "".join(
-        json.dumps([e.timestamp, e.ingestion_time, e.message], separators=(",", ":")) + "\n"
-        for e in events
-    )
-
-
-def _append_events(path: Path, events: Iterable[Event]) -> None:
-    data = _event_lines(events).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        start = os.fstat(fd).st_size
-        if start > 0:
-            with path.open("rb") as check:
-                check.seek(start - 1)
-                if check.read(1) != b"\n":
-                    data = b"\n" + data  # a line cut short by a crash: keep the next one whole
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        except BaseException:
-            # Refused (disk full): leave the file as it was, so the stream on disk stays whole.
-            os.ftruncate(fd, start)
-            raise
-    finally:
-        os.close(fd)
-
-
-def _rewrite_events(path: Path, events: list[Event]) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_text(_event_lines(events), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)  # no space to compact now: the next load tries again
-
-
-def _atomic_write(path: Path, value: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_bytes(json.dumps(value).encode())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _digest(name: str) -> str:
-    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
-def _iso(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
-
-
-def _from_iso(value: str) -> datetime:
-    # moto keeps naive UTC datetimes.
-    return datetime.fromisoformat(value).astimezone(UTC).replace(tzinfo=None)
