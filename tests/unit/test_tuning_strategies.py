@@ -7,7 +7,8 @@ import math
 from datetime import UTC, datetime
 from pathlib import Path
 
-from emulator.services.tuning.spec import Definition, Objective, Range, TuningSpec
+from emulator.services.tuning.hyperparameters import Range
+from emulator.services.tuning.spec import Definition, Objective, TuningSpec
 from emulator.services.tuning.strategies import Observation, make_strategy
 from emulator.state.records import TrainingJobStatus
 from emulator.state.store import RecordStore

@@ -26,7 +26,8 @@ from emulator.aws.errors import AwsError, ResourceNotFound, ValidationException
 from emulator.aws.wire import from_wire_timestamp
 from emulator.services import training
 from emulator.services.jobs import Job, JobEvent, JobEvents, JobKind, JobStopped, Outcome, declare
-from emulator.services.tuning.spec import OBJECTIVE_KEY, TuningSpec
+from emulator.services.tuning.hyperparameters import OBJECTIVE_KEY
+from emulator.services.tuning.spec import TuningSpec
 from emulator.services.tuning.strategies import Strategy, Suggestion
 from emulator.state import lifecycle
 from emulator.state.records import HyperParameterTuningJobStatus, TrainingJobStatus, now

@@ -18,10 +18,9 @@ from typing import Any
 from emulator.aws.errors import ResourceLimitExceeded, ValidationException
 from emulator.runtime.images import algorithm_for_image
 from emulator.services.metrics import BUILTIN_METRIC_DEFINITIONS
+from emulator.services.tuning.hyperparameters import OBJECTIVE_KEY, Range, parse_ranges
+from emulator.services.tuning.warm_start import check_parents
 from emulator.state.tuning_records import HyperParameterTuningJobRecord
-
-OBJECTIVE_KEY = "_tuning_objective_metric"
-"""The hyperparameter every child receives, naming the objective (the built-ins read it)."""
 
 MAX_TUNABLE = 30
 MAX_HYPERPARAMETERS = 100
@@ -30,7 +29,6 @@ MAX_PARALLEL_JOBS = 10
 MAX_TRAINING_JOBS = 750
 MAX_TRAINING_JOBS_RANDOM = 10_000
 MAX_HYPERBAND_RESOURCE = 20_000
-MAX_WARM_START_PARENTS = 5
 AUTOTUNE_MAX_JOBS = 10
 """The emulator's choice when Autotune is asked to pick the number of jobs."""
 EPOCH_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
@@ -42,19 +40,6 @@ TUNABLE_OBJECTIVES: dict[str, dict[str, str]] = {
     # PCA publishes no quality metric: nothing to tune for.
     "pca": {},
 }
-
-
-@dataclass(frozen=True)
-class Range:
-    """One tunable hyperparameter."""
-
-    name: str
-    kind: str
-    """Integer, Continuous or Categorical."""
-    low: float = 0.0
-    high: float = 0.0
-    scaling: str = "Auto"
-    values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -208,7 +193,7 @@ def parse(
             for p in warm["ParentHyperParameterTuningJobs"]
             if "HyperParameterTuningJobName" in p
         )
-        _check_parents(parents, warm_type, definitions[0], parent, terminal)
+        check_parents(parents, warm_type, definitions[0], parent, terminal)
 
     # What Describe shows of each definition.
     for definition, shown in zip(definitions, (single and [single]) or several, strict=True):
@@ -290,7 +275,7 @@ def _definition(
                 f"The objective metric {objective.metric} has no MetricDefinitions entry in "
                 f"{where}AlgorithmSpecification."
             )
-    ranges = _ranges(ranges_wire, autotune, where)
+    ranges = parse_ranges(ranges_wire, autotune, where)
     if not ranges:
         raise _fail(f"{where}: at least one hyperparameter range is required.")
     static = {k: v for k, v in item.get("StaticHyperParameters", {}).items() if k != OBJECTIVE_KEY}
@@ -344,65 +329,6 @@ def _resource_config(resources: Mapping[str, Any]) -> dict[str, Any]:
     if "VolumeKmsKeyId" in resources:
         out["VolumeKmsKeyId"] = resources["VolumeKmsKeyId"]
     return out
-
-
-def _number(where: str, value: str, integer: bool) -> float:
-    try:
-        return float(int(value)) if integer else float(value)
-    except ValueError:
-        kind = "an integer" if integer else "a number"
-        raise _fail(f"{where} '{value}' is not {kind}.") from None
-
-
-def _ranges(wire: Mapping[str, Any], autotune: bool, where: str) -> list[Range]:
-    ranges: list[Range] = []
-    for kind in ("Integer", "Continuous"):
-        for item in wire.get(f"{kind}ParameterRanges", []):
-            path = f"{where}{kind}ParameterRanges[{item['Name']}]"
-            low = _number(f"{path}.MinValue", item["MinValue"], kind == "Integer")
-            high = _number(f"{path}.MaxValue", item["MaxValue"], kind == "Integer")
-            scaling = item.get("ScalingType", "Auto")
-            if not (math.isfinite(low) and math.isfinite(high)) or low > high:
-                raise _fail(f"{path}: MinValue must be less than or equal to MaxValue.")
-            if scaling == "Logarithmic" and low <= 0:
-                raise _fail(
-                    f"{path}: the Logarithmic scaling type applies only to ranges whose values "
-                    "are all greater than 0."
-                )
-            if scaling == "ReverseLogarithmic" and (
-                kind == "Integer" or low < 0 or high >= 1 or low >= high
-            ):
-                raise _fail(
-                    f"{path}: the ReverseLogarithmic scaling type applies only to continuous "
-                    "ranges within 0 <= value < 1."
-                )
-            ranges.append(Range(item["Name"], kind, low, high, scaling))
-    for item in wire.get("CategoricalParameterRanges", []):
-        ranges.append(Range(item["Name"], "Categorical", values=tuple(item["Values"])))
-    auto = wire.get("AutoParameters", [])
-    if auto and not autotune:
-        raise _fail("AutoParameters can be used only when Autotune is enabled.")
-    for item in auto:
-        ranges.append(_auto_range(item["Name"], item["ValueHint"]))
-    return ranges
-
-
-def _auto_range(name: str, hint: str) -> Range:
-    """Autotune's range around a value hint: a decade either side for numbers (an order of
-    magnitude either way, on a log scale when the hint is positive), the value for words."""
-    try:
-        value = int(hint)
-    except ValueError:
-        try:
-            number = float(hint)
-        except ValueError:
-            return Range(name, "Categorical", values=(hint,))
-        if number > 0:
-            return Range(name, "Continuous", number / 10, number * 10, "Logarithmic")
-        return Range(name, "Continuous", number - 1, number + 1, "Linear")
-    if value > 0:
-        return Range(name, "Integer", max(1, value // 10), value * 10, "Logarithmic")
-    return Range(name, "Integer", value - 10, value + 10, "Linear")
 
 
 def _grid_jobs(definitions: list[Definition], requested: int | None) -> int:
@@ -459,74 +385,6 @@ def _check_strategy_config(
         )
     if low > high:
         raise _fail("HyperbandStrategyConfig.MinResource must not exceed MaxResource.")
-
-
-def _check_parents(
-    parents: tuple[str, ...],
-    warm_type: str,
-    definition: Definition,
-    parent: Callable[[str], HyperParameterTuningJobRecord | None],
-    terminal: Callable[[HyperParameterTuningJobRecord], bool],
-) -> None:
-    if len(parents) > MAX_WARM_START_PARENTS:
-        raise _fail(f"A warm start takes at most {MAX_WARM_START_PARENTS} parent tuning jobs.")
-    mine = {r.name: r.kind for r in definition.ranges}
-    for name in parents:
-        record = parent(name)
-        if record is None:
-            raise _fail(f"The parent hyperparameter tuning job {name} does not exist.")
-        if not terminal(record):
-            raise _fail(
-                f"The parent hyperparameter tuning job {name} is in status {record.status}: "
-                "a warm start needs parents that are Completed, Stopped or Failed."
-            )
-        config = record.request["HyperParameterTuningJobConfig"]
-        shown = (
-            record.request.get("TrainingJobDefinition")
-            or record.request["TrainingJobDefinitions"][0]
-        )
-        objective = config.get("HyperParameterTuningJobObjective") or shown["TuningObjective"]
-        if (objective["MetricName"], objective["Type"]) != (
-            definition.objective.metric,
-            definition.objective.type,
-        ):
-            raise _fail(
-                f"The parent hyperparameter tuning job {name} has another objective "
-                f"({objective['Type']} {objective['MetricName']}): a warm start keeps the "
-                "objective metric and its type."
-            )
-        theirs = _range_kinds(
-            config.get("ParameterRanges") or shown.get("HyperParameterRanges", {})
-        )
-        static = {k for k in shown.get("StaticHyperParameters", {}) if k != OBJECTIVE_KEY}
-        if len(static) + len(theirs) != len(definition.static) + len(mine):
-            raise _fail(
-                f"The total number of static and tunable hyperparameters differs from the parent "
-                f"hyperparameter tuning job {name}'s: a warm start keeps it."
-            )
-        changed = sorted(k for k in set(mine) & set(theirs) if mine[k] != theirs[k])
-        if changed:
-            raise _fail(
-                f"Hyperparameters {', '.join(changed)} changed type since the parent "
-                f"hyperparameter tuning job {name}."
-            )
-        if warm_type == "IdenticalDataAndAlgorithm":
-            template = definition.template
-            if shown["AlgorithmSpecification"].get("TrainingImage") != template[
-                "AlgorithmSpecification"
-            ]["TrainingImage"] or shown.get("InputDataConfig") != template.get("InputDataConfig"):
-                raise _fail(
-                    "An IdenticalDataAndAlgorithm warm start keeps the parent's training image "
-                    f"and input data; they differ from {name}'s."
-                )
-
-
-def _range_kinds(wire: Mapping[str, Any]) -> dict[str, str]:
-    kinds: dict[str, str] = {}
-    for kind in ("Integer", "Continuous", "Categorical"):
-        for item in wire.get(f"{kind}ParameterRanges", []):
-            kinds[item["Name"]] = kind
-    return kinds
 
 
 def _echo_definition(shown: dict[str, Any], definition: Definition) -> None:

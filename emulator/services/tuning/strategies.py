@@ -36,7 +36,8 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState
 
-from emulator.services.tuning.spec import Definition, Range, TuningSpec
+from emulator.services.tuning.hyperparameters import Range
+from emulator.services.tuning.spec import Definition, TuningSpec
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 logging.getLogger("optuna").propagate = True
