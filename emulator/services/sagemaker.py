@@ -24,7 +24,8 @@ from emulator.services.jobs import JobEvents, JobService
 from emulator.services.monitoring import MonitoringService
 from emulator.services.ports import LogWriter, Notifier, ObjectStore, ServiceSettings
 from emulator.services.tags import TagService
-from emulator.state.records import ModelRecord, NotebookInstanceStatus, now
+from emulator.state.hosting_records import ModelRecord
+from emulator.state.records import NotebookInstanceStatus, now
 from emulator.state.store import RecordStore
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ import pytest
 
 from emulator.state import lifecycle
 from emulator.state.describe import echoed_members
+from emulator.state.hosting_records import EndpointRecord, VariantState
 from emulator.state.records import (
-    EndpointRecord,
     EndpointStatus,
     HyperParameterTuningJobStatus,
     MetricValue,
@@ -22,7 +22,6 @@ from emulator.state.records import (
     TrainingJobRecord,
     TrainingJobStatus,
     TransformJobStatus,
-    VariantState,
 )
 from emulator.state.store import RecordStore
 

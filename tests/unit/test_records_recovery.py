@@ -12,8 +12,8 @@ from emulator.services.tags import TagService
 from emulator.services.training import RESTART_REASON, TrainingService
 from emulator.services.transform import RESTART_REASON as TRANSFORM_RESTART_REASON
 from emulator.services.transform import TransformService
+from emulator.state.hosting_records import ModelRecord
 from emulator.state.records import (
-    ModelRecord,
     SecondaryStatus,
     TrainingJobRecord,
     TrainingJobStatus,

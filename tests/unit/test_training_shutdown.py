@@ -14,8 +14,8 @@ from typing import Any
 from emulator.services.jobs import Job
 from emulator.services.training import TrainingService
 from emulator.services.transform import TransformService
+from emulator.state.hosting_records import ModelRecord
 from emulator.state.records import (
-    ModelRecord,
     SecondaryStatus,
     TrainingJobStatus,
     TransformJobRecord,

@@ -21,7 +21,8 @@ from emulator.services.hosting.resources import Deployment, HostingResources
 from emulator.services.listing import list_response
 from emulator.services.tags import TagService
 from emulator.state import lifecycle
-from emulator.state.records import EndpointRecord, EndpointStatus, VariantState, now
+from emulator.state.hosting_records import EndpointRecord, VariantState
+from emulator.state.records import EndpointStatus, now
 from emulator.state.store import RecordStore
 
 ENDPOINT_KIND = "endpoint"

@@ -31,7 +31,7 @@ from emulator.services.live import (
     stop_instances,
 )
 from emulator.services.ports import LogWriter, ObjectStore
-from emulator.state.records import VariantState
+from emulator.state.hosting_records import VariantState
 from emulator.workloads.container_client import DeployError, ping
 
 log = logging.getLogger(__name__)

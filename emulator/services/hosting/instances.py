@@ -20,7 +20,7 @@ from emulator.services import model_data
 from emulator.services.live import LiveInstance, stop_instances
 from emulator.services.ports import LogWriter, ObjectStore
 from emulator.services.staging import StagingError, VolumeBudget
-from emulator.state.records import VariantState
+from emulator.state.hosting_records import VariantState
 from emulator.workloads.container_client import ConnectionPool, DeployError, wait_for_ping
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,8 @@ from emulator.services.live import LEAST_OUTSTANDING_REQUESTS, RANDOM
 from emulator.services.ports import ObjectStore
 from emulator.services.staging import StagingError, parse_s3_uri
 from emulator.services.tags import TagService
-from emulator.state.records import EndpointConfigRecord, ModelRecord, VariantState, now
+from emulator.state.hosting_records import EndpointConfigRecord, ModelRecord, VariantState
+from emulator.state.records import now
 from emulator.state.store import RecordStore
 
 MODEL_KIND = "model"

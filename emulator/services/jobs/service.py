@@ -17,7 +17,7 @@ from emulator.aws.errors import ValidationException
 from emulator.services.jobs.engine import Job, JobEngine, JobRecord, Outcome
 from emulator.services.jobs.kind import JobKind
 from emulator.services.listing import list_response
-from emulator.state.records import ModelRecord
+from emulator.state.hosting_records import ModelRecord
 
 if TYPE_CHECKING:  # the context names the jobs package's events: a runtime import would loop
     from emulator.services.context import ServiceContext

@@ -20,7 +20,8 @@ from emulator.services.transform.run import KIND, TransformRun
 from emulator.services.transform.run import end as _end
 from emulator.services.transform.run import interrupted as _interrupted
 from emulator.services.transform.spec import parse
-from emulator.state.records import ModelRecord, TransformJobRecord, TransformJobStatus, now
+from emulator.state.hosting_records import ModelRecord
+from emulator.state.records import TransformJobRecord, TransformJobStatus, now
 
 
 class TransformService(JobService[TransformJobRecord, TransformJobStatus]):

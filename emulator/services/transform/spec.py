@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.aws.errors import ValidationException
-from emulator.state.records import ModelRecord
+from emulator.state.hosting_records import ModelRecord
 
 # Defaults when neither the job nor the container's /execution-parameters says (the API docs, see
 # docs/sagemaker-facts.md#inference-container; the SDK's local mode uses BatchStrategy MultiRecord
