@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from emulator.storage import moto_internals as moto
+from emulator.storage import moto_logs as moto
 from emulator.storage.log_files import (
     append_events,
     atomic_write,

@@ -1,9 +1,10 @@
-"""Every use of moto's internals, in one place: the only module of the emulator that imports moto.
+"""Every use of moto's internals, in one place: with `moto_logs.py`, the only modules of the
+emulator that import moto.
 
 The stores persist what moto holds and put it back at start, so they read and write moto's model
 objects (S3's FakeBucket/FakeKey and its body buffer, Logs' LogGroup/LogStream/LogEvent), which
 moto does not document and may change in any release; asynchronous inference publishes to its SNS
-backend. Here each such use is one small function,
+backend. Here (and, for CloudWatch Logs, in `moto_logs.py`) each such use is one small function,
 and tests/unit/test_moto_internals.py exercises every one of them, so an upgrade that breaks one
 fails there, by name, instead of silently losing data at a restart.
 
@@ -15,7 +16,7 @@ milliseconds, not datetimes. When the dev venv gets a newer moto than that lower
 tests/unit/test_moto_oldest.py runs tests/unit/test_moto_internals.py there as well. On a moto
 upgrade, run that test file first.
 
-moto's objects are passed around as opaque handles (`Bucket`, `Key`, `Group`, `Stream`): callers
+moto's objects are passed around as opaque handles (`Bucket`, `Key`; Logs' `Group`, `Stream`): callers
 hand them back to functions of this module and never touch their attributes. None of these
 functions lock: moto is not thread-safe, and the callers hold their store's lock around them.
 """
@@ -26,14 +27,13 @@ import hashlib
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import IO, Any, NamedTuple, TypeAlias
+from datetime import datetime
+from typing import IO, Any, TypeAlias
 
 from moto.core.request import (
     PRESERVED_HEADER_NAMES_ENVIRON_KEY,
     should_preserve_original_header_name,
 )
-from moto.logs.models import LogEvent, LogStream, logs_backends
 from moto.s3.models import FakeKey, s3_backends
 
 from emulator.aws.arns import ACCOUNT_ID, PARTITION
@@ -42,10 +42,6 @@ Bucket: TypeAlias = Any
 """moto's FakeBucket."""
 Key: TypeAlias = Any
 """moto's FakeKey: the current version of one S3 object."""
-Group: TypeAlias = Any
-"""moto's LogGroup."""
-Stream: TypeAlias = Any
-"""moto's LogStream."""
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 _COPY_CHUNK = 8 * 1024 * 1024
@@ -260,129 +256,6 @@ def bucket_cors(name: str) -> list[CorsRule]:
         )
         for rule in (getattr(found, "cors", None) or [])
     ]
-
-
-# --- CloudWatch Logs ---------------------------------------------------------------------------
-
-
-def logs_backend(region: str) -> Any:
-    """moto's Logs backend of the emulator's account in `region`."""
-    return logs_backends[ACCOUNT_ID][region]
-
-
-def reset_logs(region: str) -> None:
-    """Forget every log group of `region` (what a fresh process starts with)."""
-    logs_backend(region).reset()
-
-
-def log_group(region: str, name: str) -> Group | None:
-    found: Group | None = logs_backend(region).groups.get(name)
-    return found
-
-
-def log_group_names(region: str) -> list[str]:
-    return list(logs_backend(region).groups)
-
-
-def create_log_group(region: str, name: str) -> Group:
-    return logs_backend(region).create_log_group(name, {})
-
-
-def drop_log_group(region: str, name: str) -> None:
-    """Forget a group and its streams (no error when there is none)."""
-    logs_backend(region).groups.pop(name, None)
-
-
-@dataclass(frozen=True)
-class GroupSettings:
-    created: datetime
-    """Naive UTC, as moto keeps it."""
-    retention_days: int | None
-    kms_key_id: str | None
-
-
-def group_settings(group: Group) -> GroupSettings:
-    return GroupSettings(group.creation_time, group.retention_in_days, group.kms_key_id)
-
-
-def restore_group_settings(
-    group: Group, created: datetime | None, retention_days: int | None, kms_key_id: str | None
-) -> None:
-    """Put back a group's stored settings (`created` None: leave its creation time)."""
-    if created is not None:
-        group.creation_time = created
-    group.retention_in_days = retention_days
-    group.kms_key_id = kms_key_id
-
-
-def log_streams(group: Group) -> dict[str, Stream]:
-    """The group's streams by name (a copy: changing it changes nothing in moto)."""
-    return dict(group.streams)
-
-
-def log_stream(region: str, group: str, stream: str) -> Stream | None:
-    found = log_group(region, group)
-    return None if found is None else found.streams.get(stream)
-
-
-def create_log_stream(region: str, group: str, stream: str) -> None:
-    logs_backend(region).create_log_stream(group, stream)
-
-
-def restore_log_stream(group: Group, name: str, created: datetime | None) -> Stream:
-    """Put a stored stream into `group` without its events (they are read later), or empty the
-    one there."""
-    stream = group.streams.get(name) or LogStream(group, name)
-    group.streams[name] = stream
-    if created is not None:
-        stream.creation_time = created
-    stream.events = []
-    return stream
-
-
-def stream_created(stream: Stream) -> datetime:
-    """Naive UTC, as moto keeps it."""
-    created: datetime = stream.creation_time
-    return created
-
-
-class Event(NamedTuple):
-    timestamp: int
-    """Milliseconds since the epoch, as the writer gave it."""
-    ingestion_time: int
-    """Milliseconds since the epoch, when Logs took it."""
-    message: str
-
-
-def event_count(stream: Stream) -> int:
-    return len(stream.events)
-
-
-def stream_events(stream: Stream, start: int = 0) -> list[Event]:
-    """The stream's events from index `start` on, in the order they were put."""
-    return [Event(e.timestamp, e.ingestion_time, e.message) for e in stream.events[start:]]
-
-
-def prepend_events(stream: Stream, events: list[Event]) -> None:
-    """Put stored events before those the stream holds (which came after them), keeping its
-    stored bytes and last ingestion time right."""
-    stream.events = [
-        LogEvent(e.ingestion_time, {"timestamp": e.timestamp, "message": e.message}) for e in events
-    ] + stream.events
-    stream.stored_bytes = sum(len(e.message) for e in stream.events)
-    if events:
-        stream.last_ingestion_time = datetime.fromtimestamp(
-            max(e.ingestion_time for e in events) / 1000, UTC
-        ).replace(tzinfo=None)
-
-
-def append_lines(stream: Stream, timestamp_ms: int, lines: list[str]) -> None:
-    """Append `lines` as events, all at `timestamp_ms`, ingested now.
-
-    The stream's own method: the backend's PutLogEvents drops events older than 14 days, as the
-    real one does for clients, but these are a job's own lines.
-    """
-    stream.put_log_events([{"timestamp": timestamp_ms, "message": line} for line in lines])
 
 
 # --- SNS ---------------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ def test_s3_writes_acknowledged_before_a_kill_9_survive(
 
 def test_log_store_events_replay_after_a_restart(tmp_path: Path) -> None:
     """LogStore writes (the services' container output) are stored per stream and read back."""
-    from emulator.storage import moto_internals as moto
+    from emulator.storage import moto_logs as moto
     from emulator.storage.logs import LogStore
 
     def messages() -> list[str]:

@@ -1,8 +1,9 @@
 """The architecture's boundaries, enforced by walking every import (top-level and deferred).
 
 api -> services -> state -> storage; services -> runtime.base, aws, and storage only through their
-ports; only runtime/docker_runtime.py imports docker; only storage/moto_internals.py imports moto; algorithms imports neither emulator nor boto3;
-sdk never imports emulator.
+ports; only runtime/docker_runtime.py imports docker; only storage/moto_internals.py and
+storage/moto_logs.py import moto; algorithms imports neither emulator nor boto3; sdk never imports
+emulator.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("emulator", "algorithms", "sdk")
 
 # Every use of moto goes through one module, tested against the oldest and newest moto allowed.
-MOTO_IMPORTERS = {"emulator.storage.moto_internals"}
+MOTO_IMPORTERS = {"emulator.storage.moto_internals", "emulator.storage.moto_logs"}
 DOCKER_IMPORTERS = {"emulator.runtime.docker_runtime"}
 HTTP_FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "flask", "werkzeug")
 

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from emulator.storage import moto_internals as moto
+from emulator.storage import moto_logs as moto
 from emulator.storage.logs import LogStore
 
 GROUP = "/aws/sagemaker/TrainingJobs"

@@ -22,6 +22,7 @@ import pytest
 from werkzeug.test import Client
 
 from emulator.storage import moto_internals as moto
+from emulator.storage import moto_logs
 
 REGION = "me-south-1"  # a region no other test writes logs to
 
@@ -62,10 +63,10 @@ def bucket_name() -> str:
 
 def test_reset_all_forgets_every_backend(bucket_name: str) -> None:
     moto.create_bucket(bucket_name, "us-east-1")
-    moto.create_log_group(REGION, "/reset-all")
+    moto_logs.create_log_group(REGION, "/reset-all")
     moto.reset_all()
     assert moto.bucket(bucket_name) is None
-    assert moto.log_group(REGION, "/reset-all") is None
+    assert moto_logs.log_group(REGION, "/reset-all") is None
     moto.create_bucket(bucket_name, "us-east-1")  # the name is free again
     moto.drop_bucket(bucket_name)
 
@@ -238,61 +239,61 @@ def test_reset_s3_forgets_every_bucket(bucket_name: str) -> None:
 
 
 def test_groups_are_made_found_set_and_dropped() -> None:
-    moto.reset_logs(REGION)
-    assert moto.logs_backend(REGION) is moto.logs_backend(REGION)
-    assert moto.log_group(REGION, "/g") is None
-    group = moto.create_log_group(REGION, "/g")
-    assert moto.log_group(REGION, "/g") is group
-    assert moto.log_group_names(REGION) == ["/g"]
-    fresh = moto.group_settings(group)
+    moto_logs.reset_logs(REGION)
+    assert moto_logs.logs_backend(REGION) is moto_logs.logs_backend(REGION)
+    assert moto_logs.log_group(REGION, "/g") is None
+    group = moto_logs.create_log_group(REGION, "/g")
+    assert moto_logs.log_group(REGION, "/g") is group
+    assert moto_logs.log_group_names(REGION) == ["/g"]
+    fresh = moto_logs.group_settings(group)
     assert isinstance(fresh.created, datetime)
     assert (fresh.retention_days, fresh.kms_key_id) == (None, None)
 
     created = datetime(2022, 3, 4, 5, 6, 7)
     key_arn = f"arn:aws:kms:{REGION}:123456789012:key/1234"
-    moto.restore_group_settings(group, created, 7, key_arn)
-    assert moto.group_settings(group) == moto.GroupSettings(created, 7, key_arn)
-    moto.restore_group_settings(group, None, None, None)  # None: the creation time stays
-    assert moto.group_settings(group) == moto.GroupSettings(created, None, None)
-    moto.restore_group_settings(group, created, 7, key_arn)
+    moto_logs.restore_group_settings(group, created, 7, key_arn)
+    assert moto_logs.group_settings(group) == moto_logs.GroupSettings(created, 7, key_arn)
+    moto_logs.restore_group_settings(group, None, None, None)  # None: the creation time stays
+    assert moto_logs.group_settings(group) == moto_logs.GroupSettings(created, None, None)
+    moto_logs.restore_group_settings(group, created, 7, key_arn)
     (described,) = _logs("DescribeLogGroups")["logGroups"]
     assert described["creationTime"] == _ms(created)
     assert described["retentionInDays"] == 7
     assert described["kmsKeyId"] == key_arn
 
-    moto.drop_log_group(REGION, "/g")
-    moto.drop_log_group(REGION, "/g")  # no error when there is none
-    assert moto.log_group(REGION, "/g") is None
+    moto_logs.drop_log_group(REGION, "/g")
+    moto_logs.drop_log_group(REGION, "/g")  # no error when there is none
+    assert moto_logs.log_group(REGION, "/g") is None
     assert _logs("DescribeLogGroups")["logGroups"] == []
 
 
 def test_streams_and_their_events() -> None:
-    moto.reset_logs(REGION)
-    group = moto.create_log_group(REGION, "/g")
-    assert moto.log_stream(REGION, "/g", "s") is None
-    assert moto.log_stream(REGION, "/missing", "s") is None
-    moto.create_log_stream(REGION, "/g", "s")
-    stream = moto.log_stream(REGION, "/g", "s")
-    assert moto.log_streams(group) == {"s": stream}
-    assert isinstance(moto.stream_created(stream), datetime)
-    assert moto.event_count(stream) == 0
+    moto_logs.reset_logs(REGION)
+    group = moto_logs.create_log_group(REGION, "/g")
+    assert moto_logs.log_stream(REGION, "/g", "s") is None
+    assert moto_logs.log_stream(REGION, "/missing", "s") is None
+    moto_logs.create_log_stream(REGION, "/g", "s")
+    stream = moto_logs.log_stream(REGION, "/g", "s")
+    assert moto_logs.log_streams(group) == {"s": stream}
+    assert isinstance(moto_logs.stream_created(stream), datetime)
+    assert moto_logs.event_count(stream) == 0
 
     old = int(time.time() * 1000) - 30 * 86_400_000  # older than PutLogEvents takes from clients
-    moto.append_lines(stream, old, ["one", "two"])
-    assert moto.event_count(stream) == 2
-    first, second = moto.stream_events(stream)
+    moto_logs.append_lines(stream, old, ["one", "two"])
+    assert moto_logs.event_count(stream) == 2
+    first, second = moto_logs.stream_events(stream)
     assert (first.timestamp, first.message) == (old, "one")
     assert isinstance(first.ingestion_time, int)
-    assert moto.stream_events(stream, 1) == [second]
+    assert moto_logs.stream_events(stream, 1) == [second]
 
     # Stored events go before the stream's own (they were put before a restart).
     stored = [
-        moto.Event(old - 2, 1_600_000_000_000, "zero"),
-        moto.Event(old - 1, 1_600_000_000_500, "half"),
+        moto_logs.Event(old - 2, 1_600_000_000_000, "zero"),
+        moto_logs.Event(old - 1, 1_600_000_000_500, "half"),
     ]
-    moto.prepend_events(stream, stored)
-    assert [e.message for e in moto.stream_events(stream)] == ["zero", "half", "one", "two"]
-    assert moto.stream_events(stream, 0)[:2] == stored
+    moto_logs.prepend_events(stream, stored)
+    assert [e.message for e in moto_logs.stream_events(stream)] == ["zero", "half", "one", "two"]
+    assert moto_logs.stream_events(stream, 0)[:2] == stored
     got = _logs("GetLogEvents", logGroupName="/g", logStreamName="s", startFromHead=True)
     assert [e["message"] for e in got["events"]] == ["zero", "half", "one", "two"]
     assert got["events"][0]["ingestionTime"] == 1_600_000_000_000
@@ -302,23 +303,23 @@ def test_streams_and_their_events() -> None:
 
     # A stored stream put back without its events, with its stored creation time.
     created = datetime(2023, 6, 7, 8, 9, 10)
-    restored = moto.restore_log_stream(group, "r", created)
-    assert moto.log_stream(REGION, "/g", "r") is restored
-    assert moto.stream_created(restored) == created
-    assert moto.event_count(restored) == 0
-    moto.prepend_events(restored, [moto.Event(5_000, 1_700_000_000_000, "back")])
+    restored = moto_logs.restore_log_stream(group, "r", created)
+    assert moto_logs.log_stream(REGION, "/g", "r") is restored
+    assert moto_logs.stream_created(restored) == created
+    assert moto_logs.event_count(restored) == 0
+    moto_logs.prepend_events(restored, [moto_logs.Event(5_000, 1_700_000_000_000, "back")])
     described = {
         s["logStreamName"]: s for s in _logs("DescribeLogStreams", logGroupName="/g")["logStreams"]
     }
     assert described["r"]["creationTime"] == _ms(created)
     assert described["r"]["lastIngestionTime"] == 1_700_000_000_000
     # Restoring a stream moto has empties it (its events are read from disk again).
-    assert moto.restore_log_stream(group, "s", None) is stream
-    assert moto.event_count(stream) == 0
-    assert moto.stream_created(stream) == moto.stream_created(stream)
+    assert moto_logs.restore_log_stream(group, "s", None) is stream
+    assert moto_logs.event_count(stream) == 0
+    assert moto_logs.stream_created(stream) == moto_logs.stream_created(stream)
 
-    moto.reset_logs(REGION)
-    assert moto.log_group_names(REGION) == []
+    moto_logs.reset_logs(REGION)
+    assert moto_logs.log_group_names(REGION) == []
 
 
 def _ms(value: datetime) -> int:
