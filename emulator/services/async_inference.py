@@ -31,11 +31,11 @@ from typing import Any
 
 from emulator.aws.arns import ACCOUNT_ID
 from emulator.aws.errors import AwsError, ValidationError
+from emulator.services.context import ServiceContext
 from emulator.services.invocation import InvocationRouter
-from emulator.services.ports import Notifier, ObjectStore
+from emulator.services.ports import Notifier
 from emulator.services.staging import StagingError, parse_s3_uri
 from emulator.state.records import EndpointStatus, now
-from emulator.state.store import RecordStore
 
 log = logging.getLogger(__name__)
 
@@ -83,17 +83,17 @@ class _Outcome:
 class AsyncInferenceService:
     def __init__(
         self,
-        region: str,
-        s3: ObjectStore,
-        store: RecordStore,
+        context: ServiceContext,
         router: InvocationRouter,
         endpoint_status: Callable[[str], str | None],
         async_config: Callable[[str], dict[str, Any] | None],
         notifier: Notifier,
     ) -> None:
-        self._region = region
-        self._s3 = s3
-        self._store = store
+        """`endpoint_status` and `async_config` read an endpoint (hosting's); `notifier` publishes
+        the endpoint's SNS notifications."""
+        self._region = context.region
+        self._s3 = context.s3
+        self._store = context.store
         self._router = router
         self._endpoint_status = endpoint_status
         self._async_config = async_config

@@ -13,12 +13,13 @@ from typing import Any
 
 from emulator.aws import arns
 from emulator.aws.errors import ResourceNotFound
+from emulator.services.context import ServiceContext
 from emulator.services.listing import list_response
 
 
 class MonitoringService:
-    def __init__(self, region: str) -> None:
-        self._region = region
+    def __init__(self, context: ServiceContext) -> None:
+        self._region = context.region
 
     def _missing(self, name: str) -> ResourceNotFound:
         arn = arns.arn(self._region, "monitoring-schedule", name)

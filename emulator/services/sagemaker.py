@@ -74,15 +74,13 @@ class SageMakerService:
         """What this region's services are built from."""
         self._hosting = HostingService(self.context, self._router)
         self._async = AsyncInferenceService(
-            settings.region,
-            s3,
-            self._store,
+            self.context,
             self._router,
             self._hosting.endpoint_status,
             self._hosting.async_config,
             notifier or _NoSns(),
         )
-        self._monitoring = MonitoringService(settings.region)
+        self._monitoring = MonitoringService(self.context)
         self._started = False
         self.call_operation: Callable[[str, dict[str, Any]], dict[str, Any]] = _unbound
         self.jobs: dict[str, JobService[Any, Any]] = {}
