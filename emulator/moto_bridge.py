@@ -27,7 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from emulator.aws.protocol_errors import internal_failure, not_implemented, request_protocol
 from emulator.edge import SERVICE_SCOPE_KEY
-from emulator.storage import moto_internals
+from emulator.storage import iam_simulation, moto_internals
 from emulator.storage.logs import LogStore
 from emulator.storage.s3 import S3Store
 from emulator.storage.space import DiskFull, is_disk_full
@@ -97,6 +97,12 @@ class MotoBridge:
         ) -> None:
             started[:] = [status, headers]
 
+        if service == "iam":
+            params = _form_params(environ)
+            action = params.get("Action", [""])[0]
+            if action in iam_simulation.OPERATIONS:
+                status, headers, body = iam_simulation.simulate(action, params)
+                return status, headers, [body]
         if is_s3 and _has_nul_key(environ):
             return _s3_error(
                 400,
@@ -224,6 +230,20 @@ def _operation(environ: dict[str, Any]) -> str:
         stream.seek(0)
         action = _query_action(stream.read(_ACTION_SCAN_BYTES).decode("latin-1"))
     return action or f"{environ['REQUEST_METHOD']} {path_of(environ)}"
+
+
+def _form_params(environ: dict[str, Any]) -> dict[str, list[str]]:
+    """A query-protocol request's parameters (query string and form body); the body is rewound."""
+    params = urllib.parse.parse_qs(str(environ.get("QUERY_STRING", "")))
+    if str(environ.get("CONTENT_TYPE", "")).startswith(_FORM):
+        stream: IO[bytes] = environ["wsgi.input"]
+        try:
+            form = urllib.parse.parse_qs(stream.read().decode("utf-8", "replace"))
+        finally:
+            stream.seek(0)
+        for name, values in form.items():
+            params.setdefault(name, []).extend(values)
+    return params
 
 
 def _query_action(form: str) -> str | None:
