@@ -162,7 +162,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-
     def _stream(self, body: bytes) -> None:
         self.send_response(200)
         self.send_header("Content-Type", self.headers.get("Accept") or "text/plain")
