@@ -19,7 +19,7 @@ from typing import Any
 import anyio.to_thread
 from starlette.datastructures import Headers
 from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope
+from starlette.types import Receive, Scope, Send
 
 from emulator.api import runtime
 from emulator.api.body import runtime_too_large
@@ -78,11 +78,24 @@ async def respond(
         return runtime.error_response(
             InternalFailure("An internal error occurred in the emulator.")
         )
-    return StreamingResponse(
-        _events(stream),
-        media_type=event_stream.CONTENT_TYPE,
-        headers=_output_headers(stream),
-    )
+    return _EventStreamResponse(stream)
+
+
+class _EventStreamResponse(StreamingResponse):
+    """The events of a stream; its container connection and instance are given back however
+    the response ends (a client gone before the first event never starts the generator)."""
+
+    def __init__(self, stream: ResponseStream) -> None:
+        super().__init__(
+            _events(stream), media_type=event_stream.CONTENT_TYPE, headers=_output_headers(stream)
+        )
+        self._stream = stream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._stream.close()
 
 
 def _output_headers(stream: ResponseStream) -> dict[str, str]:

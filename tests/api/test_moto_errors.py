@@ -97,3 +97,14 @@ def _signed_s3(method: str, url: str) -> tuple[int, bytes]:
     SigV4Auth(Credentials("testing", "testing"), "s3", "us-east-1").add_auth(request)
     answer = httpx.request(method, url, headers=dict(request.headers.items()), content=b"")
     return answer.status_code, answer.content
+
+
+def test_query_service_internal_moto_fault_is_internal_failure(server: EmulatorServer) -> None:
+    """moto's SNS fails with an exception of its own on a topic ARN that is no ARN."""
+    sns = make(server, "sns")
+    with pytest.raises(ClientError) as raised:
+        sns.get_topic_attributes(TopicArn="not-an-arn")
+    response = raised.value.response
+    assert response["Error"]["Code"] == "InternalFailure"
+    assert response["Error"]["Type"] == "Receiver"
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 500
