@@ -17,7 +17,13 @@ PACKAGES = ("emulator", "algorithms", "sdk")
 
 # Every use of moto goes through one module, tested against the oldest and newest moto allowed.
 MOTO_IMPORTERS = {"emulator.storage.moto_internals"}
-DOCKER_IMPORTERS = {"emulator.runtime.docker_runtime"}
+DOCKER_IMPORTERS = {
+    "emulator.runtime.docker_runtime",
+    "emulator.runtime.docker_engine",
+    "emulator.runtime.docker_network",
+    "emulator.runtime.docker_archive",
+    "emulator.runtime.docker_running",
+}
 HTTP_FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "flask", "werkzeug")
 
 
