@@ -56,12 +56,16 @@ class Running:
         container: Container,
         spec: ContainerSpec,
         network: str | None,
+        copy_back: bool = True,
     ) -> None:
         self._remove = remove
         self.container = container
         self.spec = spec
         self.network = network
         """The network the emulator reaches a serving container on (None: training)."""
+        self.copy_back = copy_back
+        """Copy a training container's model/ and output/ out when it exits (not when /opt/ml
+        is a bind mount: they are on the host already)."""
         self.exit_code: int | None = None
         self.copy_error: BaseException | None = None
         self.done = threading.Event()
@@ -83,7 +87,7 @@ class Running:
         # The caller reads the logs once wait() returns: let the pump deliver the last lines.
         self._pump.join(timeout=10)
         try:
-            if self.spec.mode == "train":
+            if self.spec.mode == "train" and self.copy_back:
                 # The job ends here: copy its results out now, so the container can go at once
                 # whatever the caller does next.
                 copy_out(self.container, f"{OPT_ML}/model", self.spec.opt_ml)

@@ -19,6 +19,7 @@ import re
 import sys
 import threading
 import uuid
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -43,6 +44,7 @@ from emulator.runtime.docker_engine import (
     docker_unavailable_reason,
     engine_answers,
 )
+from emulator.runtime.docker_mounts import engine_sees, opt_ml_mounts, staging_override
 from emulator.runtime.docker_network import DockerNetworks, own_network
 from emulator.runtime.docker_running import DockerServingHandle, DockerTrainingHandle, Running
 from emulator.runtime.images import local_image
@@ -107,6 +109,8 @@ class DockerRuntime:
         )
         self._lock = threading.Lock()
         self._live: dict[str, Running] = {}
+        self._mounts = staging_override()
+        self._probe_lock = threading.Lock()
 
     # -- ContainerRuntime ------------------------------------------------------------------------
 
@@ -133,6 +137,18 @@ class DockerRuntime:
             self.networks.remove(network)
             raise
         return Cluster(started, on_end=lambda: self.networks.remove(network))
+
+    def shares_files(self, directory: Path) -> bool:
+        """Whether containers see the files under `directory` of this machine (bind mounts and
+        FIFOs work); probed once (docker_mounts), unless the setting says."""
+        with self._probe_lock:
+            if self._mounts is None:
+                self._mounts = engine_sees(self.client, directory, local_image("pca"))
+                log.info(
+                    "Docker staging: %s",
+                    "bind mounts of /opt/ml" if self._mounts else "archive copies of /opt/ml",
+                )
+            return self._mounts
 
     def start_serving(self, spec: ContainerSpec) -> DockerServingHandle:
         running = self._start(spec)
@@ -238,6 +254,8 @@ class DockerRuntime:
         }
         # The container's /opt/ml is /opt/ml: a root moved for the process runtime must not leak.
         environment = {k: v for k, v in spec.environment.items() if k != "SAGEMAKER_BASE_DIR"}
+        mounted = self.shares_files(spec.opt_ml.parent)
+        volumes = opt_ml_mounts(spec.opt_ml, spec.mode) if mounted else None
         try:
             container: Container = self.client.containers.create(
                 image,
@@ -248,6 +266,7 @@ class DockerRuntime:
                 init=self._init or None,
                 detach=True,
                 hostname=spec.hostname,
+                volumes=volumes,
                 **network_options,
                 **self._limits(spec),
             )
@@ -258,13 +277,14 @@ class DockerRuntime:
         try:
             if cluster_network is not None:
                 self.networks.join_as_host(cluster_network, container, spec.hostname)
-            # "/" exists in every image; /opt/ml may not (bring your own container).
-            container.put_archive("/", opt_ml_archive(spec.opt_ml))
+            if not mounted:
+                # "/" exists in every image; /opt/ml may not (bring your own container).
+                container.put_archive("/", opt_ml_archive(spec.opt_ml))
             container.start()
         except BaseException:
             self._remove(container)
             raise
-        running = Running(self._remove, container, spec, network)
+        running = Running(self._remove, container, spec, network, copy_back=not mounted)
         with self._lock:
             self._live[str(container.id)] = running
         # Only now: the waiter removes the container from _live when it exits.
