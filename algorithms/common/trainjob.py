@@ -97,6 +97,12 @@ class TrainingJob:
             )
         except ValueError as exc:
             raise ClientError(f"Unable to read the '{channel}' channel: {exc}") from None
+        folder = self.optml.data_dir(channel)
+        if not folder.is_dir():
+            logs.get_logger().info(
+                f"Pass {pass_index} over the '{channel}' channel reads the pipe "
+                f"{folder.parent / f'{channel}_{pass_index}'}"
+            )
         while True:
             try:
                 batch = next(iterator)

@@ -24,10 +24,11 @@ import shutil
 import tarfile
 import uuid
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import docker
 import docker.errors
+from docker.types import Mount
 
 from emulator.runtime.docker_engine import LABEL_MANAGED, OPT_ML
 
@@ -82,7 +83,9 @@ def engine_sees(client: docker.DockerClient, directory: Path, image: str) -> boo
             command=["true"],
             labels={LABEL_MANAGED: "true"},
             network_mode="none",
-            volumes={str(probe.resolve()): {"bind": _PROBE_DIR, "mode": "ro"}},
+            # A Mount, not `volumes`: an engine that lacks the source refuses it rather than
+            # creating an empty folder of that name on its own machine.
+            mounts=[Mount(_PROBE_DIR, str(probe.resolve()), type="bind", read_only=True)],
         )
         # A created container's mounts are in place for an archive read; nothing runs.
         chunks, _stat = container.get_archive(f"{_PROBE_DIR}/token")
@@ -102,8 +105,8 @@ def engine_sees(client: docker.DockerClient, directory: Path, image: str) -> boo
         shutil.rmtree(probe, ignore_errors=True)
 
 
-def opt_ml_mounts(opt_ml: Path, mode: str) -> dict[str, Any]:
-    """docker create's `volumes` for a container's /opt/ml tree.
+def opt_ml_mounts(opt_ml: Path, mode: str) -> list[Mount]:
+    """docker create's `mounts` for a container's /opt/ml tree.
 
     Training: the tree read-write (model/, output/ and anything else the algorithm writes), and
     input/ over it read-only, as channels are data the job must not change. Serving: the tree
@@ -114,7 +117,7 @@ def opt_ml_mounts(opt_ml: Path, mode: str) -> dict[str, Any]:
     for folder in (root, root / "model", root / "output", root / "output" / "data"):
         if folder.is_dir():
             folder.chmod(0o777)
-    volumes: dict[str, Any] = {str(root): {"bind": OPT_ML, "mode": "rw"}}
+    mounts = [Mount(OPT_ML, str(root), type="bind")]
     if mode == "train" and (root / "input").is_dir():
-        volumes[str(root / "input")] = {"bind": f"{OPT_ML}/input", "mode": "ro"}
-    return volumes
+        mounts.append(Mount(f"{OPT_ML}/input", str(root / "input"), type="bind", read_only=True))
+    return mounts

@@ -255,7 +255,7 @@ class DockerRuntime:
         # The container's /opt/ml is /opt/ml: a root moved for the process runtime must not leak.
         environment = {k: v for k, v in spec.environment.items() if k != "SAGEMAKER_BASE_DIR"}
         mounted = self.shares_files(spec.opt_ml.parent)
-        volumes = opt_ml_mounts(spec.opt_ml, spec.mode) if mounted else None
+        mounts = opt_ml_mounts(spec.opt_ml, spec.mode) if mounted else None
         try:
             container: Container = self.client.containers.create(
                 image,
@@ -266,7 +266,7 @@ class DockerRuntime:
                 init=self._init or None,
                 detach=True,
                 hostname=spec.hostname,
-                volumes=volumes,
+                mounts=mounts,
                 **network_options,
                 **self._limits(spec),
             )

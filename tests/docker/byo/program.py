@@ -83,8 +83,8 @@ def train() -> int:
             while not os.path.exists(path) and time.monotonic() < deadline:
                 time.sleep(0.05)
             fifo = stat.S_ISFIFO(os.stat(path).st_mode)
-            with open(path, "rb") as f:
-                passes.append({"fifo": fifo, "text": f.read().decode()})
+            with open(path, "rb") as pipe:
+                passes.append({"fifo": fifo, "text": pipe.read().decode()})
         with open(f"{OPT_ML}/model/pipe.json", "w") as f:
             json.dump(passes, f)
         return 0
