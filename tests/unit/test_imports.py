@@ -1,7 +1,7 @@
 """The architecture's boundaries, enforced by walking every import (top-level and deferred).
 
 api -> services -> state -> storage; services -> runtime.base, aws, and storage only through their
-ports; only runtime/docker_runtime.py imports docker; only storage/moto_internals.py imports moto; algorithms imports neither emulator nor boto3;
+ports; only the runtime/docker_*.py modules import docker; only storage/moto_internals.py imports moto; algorithms imports neither emulator nor boto3;
 sdk never imports emulator.
 """
 
@@ -23,6 +23,7 @@ DOCKER_IMPORTERS = {
     "emulator.runtime.docker_network",
     "emulator.runtime.docker_archive",
     "emulator.runtime.docker_running",
+    "emulator.runtime.docker_mounts",
 }
 HTTP_FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "flask", "werkzeug")
 
