@@ -403,3 +403,105 @@ def sns_publish(region: str, topic_arn: str, message: str) -> None:
     """Publish to an existing topic: its subscribers (an SQS queue...) get the message. Raises
     moto's own errors (a message too long...)."""
     _sns_backend(region).publish(message, arn=topic_arn)
+
+
+# --- CloudWatch (metrics) ----------------------------------------------------------------------
+
+
+class MetricPoint(NamedTuple):
+    """One data point of moto's CloudWatch: a value, or a statistic set."""
+
+    namespace: str
+    name: str
+    dimensions: tuple[tuple[str, str], ...]
+    timestamp: datetime
+    """Naive UTC, as moto keeps it."""
+    unit: str | None
+    value: float | None
+    """The value of a single-value point; None for a statistic set."""
+    statistics: tuple[float, float, float, float] | None
+    """(Sum, SampleCount, Minimum, Maximum) of a statistic set; None for a single value."""
+
+
+def _cloudwatch_backend(region: str) -> Any:
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    return cloudwatch_backends[ACCOUNT_ID][region]
+
+
+def put_metric_data(region: str, namespace: str, metric_data: list[dict[str, Any]]) -> None:
+    """PutMetricData's own path in moto: `metric_data` has the request's MetricData shape
+    (Timestamp a naive UTC datetime). Raises moto's validation errors."""
+    _cloudwatch_backend(region).put_metric_data(namespace, metric_data)
+
+
+def metric_count(region: str) -> int:
+    return len(_cloudwatch_backend(region).metric_data)
+
+
+def metric_points(region: str, start: int = 0) -> list[MetricPoint]:
+    """The points of `region` from index `start` on, in the order they were put."""
+    from moto.cloudwatch.models import MetricAggregatedDatum
+
+    points: list[MetricPoint] = []
+    for datum in _cloudwatch_backend(region).metric_data[start:]:
+        dimensions = tuple((str(d.name), str(d.value)) for d in datum.dimensions)
+        stamp = datum.timestamp
+        if stamp.tzinfo is not None:
+            stamp = stamp.astimezone(UTC).replace(tzinfo=None)
+        unit = None if datum.unit is None else str(datum.unit)
+        if isinstance(datum, MetricAggregatedDatum):
+            stats = (
+                float(datum.sum),
+                float(datum.sample_count),
+                float(datum.min),
+                float(datum.max),
+            )
+            points.append(
+                MetricPoint(datum.namespace, datum.name, dimensions, stamp, unit, None, stats)
+            )
+        else:
+            value = float(datum.value)
+            points.append(
+                MetricPoint(datum.namespace, datum.name, dimensions, stamp, unit, value, None)
+            )
+    return points
+
+
+def _datum(point: MetricPoint) -> Any:
+    from moto.cloudwatch.models import MetricAggregatedDatum, MetricDatum
+
+    dimensions = [{"Name": name, "Value": value} for name, value in point.dimensions]
+    if point.statistics is not None:
+        total, count, low, high = point.statistics
+        return MetricAggregatedDatum(
+            point.namespace,
+            point.name,
+            low,
+            high,
+            count,
+            total,
+            dimensions,
+            point.timestamp,
+            point.unit,
+        )
+    return MetricDatum(
+        point.namespace, point.name, point.value or 0.0, dimensions, point.timestamp, point.unit
+    )
+
+
+def restore_metric_points(region: str, points: list[MetricPoint]) -> None:
+    """Put stored points before those `region` holds (which came after them)."""
+    backend = _cloudwatch_backend(region)
+    backend.metric_data = [_datum(p) for p in points] + backend.metric_data
+
+
+def keep_metric_points(region: str, keep: list[bool]) -> None:
+    """Forget the points whose flag is False (`keep` has one flag per point, in order)."""
+    backend = _cloudwatch_backend(region)
+    backend.metric_data = [d for d, kept in zip(backend.metric_data, keep, strict=True) if kept]
+
+
+def truncate_metric_points(region: str, count: int) -> None:
+    """Forget every point after the first `count` (undo a write the disk refused)."""
+    del _cloudwatch_backend(region).metric_data[count:]

@@ -24,7 +24,7 @@ from emulator.runtime.instance_types import container_limits
 from emulator.runtime.optml import OptMlTree
 from emulator.services.context import ServiceContext
 from emulator.services.jobs import Job, JobEngine, JobKind, Outcome
-from emulator.services.metrics import MetricCollector
+from emulator.services.metrics import MetricCollector, publish_training_metrics
 from emulator.services.staging import StagingError, VolumeBudget, parse_s3_uri, stage_channel
 from emulator.services.training.spec import TrainingJobSpec
 from emulator.state import lifecycle
@@ -237,13 +237,17 @@ class TrainingRun:
 
             def on_log(line: str) -> None:
                 tail.append(line)
-                logs.put_lines(LOG_GROUP, stream, [line], int(time.time() * 1000))
+                at = now()
+                logs.put_lines(LOG_GROUP, stream, [line], int(at.timestamp() * 1000))
                 with collector_lock:
-                    if collector.feed(line, now()):
+                    matched = collector.feed(line, at)
+                    if matched:
                         # Describe shows metrics while the job runs; the store gets them at the
                         # next status change.
                         with self._engine.lock:
                             job.record.final_metrics = collector.final()
+                if matched:
+                    publish_training_metrics(self._context.metrics, job.name, matched)
 
             return on_log
 
