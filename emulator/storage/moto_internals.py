@@ -429,6 +429,11 @@ def _cloudwatch_backend(region: str) -> Any:
     return cloudwatch_backends[ACCOUNT_ID][region]
 
 
+def reset_metrics(region: str) -> None:
+    """Forget every metric, alarm and dashboard of `region` (what a fresh process starts with)."""
+    _cloudwatch_backend(region).reset()
+
+
 def put_metric_data(region: str, namespace: str, metric_data: list[dict[str, Any]]) -> None:
     """PutMetricData's own path in moto: `metric_data` has the request's MetricData shape
     (Timestamp a naive UTC datetime). Raises moto's validation errors."""

@@ -7,6 +7,7 @@ EndpointName and VariantName, one statistic set per metric and minute.
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -85,17 +86,19 @@ def test_kmeans_metrics_reach_cloudwatch_and_the_sdk(aws: Aws, kmeans_trained: T
     )
     assert answer["MetricDataResults"][0]["Values"]
 
-    from sagemaker.analytics import TrainingJobAnalytics
-
+    # Typed as Any: the SDK has no type hints.
+    analytics: Any = importlib.import_module("sagemaker.analytics")
     session = sagemaker_session(aws.url, aws.region, default_bucket=aws.bucket)
-    frame = TrainingJobAnalytics(
+    frame = analytics.TrainingJobAnalytics(
         kmeans_trained.job, metric_names=["train:msd", "train:progress"], sagemaker_session=session
     ).dataframe()
     assert set(frame["metric_name"]) == {"train:msd", "train:progress"}
     values = frame[frame["metric_name"] == "train:msd"]["value"]
     assert values.iloc[-1] == pytest.approx(final["train:msd"])
     # Without metric names, the job's own definitions name them (the built-ins' five).
-    everything = TrainingJobAnalytics(kmeans_trained.job, sagemaker_session=session).dataframe()
+    everything = analytics.TrainingJobAnalytics(
+        kmeans_trained.job, sagemaker_session=session
+    ).dataframe()
     assert {"train:msd", "train:progress", "train:throughput"} <= set(everything["metric_name"])
 
 

@@ -366,3 +366,66 @@ def test_sns_publish_reaches_a_subscribed_queue() -> None:
         "sqs", region, Action="ReceiveMessage", QueueUrl=queue_url, WaitTimeSeconds="0"
     )
     assert "invocationStatus" in _between(received, "Body")
+
+
+# --- CloudWatch (metrics) ----------------------------------------------------------------------
+
+
+def _sums(region: str, namespace: str, name: str) -> str:
+    return _query(
+        "monitoring",
+        region,
+        Action="GetMetricStatistics",
+        Version="2010-08-01",
+        Namespace=namespace,
+        MetricName=name,
+        StartTime="2024-01-01T00:00:00Z",
+        EndTime="2024-01-01T01:00:00Z",
+        Period="60",
+        **{"Statistics.member.1": "Sum", "Statistics.member.2": "SampleCount"},
+        **{"Dimensions.member.1.Name": "D", "Dimensions.member.1.Value": "v"},
+    )
+
+
+def test_metric_points_are_put_read_restored_kept_and_truncated() -> None:
+    region = "il-central-1"  # a region no other test writes metrics to
+    moto.reset_metrics(region)
+    at = datetime(2024, 1, 1, 0, 10)
+    dims = [{"Name": "D", "Value": "v"}]
+    moto.put_metric_data(
+        region,
+        "N",
+        [
+            {"MetricName": "m", "Dimensions": dims, "Timestamp": at, "Value": 2.5, "Unit": "None"},
+            {
+                "MetricName": "m",
+                "Dimensions": dims,
+                "Timestamp": at,
+                "StatisticValues": {
+                    "Sum": 10.0,
+                    "SampleCount": 4.0,
+                    "Minimum": 1.0,
+                    "Maximum": 4.0,
+                },
+            },
+        ],
+    )
+    assert moto.metric_count(region) == 2
+    single, aggregated = moto.metric_points(region)
+    assert single == moto.MetricPoint("N", "m", (("D", "v"),), at, "None", 2.5, None)
+    assert aggregated.statistics == (10.0, 4.0, 1.0, 4.0) and aggregated.value is None
+    assert moto.metric_points(region, 1) == [aggregated]
+    text = _sums(region, "N", "m")
+    assert "<Sum>12.5</Sum>" in text and "<SampleCount>5.0</SampleCount>" in text
+
+    # Stored points go before what moto holds; the API reads them like any other.
+    earlier = moto.MetricPoint("N", "m", (("D", "v"),), datetime(2024, 1, 1, 0, 5), None, 1.0, None)
+    moto.restore_metric_points(region, [earlier])
+    assert moto.metric_points(region)[0] == earlier
+    assert "<Sum>1.0</Sum>" in _sums(region, "N", "m")
+    moto.keep_metric_points(region, [False, True, True])
+    assert moto.metric_points(region) == [single, aggregated]
+    moto.truncate_metric_points(region, 1)
+    assert moto.metric_points(region) == [single]
+    moto.reset_metrics(region)
+    assert moto.metric_count(region) == 0
