@@ -13,7 +13,8 @@ train: reads /opt/ml/input/config/hyperparameters.json; "behaviour" is one of
             each host's channel files) and every host writes model/<host>.txt
   one-fails the host named by the `fail_host` hyperparameter fails; the others wait forever
 serve: GET /ping, POST /invocations answering the model file's content, the request body and
-headers (custom attributes are answered back as `seen=<value>`).
+headers (custom attributes are answered back as `seen=<value>`); a body of `hang` is never
+answered (the platform's invocation timeout ends it).
 """
 
 import http.server
@@ -136,6 +137,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if body == b"hang":
+            while True:  # a model that never answers
+                time.sleep(1)
         with open(f"{OPT_ML}/model/model.json", "rb") as f:
             model = json.load(f)
         answer = {
