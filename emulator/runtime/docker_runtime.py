@@ -47,7 +47,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from emulator.runtime.base import ClusterSpec, ContainerSpec, ImageNotFound, LogSink
+from emulator.runtime.base import ClusterSpec, ContainerSpec, ImageNotFound, LogSink, Usage
 from emulator.runtime.cluster import Cluster
 from emulator.runtime.images import ALGORITHMS, local_image
 
@@ -428,6 +428,18 @@ class DockerServingHandle:
 
     def stop(self, grace_seconds: float) -> None:
         self._running.stop(grace_seconds)
+
+    def usage(self) -> Usage | None:
+        """From the engine's stats of the container (one sample, no wait for a second one)."""
+        try:
+            stats = self._running.container.stats(stream=False, one_shot=True)
+            cpu_ns = stats["cpu_stats"]["cpu_usage"]["total_usage"]
+            memory = stats["memory_stats"]
+            # What `docker stats` shows: the page cache it may drop is not counted.
+            cache = memory.get("stats", {}).get("inactive_file", 0)
+            return Usage(cpu_ns / 1e9, int(memory["usage"]) - int(cache), int(memory["limit"]))
+        except (docker.errors.DockerException, OSError, KeyError, TypeError, ValueError):
+            return None
 
 
 # --- the runtime --------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from emulator.runtime.base import (
     EnvironmentRefused,
     ImageNotFound,
     LogSink,
+    Usage,
 )
 from emulator.runtime.cluster import Cluster
 from emulator.runtime.host_environment import child_environment, refused_variables
@@ -169,6 +170,23 @@ class ProcessServingHandle:
 
     def stop(self, grace_seconds: float) -> None:
         self._process.stop(grace_seconds)
+
+    def usage(self) -> Usage | None:
+        """From /proc (Linux): the server process's CPU time and resident memory."""
+        pid = self._process.popen.pid
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            return None
+        ticks = os.sysconf("SC_CLK_TCK")
+        # utime, stime, cutime, cstime: fields 14 to 17 of stat(5), counted after the name.
+        cpu = sum(int(value) for value in fields[11:15]) / ticks
+        limit = self._process.spec.memory_bytes or os.sysconf("SC_PHYS_PAGES") * _PAGE
+        return Usage(cpu, pages * _PAGE, limit)
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 class ProcessRuntime:

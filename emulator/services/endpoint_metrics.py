@@ -9,7 +9,7 @@ microseconds. An asynchronous endpoint publishes only `ModelLatency` and the err
 Requests are not sent one by one: each metric is summed per variant and minute (Sum,
 SampleCount, Minimum, Maximum), and the sets are published every `interval` seconds (one minute,
 as SageMaker publishes them), before a CloudWatch request reads metrics, and when the service
-closes. A set carries the minute's start as its timestamp, so the points have CloudWatch's
+closes; the instance metrics (hosting/instance_metrics.py) are sampled at the same times. A set carries the minute's start as its timestamp, so the points have CloudWatch's
 one-minute period whatever the interval; two sets of one minute add up in CloudWatch.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -59,6 +60,11 @@ class InvocationMetrics:
         self._pending: dict[_Key, _Stats] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._samplers: list[Callable[[], None]] = []
+
+    def also(self, sampler: Callable[[], None]) -> None:
+        """Run `sampler` at every flush too (the instance metrics are sampled then)."""
+        self._samplers.append(sampler)
 
     def record(
         self,
@@ -97,6 +103,8 @@ class InvocationMetrics:
 
     def flush(self) -> None:
         """Publish what was counted since the last flush (outside the lock: requests go on)."""
+        for sampler in self._samplers:
+            sampler()
         with self._lock:
             pending, self._pending = self._pending, {}
         if not pending:

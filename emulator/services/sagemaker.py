@@ -18,6 +18,7 @@ from emulator.services.async_inference import AsyncInferenceService
 from emulator.services.context import ServiceContext
 from emulator.services.endpoint_metrics import PERIOD_SECONDS, InvocationMetrics
 from emulator.services.hosting import HostingService
+from emulator.services.hosting.instance_metrics import InstanceMetrics
 from emulator.services.invocation import InvocationRouter, InvokeResult
 from emulator.services.jobs import JobEvents
 from emulator.services.monitoring import MonitoringService
@@ -72,6 +73,7 @@ class SageMakerService:
         metrics = metrics or NoMetrics()
         self._invocation_metrics = InvocationMetrics(metrics, metrics_flush_seconds)
         self._router = InvocationRouter(settings.region, self._invocation_metrics)
+        self._invocation_metrics.also(InstanceMetrics(metrics, self._router).sample)
         self.events = JobEvents()
         """Status changes of this region's jobs (a tuning job follows its children here)."""
         self.context = ServiceContext(

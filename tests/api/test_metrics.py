@@ -8,6 +8,7 @@ EndpointName and VariantName, one statistic set per metric and minute.
 from __future__ import annotations
 
 import importlib
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,7 @@ def test_byo_metric_definitions_are_published(aws: Aws) -> None:
 def _endpoint_stats(cloudwatch: Any, endpoint: str, metric: str, **extra: Any) -> Any:
     now = datetime.now(UTC)
     return cloudwatch.get_metric_statistics(
-        Namespace=ENDPOINTS,
+        **{"Namespace": ENDPOINTS, **extra},
         MetricName=metric,
         Dimensions=[
             {"Name": "EndpointName", "Value": endpoint},
@@ -146,7 +147,6 @@ def _endpoint_stats(cloudwatch: Any, endpoint: str, metric: str, **extra: Any) -
         EndTime=now + timedelta(minutes=2),
         Period=60,
         Statistics=["Sum", "SampleCount", "Average", "Minimum", "Maximum"],
-        **extra,
     )["Datapoints"]
 
 
@@ -190,8 +190,24 @@ def test_endpoint_invocation_metrics(aws: Aws, kmeans_trained: Trained) -> None:
             "ModelLatency",
             "OverheadLatency",
         }
+        # The container's CPU and memory: a sample at each flush, CPU from two a second apart.
+        memory = _wait_points(cloudwatch, "/aws/sagemaker/Endpoints", endpoint, "MemoryUtilization")
+        assert all(0 < p["Maximum"] <= 100 for p in memory)
+        cpu = _wait_points(cloudwatch, "/aws/sagemaker/Endpoints", endpoint, "CPUUtilization")
+        assert all(p["Minimum"] >= 0 for p in cpu)
     finally:
         aws.sm.delete_endpoint(EndpointName=endpoint)
+
+
+def _wait_points(cloudwatch: Any, namespace: str, endpoint: str, metric: str) -> Any:
+    """Each CloudWatch request samples the instances: ask until the metric has a point."""
+    deadline = time.monotonic() + 30
+    while True:
+        points = _endpoint_stats(cloudwatch, endpoint, metric, Namespace=namespace)
+        if points:
+            return points
+        assert time.monotonic() < deadline, f"no {metric} point"
+        time.sleep(0.2)
 
 
 @pytest.mark.runtime_only("process")
