@@ -3,6 +3,7 @@ of endpoint invocations."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -131,3 +132,25 @@ def test_invocations_are_one_statistic_set_per_metric_and_minute(tmp_path: Path)
     assert points[("Invocation5XXErrors", 1)].statistics == (0.0, 2.0, 0.0, 0.0)
     dimensions = points[("Invocations", 0)].dimensions
     assert dimensions == (("EndpointName", "ep"), ("VariantName", "AllTraffic"))
+
+
+def test_the_flusher_publishes_every_interval_and_at_close(tmp_path: Path) -> None:
+    moto.reset_metrics(REGION)
+    store = MetricStore(tmp_path).for_region(REGION)
+    aggregator = InvocationMetrics(store, interval=0.05)
+    aggregator.start()
+    try:
+        aggregator.record(
+            "ep", "v", status=200, model_seconds=0.001, total_seconds=0.002, instances=1
+        )
+        deadline = time.monotonic() + 10
+        while moto.metric_count(REGION) == 0:
+            assert time.monotonic() < deadline, "the flusher never published"
+            time.sleep(0.01)
+        assert {p.name for p in moto.metric_points(REGION)} >= {"Invocations", "ModelLatency"}
+    finally:
+        aggregator.close()
+    aggregator.record("ep", "v", status=200, model_seconds=0.001, total_seconds=0.002, instances=1)
+    count = moto.metric_count(REGION)
+    aggregator.close()  # a second close publishes what came after the first
+    assert moto.metric_count(REGION) == count + 6
