@@ -132,6 +132,8 @@ class MotoBridge:
                 logs_request = self._logs_request(environ) if service == "logs" else None
                 if logs_request is not None:
                     self.logs.load_for_request(*logs_request)
+                if service == "monitoring" and self.metrics is not None:
+                    self.metrics.load_region(self._signed_region(environ, self.metrics.region))
                 result = self.app(environ, start_response)
                 try:
                     chunks = [bytes(chunk) for chunk in result]

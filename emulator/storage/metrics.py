@@ -16,7 +16,8 @@ Bounded, as CloudWatch keeps one-minute data 15 days: a point older than `RETENT
 dropped, a series keeps its newest `MAX_POINTS_PER_SERIES` points (15 days of one a minute) and a
 region its newest `MAX_POINTS_PER_REGION`. The bounds are applied at start, when a series or the
 region passes its bound by a tenth, and once an hour; the file is then rewritten without what was
-dropped. (No roll-up into 5-minute and 1-hour points as CloudWatch does for older data.)
+dropped. Start time does not grow with history: a region's file is read on its first use (a
+CloudWatch request signed for it, or a point published there). (No roll-up into 5-minute and 1-hour points as CloudWatch does for older data.)
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ log = logging.getLogger(__name__)
 
 RETENTION_DAYS = 15
 MAX_POINTS_PER_SERIES = RETENTION_DAYS * 24 * 60
-MAX_POINTS_PER_REGION = 500_000
+MAX_POINTS_PER_REGION = 100_000
+"""moto scans every point of the region for each GetMetricStatistics: this keeps one under a second."""
 _SLACK = 1.1
 """Bounds are enforced when passed by a tenth, so a full series is not rewritten at every point."""
 _PRUNE_EVERY_SECONDS = 3600.0
@@ -57,20 +59,14 @@ class MetricStore:
         self.lock = threading.RLock()
         """Held around every use of moto's CloudWatch backend (moto itself is not thread-safe)."""
         root.mkdir(parents=True, exist_ok=True)
+        moto.list_metrics_in_linear_time()
         self._written: dict[str, int] = {}
         """region -> points of moto's list that are on disk."""
         self._series: dict[str, collections.Counter[SeriesKey]] = {}
         self._pruned: dict[str, float] = {}
-        started = time.monotonic()
-        with self.lock:
-            for path in sorted(root.glob("*.jsonl")):
-                self._load(path.stem, path)
-        log.info(
-            "metrics: %d point(s) in %d region(s) (%.2f s)",
-            sum(self._written.values()),
-            len(self._written),
-            time.monotonic() - started,
-        )
+        self._unloaded = {path.stem for path in root.glob("*.jsonl")}
+        """Regions whose file is not read yet: read on their first use, not at start."""
+        log.info("metrics: points of %d region(s) on disk", len(self._unloaded))
 
     def for_region(self, region: str) -> MetricStore:
         """This store with `region` as its default (the same files, state and lock)."""
@@ -85,6 +81,7 @@ class MetricStore:
         with aware or naive-UTC datetimes as Timestamp."""
         data = [{**d, "Timestamp": _naive_utc(d["Timestamp"])} for d in metric_data]
         with self.lock:
+            self.load_region(self.region)
             moto.put_metric_data(self.region, namespace, data)
             self.sync(self.region)
 
@@ -93,11 +90,19 @@ class MetricStore:
 
     # --- persistence --------------------------------------------------------------------------
 
+    def load_region(self, region: str) -> None:
+        """Put the region's stored points into moto, once (before a request that uses them)."""
+        with self.lock:
+            if region in self._unloaded:
+                self._unloaded.discard(region)
+                self._load(region, self._path(region))
+
     def sync(self, region: str | None = None) -> None:
         """Append to the region's file what moto got since the last sync; on a refused write,
         undo it in moto."""
         region = region or self.region
         with self.lock:
+            self.load_region(region)
             written = self._written.get(region, 0)
             count = moto.metric_count(region)
             if count == written:
@@ -123,6 +128,7 @@ class MetricStore:
         """Forget every region's points on disk (moto's own state is reset by the caller)."""
         with self.lock:
             self._written.clear()
+            self._unloaded.clear()
             self._series.clear()
             self._pruned.clear()
             for path in self.root.glob("*.jsonl"):
@@ -163,9 +169,11 @@ class MetricStore:
         self._series[region] = collections.Counter(_key(p) for p in points)
 
     def _load(self, region: str, path: Path) -> None:
+        started = time.monotonic()
         points, damaged = _read(path)
+        # Before what moto holds of the region already (nothing, unless a request came first).
         moto.restore_metric_points(region, points)
-        self._written[region] = moto.metric_count(region)
+        self._written[region] = len(points)
         self._series[region] = collections.Counter(_key(p) for p in points)
         keep = _kept(moto.metric_points(region), datetime.now(UTC).replace(tzinfo=None))
         if not all(keep):
@@ -173,6 +181,12 @@ class MetricStore:
         if damaged or not all(keep):
             self._rewrite(region)
         self._pruned[region] = time.monotonic()
+        log.info(
+            "metrics: %d point(s) of %s read (%.2f s)",
+            len(points),
+            region,
+            time.monotonic() - started,
+        )
 
 
 class RegionalMetrics:

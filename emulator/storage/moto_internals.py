@@ -445,6 +445,33 @@ def _cloudwatch_backend(region: str) -> Any:
     return cloudwatch_backends[ACCOUNT_ID][region]
 
 
+def list_metrics_in_linear_time() -> None:
+    """Make moto's ListMetrics find each series once in one pass over the points.
+
+    moto compares every point with every series found before it (quadratic: ListMetrics over
+    10,000 points took minutes), and never merges the points of a series without dimensions.
+    Installed once, on moto's class; the filters (namespace, name, dimensions) are moto's own.
+    """
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    def get_filtered_metrics(
+        backend: Any, metric_name: str, namespace: str, dimensions: list[dict[str, str]]
+    ) -> list[Any]:
+        seen: set[tuple[str, str, tuple[tuple[str, str], ...]]] = set()
+        found: list[Any] = []
+        for datum in backend.get_all_metrics():
+            if not datum.filter(namespace=namespace, name=metric_name, dimensions=dimensions):
+                continue
+            pairs = tuple(sorted((str(d.name), str(d.value)) for d in datum.dimensions))
+            key = (str(datum.namespace), str(datum.name), pairs)
+            if key not in seen:
+                seen.add(key)
+                found.append(datum)
+        return found
+
+    setattr(CloudWatchBackend, "get_filtered_metrics", get_filtered_metrics)  # noqa: B010
+
+
 def reset_metrics(region: str) -> None:
     """Forget every metric, alarm and dashboard of `region` (what a fresh process starts with)."""
     _cloudwatch_backend(region).reset()
@@ -489,13 +516,12 @@ def metric_points(region: str, start: int = 0) -> list[MetricPoint]:
     return points
 
 
-def _datum(point: MetricPoint) -> Any:
-    from moto.cloudwatch.models import MetricAggregatedDatum, MetricDatum
-
+def _datum(point: MetricPoint, aggregated: Any, single: Any) -> Any:
+    """moto's MetricAggregatedDatum (`aggregated`) or MetricDatum (`single`) of a point."""
     dimensions = [{"Name": name, "Value": value} for name, value in point.dimensions]
     if point.statistics is not None:
         total, count, low, high = point.statistics
-        return MetricAggregatedDatum(
+        return aggregated(
             point.namespace,
             point.name,
             low,
@@ -506,15 +532,18 @@ def _datum(point: MetricPoint) -> Any:
             point.timestamp,
             point.unit,
         )
-    return MetricDatum(
+    return single(
         point.namespace, point.name, point.value or 0.0, dimensions, point.timestamp, point.unit
     )
 
 
 def restore_metric_points(region: str, points: list[MetricPoint]) -> None:
     """Put stored points before those `region` holds (which came after them)."""
+    from moto.cloudwatch.models import MetricAggregatedDatum, MetricDatum
+
     backend = _cloudwatch_backend(region)
-    backend.metric_data = [_datum(p) for p in points] + backend.metric_data
+    made = [_datum(p, MetricAggregatedDatum, MetricDatum) for p in points]
+    backend.metric_data = made + backend.metric_data
 
 
 def keep_metric_points(region: str, keep: list[bool]) -> None:

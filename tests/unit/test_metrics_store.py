@@ -38,6 +38,8 @@ def test_points_survive_a_new_process_and_a_cut_line(tmp_path: Path) -> None:
         out.write('["/aws/sagemaker/TrainingJobs","c",[["Tr')  # cut short by kill -9
     moto.reset_metrics(REGION)  # what a new process starts with
     again = MetricStore(tmp_path, "us-east-1")
+    assert moto.metric_count(REGION) == 0  # read on the region's first use, not at start
+    again.load_region(REGION)
     points = moto.metric_points(REGION)
     assert [(p.name, p.value, p.timestamp) for p in points] == [
         ("a", 1.5, at.replace(tzinfo=None)),
@@ -65,7 +67,7 @@ def test_expired_points_and_overfull_series_are_dropped(
     busy = [p for p in moto.metric_points(REGION) if p.name == "busy"]
     assert [p.value for p in busy] == [float(v) for v in range(2, 12)]
     moto.reset_metrics(REGION)
-    MetricStore(tmp_path)  # at start the 15 days' retention applies too
+    MetricStore(tmp_path).load_region(REGION)  # when read again, the 15 days apply too
     names = [p.name for p in moto.metric_points(REGION)]
     assert names == ["busy"] * 10
     assert len((tmp_path / f"{REGION}.jsonl").read_text().splitlines()) == 10

@@ -449,3 +449,34 @@ def test_metric_points_are_put_read_restored_kept_and_truncated() -> None:
     assert moto.metric_points(region) == [single]
     moto.reset_metrics(region)
     assert moto.metric_count(region) == 0
+
+
+def test_list_metrics_names_each_series_once() -> None:
+    region = "il-central-1"
+    moto.reset_metrics(region)
+    moto.list_metrics_in_linear_time()
+    at = datetime(2024, 1, 1, 0, 10)
+    dims = [{"Name": "D", "Value": "v"}]
+    moto.put_metric_data(
+        region,
+        "N",
+        [
+            {"MetricName": "m", "Dimensions": dims, "Timestamp": at, "Value": 1.0},
+            {"MetricName": "m", "Dimensions": dims, "Timestamp": at, "Value": 2.0},
+            {"MetricName": "bare", "Timestamp": at, "Value": 1.0},
+            {"MetricName": "bare", "Timestamp": at, "Value": 2.0},
+        ],
+    )
+    text = _query("monitoring", region, Action="ListMetrics", Version="2010-08-01", Namespace="N")
+    assert text.count("<MetricName>m</MetricName>") == 1
+    assert text.count("<MetricName>bare</MetricName>") == 1
+    only = _query(
+        "monitoring",
+        region,
+        Action="ListMetrics",
+        Version="2010-08-01",
+        Namespace="N",
+        **{"Dimensions.member.1.Name": "D", "Dimensions.member.1.Value": "v"},
+    )
+    assert "<MetricName>m</MetricName>" in only and "bare" not in only
+    moto.reset_metrics(region)
