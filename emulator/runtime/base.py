@@ -109,6 +109,14 @@ class MeasuredHandle(Protocol):
         """None when it cannot be read now (the container has stopped)."""
 
 
+@runtime_checkable
+class MeasuredCluster(Protocol):
+    """A cluster whose hosts' use of CPU and memory can be read."""
+
+    def host_usage(self) -> dict[str, Usage]:
+        """Host name -> what it uses now (hosts not running or not measurable are left out)."""
+
+
 class ContainerRuntime(Protocol):
     name: str
     """'docker' or 'process': shown in /_emulator/health and the startup log."""

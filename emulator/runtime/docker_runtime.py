@@ -396,6 +396,9 @@ class DockerTrainingHandle:
     def wait(self, timeout: float | None = None) -> int | None:
         return self._running.wait(timeout)
 
+    def usage(self) -> Usage | None:
+        return _usage(self._running)
+
     def stop(self, grace_seconds: float) -> None:
         self._running.stop(grace_seconds)
 
@@ -430,16 +433,22 @@ class DockerServingHandle:
         self._running.stop(grace_seconds)
 
     def usage(self) -> Usage | None:
-        """From the engine's stats of the container (one sample, no wait for a second one)."""
-        try:
-            stats = self._running.container.stats(stream=False, one_shot=True)
-            cpu_ns = stats["cpu_stats"]["cpu_usage"]["total_usage"]
-            memory = stats["memory_stats"]
-            # What `docker stats` shows: the page cache it may drop is not counted.
-            cache = memory.get("stats", {}).get("inactive_file", 0)
-            return Usage(cpu_ns / 1e9, int(memory["usage"]) - int(cache), int(memory["limit"]))
-        except (docker.errors.DockerException, OSError, KeyError, TypeError, ValueError):
-            return None
+        return _usage(self._running)
+
+
+def _usage(running: _Running) -> Usage | None:
+    """From the engine's stats of the container (one sample, no wait for a second one)."""
+    if running.done.is_set():
+        return None
+    try:
+        stats = running.container.stats(stream=False, one_shot=True)
+        cpu_ns = stats["cpu_stats"]["cpu_usage"]["total_usage"]
+        memory = stats["memory_stats"]
+        # What `docker stats` shows: the page cache it may drop is not counted.
+        cache = memory.get("stats", {}).get("inactive_file", 0)
+        return Usage(cpu_ns / 1e9, int(memory["usage"]) - int(cache), int(memory["limit"]))
+    except (docker.errors.DockerException, OSError, KeyError, TypeError, ValueError):
+        return None
 
 
 # --- the runtime --------------------------------------------------------------------------------

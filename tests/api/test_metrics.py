@@ -66,6 +66,20 @@ def test_kmeans_metrics_reach_cloudwatch_and_the_sdk(aws: Aws, kmeans_trained: T
     for point in msd + progress:
         assert start - timedelta(seconds=1) <= point["Timestamp"] < end
 
+    # The host's CPU and memory, sampled while it ran (memory from the first sample on).
+    host = [{"Name": "Host", "Value": f"{kmeans_trained.job}/algo-1"}]
+    memory = cloudwatch.get_metric_statistics(
+        Namespace=TRAINING,
+        MetricName="MemoryUtilization",
+        Dimensions=host,
+        StartTime=start - timedelta(minutes=1),
+        EndTime=end,
+        Period=60,
+        Statistics=["Maximum", "SampleCount"],
+        Unit="Percent",
+    )["Datapoints"]
+    assert memory and all(0 < p["Maximum"] <= 100 for p in memory)
+
     # GetMetricData sees the same series.
     answer = cloudwatch.get_metric_data(
         MetricDataQueries=[

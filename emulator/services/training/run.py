@@ -26,6 +26,7 @@ from emulator.services.context import ServiceContext
 from emulator.services.jobs import Job, JobEngine, JobKind, Outcome
 from emulator.services.metrics import MetricCollector, publish_training_metrics
 from emulator.services.staging import StagingError, VolumeBudget, parse_s3_uri, stage_channel
+from emulator.services.training.host_metrics import HostMetrics
 from emulator.services.training.spec import TrainingJobSpec
 from emulator.state import lifecycle
 from emulator.state.records import SecondaryStatus, TrainingJobRecord, TrainingJobStatus, now
@@ -261,12 +262,16 @@ class TrainingRun:
             handle = self._context.runtime.start_cluster(cluster)
         except ImageNotFound as exc:
             return Outcome(TrainingJobStatus.FAILED, f"ClientError: {exc}")
+        usage = HostMetrics(self._context.metrics, job.name)
+        usage.poll(handle)
         try:
-            code, timed_out = self._supervise(job, handle)
+            code, timed_out = self._supervise(job, handle, lambda: usage.poll(handle))
         except BaseException:
             # No host is left behind, whatever went wrong here.
             handle.stop(5.0)
             raise
+        finally:
+            usage.close()
         handle.collect()
         job.update(lambda r: setattr(r, "final_metrics", collector.final()))
         if job.shutdown:
@@ -291,7 +296,7 @@ class TrainingRun:
         return Outcome(TrainingJobStatus.FAILED, reason)
 
     def _supervise(
-        self, job: Job[TrainingJobRecord], handle: ClusterHandle
+        self, job: Job[TrainingJobRecord], handle: ClusterHandle, poll: Callable[[], None]
     ) -> tuple[int | None, bool]:
         """Wait for the hosts; stop them all on Stop, MaxRuntimeInSeconds or a failed host.
         (exit code, whether the platform's time limit stopped them)."""
@@ -304,6 +309,7 @@ class TrainingRun:
                     # A host that fails fails the job: the others are stopped now.
                     handle.stop(5.0)
                 return code, False
+            poll()  # the hosts' CPU and memory, sampled now and then
             if job.stop_requested.is_set() or time.monotonic() >= deadline:
                 timed_out = not job.stop_requested.is_set()
                 if timed_out:
