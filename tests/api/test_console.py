@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.api.conftest import (
     Aws,
@@ -121,8 +120,8 @@ def test_an_endpoint_answers_the_test_request_and_is_deleted_through_the_console
     deleted = httpx.post(aws.url + UI + f"/api/endpoints/{endpoint}/delete", headers=CONSOLE)
     assert deleted.status_code == 200, deleted.text
     assert deleted.json()["operation"] == "DeleteEndpoint"
-    names = [e["EndpointName"] for e in aws.sm.list_endpoints(NameContains=endpoint)["Endpoints"]]
-    assert names in ([], [endpoint])  # gone, or Deleting
+    left = [e["EndpointName"] for e in aws.sm.list_endpoints(NameContains=endpoint)["Endpoints"]]
+    assert left in ([], [endpoint])  # gone, or Deleting
     again = httpx.post(aws.url + UI + f"/api/models/{endpoint}/stop", headers=CONSOLE)
     assert again.status_code == 404  # a model cannot be stopped
 

@@ -7,6 +7,7 @@ writes answers and events to its fd 4, each a JSON message ended by a NUL byte.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import subprocess
@@ -134,10 +135,8 @@ class Browser:
         return path
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(CdpError):
             self.send("Browser.close", timeout=10)
-        except CdpError:
-            pass
         try:
             self._process.wait(timeout=20)
         except subprocess.TimeoutExpired:

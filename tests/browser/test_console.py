@@ -142,7 +142,9 @@ def seen(server: EmulatorServer, tmp_path_factory: pytest.TempPathFactory) -> It
         result.published_metrics = len(hosts)
         browser.navigate(f"{server.url}{UI}/training-jobs/{job}")
         browser.wait_for("document.getElementById('metrics').dataset.series !== undefined")
-        result.metric_points = int(browser.evaluate("document.getElementById('metrics').dataset.points"))
+        result.metric_points = int(
+            browser.evaluate("document.getElementById('metrics').dataset.points")
+        )
         result.metric_note = browser.evaluate("document.getElementById('metrics-note').textContent")
         browser.screenshot(shots / "training-job.png")
 
