@@ -94,15 +94,41 @@ def make_page_router(console: ConsoleContext) -> APIRouter:
             return failed(request, 404, str(exc))
 
     def index(request: Request) -> HTMLResponse:
-        return listing("training-jobs", request)
+        return listing("training-jobs", request, region=request.query_params.get("region"))
 
     def listing(
-        kind: str, request: Request, q: str = "", region: str | None = None
+        kind: str,
+        request: Request,
+        q: str = "",
+        region: str | None = None,
+        token: str = "",
+        all: bool = False,
     ) -> HTMLResponse:
+        """A page of 100, newest first, as the List operation pages (NextToken); `all`: every
+        item, through every page."""
+
         def run() -> HTMLResponse:
             found = console.kind(kind)
-            items = console.resources(region).listed(found, q)
-            return render("list.html", request, kind=found, items=items, q=q)
+            resources = console.resources(region)
+            following: str | None = None
+            if all:
+                items = resources.listed(found, q)
+            else:
+                items, following = resources.page(found, q, token)
+            # Rows as plain strings: rendering 1,000 of them stays well under the page budget.
+            where = f"?region={quote(resources.region, safe='')}"
+            rows = [
+                (
+                    item[found.name_key],
+                    f"{found.slug}/{quote(item[found.name_key], safe='')}{where}",
+                    item.get(found.status_key, "") if found.status_key else "",
+                    _timestamp(item.get("CreationTime")),
+                )
+                for item in items
+            ]
+            return render(
+                "list.html", request, kind=found, rows=rows, q=q, token=token, following=following
+            )
 
         return guarded(request, run)
 

@@ -108,6 +108,13 @@ KINDS: dict[str, Kind] = {
 }
 
 
+def _list_params(contains: str) -> dict[str, Any]:
+    params: dict[str, Any] = {"SortBy": "CreationTime", "SortOrder": "Descending"}
+    if contains:
+        params["NameContains"] = contains
+    return params
+
+
 class Resources:
     """Reads (and the few actions) of one region's control plane."""
 
@@ -139,10 +146,18 @@ class Resources:
                 return
 
     def listed(self, kind: Kind, contains: str = "") -> list[dict[str, Any]]:
-        params: dict[str, Any] = {"SortBy": "CreationTime", "SortOrder": "Descending"}
-        if contains:
-            params["NameContains"] = contains
-        return list(self.pages(kind.list_operation, kind.list_key, params))
+        """Every item (newest first), through every page."""
+        return list(self.pages(kind.list_operation, kind.list_key, _list_params(contains)))
+
+    def page(
+        self, kind: Kind, contains: str = "", token: str = ""
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of PAGE_SIZE items (newest first) and the NextToken of the next one."""
+        params = {**_list_params(contains), "MaxResults": PAGE_SIZE}
+        if token:
+            params["NextToken"] = token
+        answer = self._call(kind.list_operation, params)
+        return answer.get(kind.list_key, []), answer.get("NextToken")
 
     def describe(self, kind: Kind, name: str) -> dict[str, Any]:
         return self._call(kind.describe_operation, {kind.name_key: name})
