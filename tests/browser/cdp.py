@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import subprocess
@@ -18,6 +19,12 @@ from pathlib import Path
 from typing import Any
 
 
+def _above(fd: int, lowest: int) -> int:
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD, lowest)
+    os.close(fd)
+    return moved
+
+
 class CdpError(RuntimeError):
     pass
 
@@ -26,6 +33,12 @@ class Browser:
     def __init__(self, chromium: str, profile: Path) -> None:
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
+        # The child's ends above fd 9 first, so that moving them to 3 and 4 never overwrites one
+        # with the other (a pipe opened as fd 3 or 4 would be); bash, not sh: dash takes only
+        # one-digit fd numbers.
+        to_child_r = _above(to_child_r, 10)
+        from_child_w = _above(from_child_w, 10)
+
         args = [
             chromium,
             "--headless",
@@ -36,12 +49,14 @@ class Browser:
             f"--user-data-dir={profile}",
             "--remote-debugging-pipe",
         ]
-        self._process = subprocess.Popen(
-            ["sh", "-c", f'exec "$0" "$@" 3<&{to_child_r} 4>&{from_child_w}', *args],
-            pass_fds=(to_child_r, from_child_w),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        self._log = profile / "chromium.log"
+        with self._log.open("wb") as log:
+            self._process = subprocess.Popen(
+                ["bash", "-c", f'exec "$0" "$@" 3<&{to_child_r} 4>&{from_child_w}', *args],
+                pass_fds=(to_child_r, from_child_w),
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         os.close(to_child_r)
         os.close(from_child_w)
         self._next_id = 0
@@ -82,7 +97,8 @@ class Browser:
             while ident not in self._answers:
                 left = deadline - time.monotonic()
                 if left <= 0 or self._process.poll() is not None:
-                    raise CdpError(f"no answer to {method}")
+                    tail = self._log.read_text(errors="replace")[-3000:]
+                    raise CdpError(f"no answer to {method}; chromium's log ends with:\n{tail}")
                 self._arrived.wait(left)
             answer = self._answers.pop(ident)
         if "error" in answer:
