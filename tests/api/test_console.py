@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
+from sdk.session import boto_session
 from tests.api.conftest import (
     Aws,
     Trained,
@@ -72,6 +75,35 @@ def test_a_trained_job_is_listed_described_and_its_log_and_artifact_read(
     page = httpx.get(aws.url + UI + f"/training-jobs/{name}")
     assert page.status_code == 200
     assert name in page.text and "feature_dim" in page.text
+
+
+def test_published_metrics_come_back_in_get_metric_data_s_shape(
+    aws: Aws, kmeans_trained: Trained
+) -> None:
+    name = kmeans_trained.job
+    job = aws.sm.describe_training_job(TrainingJobName=name)
+    began = job["TrainingStartTime"]
+    cloudwatch = boto_session(aws.url, aws.region).client("cloudwatch")
+    marker = f"console:test-{uuid.uuid4().hex[:6]}"
+    cloudwatch.put_metric_data(
+        Namespace="/aws/sagemaker/TrainingJobs",
+        MetricData=[
+            {
+                "MetricName": marker,
+                "Dimensions": [{"Name": "Host", "Value": f"{name}/algo-1"}],
+                "Timestamp": began + timedelta(seconds=offset),
+                "Value": value,
+            }
+            for offset, value in ((1, 3.0), (3, 2.0), (5, 1.5))
+        ],
+    )
+    shown = _get(aws, f"/api/training-jobs/{name}/metrics")
+    series = [r for r in shown["MetricDataResults"] if r["Label"].startswith(marker)]
+    assert len(series) == 1, shown
+    assert series[0]["Label"] == f"{marker} (algo-1)"
+    assert series[0]["Values"] == [3.0, 2.0, 1.5]
+    assert series[0]["Timestamps"] == sorted(series[0]["Timestamps"])
+    assert series[0]["MetricStat"]["Stat"] == "Average"
 
 
 def test_an_unknown_resource_is_an_aws_shaped_error(aws: Aws) -> None:
