@@ -128,7 +128,7 @@ def make_api_router(console: ConsoleContext) -> APIRouter:
             found = console.kind(kind)
             operation = found.stop_operation if verb == "stop" else found.delete_operation
             if verb not in ("stop", "delete") or operation is None:
-                raise NotFound(f"{kind} cannot be {verb}ped here.")
+                raise NotFound(f"The console cannot {verb[:16]} {kind}.")
             resources = console.resources(region)
             return {
                 "operation": operation,

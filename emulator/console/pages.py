@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from emulator.aws.errors import AwsError
 from emulator.console.context import ConsoleContext, NotFound
-from emulator.console.resources import KINDS
+from emulator.console.resources import KINDS, Resources
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -68,6 +68,21 @@ def s3_location(uri: str) -> tuple[str, str] | None:
         return None
     bucket, _, key = uri[5:].partition("/")
     return (bucket, key) if bucket and key else None
+
+
+def _endpoint_parts(resources: Resources, endpoint: dict[str, Any]) -> dict[str, Any]:
+    """The endpoint's config and models; one deleted since (AWS allows it) shows as missing."""
+    try:
+        config = resources.describe(KINDS["endpoint-configs"], endpoint["EndpointConfigName"])
+    except AwsError:
+        return {"config": {"ProductionVariants": []}, "models": []}
+    models = []
+    for variant in config.get("ProductionVariants", []):
+        try:
+            models.append(resources.describe(KINDS["models"], variant["ModelName"]))
+        except AwsError:
+            continue
+    return {"config": config, "models": models}
 
 
 def make_page_router(console: ConsoleContext) -> APIRouter:
@@ -142,13 +157,7 @@ def make_page_router(console: ConsoleContext) -> APIRouter:
                 uri = described.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")
                 extra["artifact"] = s3_location(uri)
             if kind == "endpoints":
-                extra["config"] = resources.describe(
-                    KINDS["endpoint-configs"], described["EndpointConfigName"]
-                )
-                extra["models"] = [
-                    resources.describe(KINDS["models"], v["ModelName"])
-                    for v in extra["config"].get("ProductionVariants", [])
-                ]
+                extra.update(_endpoint_parts(resources, described))
             return render(
                 SPECIAL_PAGES.get(kind, "detail.html"),
                 request,

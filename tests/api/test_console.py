@@ -149,6 +149,9 @@ def test_an_endpoint_answers_the_test_request_and_is_deleted_through_the_console
     if names:
         assert "Invocations" in names
 
+    aws.sm.delete_endpoint_config(EndpointConfigName=endpoint)  # AWS allows it while in use
+    assert httpx.get(aws.url + UI + f"/endpoints/{endpoint}").status_code == 200
+
     deleted = httpx.post(aws.url + UI + f"/api/endpoints/{endpoint}/delete", headers=CONSOLE)
     assert deleted.status_code == 200, deleted.text
     assert deleted.json()["operation"] == "DeleteEndpoint"

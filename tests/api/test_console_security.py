@@ -128,3 +128,8 @@ def test_with_access_keys_the_console_needs_a_signature(
     ) as keyed:
         assert httpx.get(keyed.url + UI + "/").status_code == 403
         assert httpx.get(keyed.url + UI + "/api/models").status_code == 403
+
+
+def test_the_server_prints_the_console_s_url(server: EmulatorServer) -> None:
+    printed = server.log_path.read_text(errors="replace")
+    assert f"console: http://127.0.0.1:{server.port}/_emulator/ui/" in printed
