@@ -54,11 +54,15 @@ def make_api_router(console: ConsoleContext) -> APIRouter:
         return guarded(run)
 
     def training_logs(name: str, cursor: str = "", region: str | None = None) -> Any:
-        return guarded(
-            lambda: tail_training_job(
-                console.sources, console.region(region), name, _cursor(cursor)
-            )
-        )
+        def run() -> dict[str, Any]:
+            after = _cursor(cursor)
+            resources = console.resources(region)
+            # The status first: lines written before it said "ended" are all in this answer.
+            job = resources.describe(console.kind("training-jobs"), name)
+            tail = tail_training_job(console.sources, resources.region, name, after)
+            return {**tail, "TrainingJobStatus": job["TrainingJobStatus"]}
+
+        return guarded(run)
 
     def training_metrics(name: str, region: str | None = None) -> Any:
         def run() -> dict[str, Any]:

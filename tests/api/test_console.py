@@ -58,6 +58,7 @@ def test_a_trained_job_is_listed_described_and_its_log_and_artifact_read(
     assert any("#quality_metric" in m for m in messages), messages[-20:]
     again = _get(aws, f"/api/training-jobs/{name}/logs", cursor=json.dumps(logs["cursor"]))
     assert again["events"] == []  # the cursor moved past every line
+    assert again["TrainingJobStatus"] == "Completed"  # the page stops asking
 
     metrics = _get(aws, f"/api/training-jobs/{name}/metrics")
     assert isinstance(metrics["MetricDataResults"], list)

@@ -47,6 +47,7 @@ class Seen:
     status_at_load: str = ""
     lines_at_load: str = ""
     lines_later: str = ""
+    tail_ended: str = ""
     published_metrics: int = 0
     metric_points: int = 0
     metric_note: str = ""
@@ -129,6 +130,9 @@ def seen(server: EmulatorServer, tmp_path_factory: pytest.TempPathFactory) -> It
             check=lambda text: "#quality_metric" in text,
         )
         browser.screenshot(shots / "training-job-running.png")
+        result.tail_ended = browser.wait_for(
+            "document.getElementById('log').dataset.ended || ''", timeout=240
+        )
         described = wait_job(aws, job, timeout=240)
         assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
 
@@ -201,6 +205,7 @@ def test_log_lines_arrive_without_a_reload(seen: Seen) -> None:
     assert seen.status_at_load == "InProgress"
     assert "#quality_metric" not in seen.lines_at_load
     assert "#quality_metric" in seen.lines_later
+    assert seen.tail_ended == "Completed"  # and the page stopped polling once every line was in
 
 
 def test_the_metric_curve_shows_the_published_points(seen: Seen) -> None:

@@ -4,6 +4,7 @@
 "use strict";
 
 const HEADER = {"X-Emulator-Console": "1"};
+const ENDED = ["Completed", "Failed", "Stopped"];
 
 async function getJSON(url) {
   const response = await fetch(url, {headers: {"Accept": "application/json"}});
@@ -64,6 +65,10 @@ function tailTrainingLog(pre) {
       cursor = answer.cursor;
       appendLines(pre, answer.events.map((e) => e.message));
       if (answer.more) delay = 0;
+      else if (ENDED.includes(answer.TrainingJobStatus)) {
+        pre.dataset.ended = answer.TrainingJobStatus;
+        return;  // every line is in: the job writes no more
+      }
     } catch (e) {
       pre.dataset.error = String(e);
       delay = 5000;
