@@ -105,6 +105,9 @@ def list_everything(args: argparse.Namespace) -> int:
     contains = {"NameContains": args.filter} if args.filter else {}
     for title, operation, key, name_key, status_key in LISTS:
         items = list(_pages(getattr(sm, operation), key, **contains))
+        if not items:
+            console.print(f"{title}: none")
+            continue
         table = Table(title=f"{title} ({len(items)})", title_justify="left", expand=False)
         table.add_column("Name")
         if status_key:
@@ -126,6 +129,9 @@ def list_everything(args: argparse.Namespace) -> int:
     groups = [g["logGroupName"] for g in _pages(logs.describe_log_groups, "logGroups")]
     for title, names in (("S3 buckets", buckets), ("Log groups", groups)):
         wanted = [n for n in names if not args.filter or args.filter in n]
+        if not wanted:
+            console.print(f"{title}: none")
+            continue
         table = Table(title=f"{title} ({len(wanted)})", title_justify="left")
         table.add_column("Name")
         for name in wanted:
