@@ -3,18 +3,16 @@
 Each read takes the lock of the store it reads (moto is not thread-safe) and, for Logs, first
 loads from disk the events a GetLogEvents would load, so the console sees what the API sees.
 CloudWatch's metrics live in moto's backend only; the queries are GetMetricData's own
-(MetricStat with Namespace, MetricName, Dimensions, Period, Stat), run by moto.
+(MetricStat with Namespace, MetricName, Dimensions, Period, Stat), run by moto
+(through emulator.storage.moto_internals, like every use of moto).
 """
 
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, BinaryIO
 
-from moto.cloudwatch.models import cloudwatch_backends
-
-from emulator.aws.arns import ACCOUNT_ID
 from emulator.storage import moto_internals as moto
 from emulator.storage.logs import RegionalLogs
 from emulator.storage.s3 import S3Store
@@ -69,15 +67,18 @@ class ConsoleStoreReader:
         window: tuple[datetime, datetime],
         period: int,
     ) -> list[dict[str, Any]]:
-        backend = cloudwatch_backends[ACCOUNT_ID][region]
-        # moto keeps naive UTC timestamps.
-        start, end = (t.astimezone(UTC).replace(tzinfo=None) for t in window)
+        wanted, expected, prefix = dimension
         with _CLOUDWATCH_LOCK:
-            found = [m for m in backend.get_all_metrics() if m.namespace == namespace]
+            metrics = [
+                (name, dims)
+                for name, dims in moto.cloudwatch_metrics(region, namespace)
+                if dims.get(wanted) == expected
+                or (prefix and dims.get(wanted, "").startswith(expected))
+            ]
             queries = [
                 {
                     "Id": f"m{i}",
-                    "Label": _label(name, dims, dimension[0]),
+                    "Label": _label(name, dims, wanted),
                     "MetricStat": {
                         "Metric": {
                             "Namespace": namespace,
@@ -88,37 +89,13 @@ class ConsoleStoreReader:
                         "Stat": "Sum" if name in SUM_METRICS else "Average",
                     },
                 }
-                for i, (name, dims) in enumerate(_matching(found, dimension))
+                for i, (name, dims) in enumerate(metrics)
             ]
-            results = backend.get_metric_data(queries, start, end) if queries else []
+            results = moto.cloudwatch_metric_data(region, queries, *window)
         return [
-            {
-                "Id": result["id"],
-                "Label": result["label"],
-                "Timestamps": [t.replace(tzinfo=UTC) for t in result["timestamps"]],
-                "Values": [float(v) for v in result["values"]],
-                "StatusCode": result.get("status_code", "Complete"),
-                "MetricStat": asked["MetricStat"],
-            }
+            {**result, "MetricStat": asked["MetricStat"]}
             for asked, result in zip(queries, results, strict=True)
         ]
-
-
-def _matching(
-    found: list[Any], dimension: tuple[str, str, bool]
-) -> list[tuple[str, dict[str, str]]]:
-    """(metric name, dimensions) of each distinct metric with that dimension, in a stable order."""
-    wanted, expected, prefix = dimension
-    seen: dict[tuple[str, tuple[tuple[str, str], ...]], None] = {}
-    for datum in found:
-        dims = {d.name: d.value for d in datum.dimensions}
-        value = dims.get(wanted)
-        if value is None:
-            continue
-        if value != expected and not (prefix and value.startswith(expected)):
-            continue
-        seen[(datum.name, tuple(sorted(dims.items())))] = None
-    return [(name, dict(dims)) for name, dims in sorted(seen)]
 
 
 def _label(name: str, dims: dict[str, str], matched: str) -> str:
