@@ -3,13 +3,15 @@ real server while a k-means job trains: the job is listed, its log lines arrive 
 its metric curve shows points (once training metrics are published to CloudWatch), the endpoint's
 test request returns predictions and a tuning job's plot shows every child.
 
-Screenshots are kept under the pytest temporary directory the test prints. Chromium comes from
+Screenshots are kept under the pytest temporary directory the test prints, or under
+$SAGEMAKER_EMULATOR_ARTIFACTS/console-screenshots when that is set. Chromium comes from
 scripts/browser.sh; without it the test fails unless SAGEMAKER_EMULATOR_SKIP_BROWSER=1.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,7 +107,14 @@ def _js(value: Any) -> str:
 @pytest.fixture(scope="module")
 def seen(server: EmulatorServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seen]:
     browser_path = chromium()
-    shots = tmp_path_factory.mktemp("console-screenshots")
+    # pytest keeps its last three temporary directories only: SAGEMAKER_EMULATOR_ARTIFACTS
+    # (a folder) keeps the screenshots for good.
+    kept = os.environ.get("SAGEMAKER_EMULATOR_ARTIFACTS")
+    if kept:
+        shots = Path(kept) / "console-screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+    else:
+        shots = tmp_path_factory.mktemp("console-screenshots")
     print(f"\nconsole screenshots: {shots}")
     aws = make_aws(server, "process")
     result = Seen(shots)
