@@ -261,3 +261,25 @@ def test_metrics_survive_a_restart_in_their_region(runtime_name: str, tmp_path: 
         assert not _endpoint_stats(elsewhere, endpoint, "Invocations")
     finally:
         second.stop()
+
+
+def test_the_console_plots_the_published_series(aws: Aws, kmeans_trained: Trained) -> None:
+    """The console reads moto in-process: it sees the definitions' series (TrainingJobName),
+    the hosts' (Host) and an endpoint's invocations without waiting for the minute's flush."""
+    import httpx
+
+    def shown(path: str) -> set[str]:
+        response = httpx.get(f"{aws.url}/_emulator/ui/api/{path}/metrics", timeout=30)
+        assert response.status_code == 200, response.text
+        results = response.json()["MetricDataResults"]
+        return {r["MetricStat"]["Metric"]["MetricName"] for r in results if r["Values"]}
+
+    assert {"train:msd", "train:progress", "MemoryUtilization"} <= shown(
+        f"training-jobs/{kmeans_trained.job}"
+    )
+    endpoint = deploy(aws, kmeans_trained.model_data, "kmeans")
+    try:
+        aws.rt.invoke_endpoint(EndpointName=endpoint, Body=b"1,2,3,4", ContentType="text/csv")
+        assert {"Invocations", "ModelLatency"} <= shown(f"endpoints/{endpoint}")
+    finally:
+        aws.sm.delete_endpoint(EndpointName=endpoint)
