@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from starlette.types import ASGIApp
 
+from emulator import console
 from emulator.api import admin, control, runtime
 from emulator.aws import specs
 from emulator.aws.errors import UnknownOperationException
@@ -18,7 +19,9 @@ from emulator.moto_bridge import MotoBridge, moto_app
 from emulator.runtime.select import select_runtime
 from emulator.services.dispatch import Dispatcher
 from emulator.services.regions import RegionalServices
+from emulator.storage.console_reads import ConsoleStoreReader
 from emulator.storage.logs import RegionalLogs
+from emulator.storage.metrics import RegionalMetrics
 from emulator.storage.moto_internals import reset_all as reset_moto_backends
 from emulator.storage.s3 import S3Store
 from emulator.storage.sns import SnsPublisher
@@ -32,6 +35,7 @@ def build_app(settings: Settings) -> ASGIApp:
     settings = settings.model_copy(update={"data_dir": data_dir})
     s3 = S3Store(data_dir / "s3", settings.region)
     logs = RegionalLogs(data_dir / "logs", settings.region)
+    metrics = RegionalMetrics(data_dir / "metrics", settings.region)
     if settings.seed_dir is not None:
         s3.seed_tree(settings.seed_dir.expanduser())
     container_runtime = select_runtime(settings)
@@ -39,7 +43,14 @@ def build_app(settings: Settings) -> ASGIApp:
     specs.sagemaker_model()
     specs.runtime_model()
     regions = RegionalServices(
-        data_dir, settings.region, container_runtime, s3, logs.get, SnsPublisher()
+        data_dir,
+        settings.region,
+        container_runtime,
+        s3,
+        logs.get,
+        SnsPublisher(),
+        metrics_for=metrics.get,
+        metrics_flush_seconds=settings.metrics_flush_seconds,
     )
 
     @asynccontextmanager
@@ -54,6 +65,7 @@ def build_app(settings: Settings) -> ASGIApp:
             ("services", regions.close),
             ("runtime", container_runtime.close),
             ("logs", logs.close),
+            ("metrics", metrics.close),
         ):
             try:
                 closer()
@@ -62,6 +74,9 @@ def build_app(settings: Settings) -> ASGIApp:
 
     api = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     api.include_router(admin.make_router(container_runtime.name, data_dir))
+    api.include_router(
+        console.make_router(regions, ConsoleStoreReader(s3, logs, metrics, regions.flush_metrics))
+    )
     api.include_router(control.make_router(Dispatcher(regions)))
 
     async def unknown_route(request: Request, exc: Exception) -> Response:
@@ -82,9 +97,26 @@ def build_app(settings: Settings) -> ASGIApp:
 
     return EdgeRouter(
         ours=api,
-        moto=MotoBridge(moto_app(), s3, logs.get(settings.region)),
+        moto=MotoBridge(
+            moto_app(),
+            s3,
+            logs.get(settings.region),
+            metrics.get(settings.region),
+            before_metrics_request=regions.flush_metrics,
+        ),
         runtime=runtime.RuntimeApp(regions),
         guard=Guard.from_settings(
-            settings, s3, admin.make_reset(regions, s3, logs, reset_moto_backends)
+            settings, s3, admin.make_reset(regions, s3, logs, _reset_moto_and(metrics))
         ),
     )
+
+
+def _reset_moto_and(metrics: RegionalMetrics) -> Callable[[], None]:
+    """moto's backends and, with them, the metrics kept on disk (CloudWatch is one of them)."""
+
+    def reset() -> None:
+        with metrics.lock:
+            reset_moto_backends()
+            metrics.reset()
+
+    return reset

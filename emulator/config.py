@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     cross-origin; every other origin is refused."""
     access_keys: str = ""
     """`ACCESS_KEY_ID:SECRET,...`: when set, every request must be SigV4-signed with one of them."""
+    metrics_flush_seconds: float = Field(default=60.0, gt=0)
+    """How often endpoint invocation metrics are published (per-minute statistic sets, as
+    SageMaker publishes them); they are also published before a CloudWatch request reads them."""
     moto_api: bool = False
     """Serve moto's `/moto-api/reset` and `/moto-api/data.json` (off: they answer 404)."""
 

@@ -3,8 +3,10 @@
 moto's server is a WSGI (Flask) app. This bridge reads the request body into a spooled temporary
 file (large S3 uploads go to disk, not into one bytes object), builds the environ the way
 werkzeug's own server does (moto reads RAW_URI and keeps underscores of x-amz-meta-* names), runs
-moto in a worker thread under the lock of the service's store, and persists S3 before the
-response is sent, so an acknowledged write survives `kill -9`. A write the disk refuses is
+moto in a worker thread under the lock of the service's store, and persists S3, Logs and
+CloudWatch metrics before the response is sent, so an acknowledged write survives `kill -9`.
+Before a CloudWatch request, the endpoint metrics counted so far are published, so a read sees
+them without waiting for the minute's flush. A write the disk refuses is
 undone in moto by the store and answered with the protocol's own retryable error (S3: an XML
 `ServiceUnavailable`; Logs: a JSON `ServiceUnavailableException`), never a half-stored state.
 """
@@ -18,6 +20,7 @@ import re
 import sys
 import tempfile
 import urllib.parse
+from collections.abc import Callable
 from typing import IO, Any
 from xml.parsers.expat import ExpatError
 from xml.sax.saxutils import escape
@@ -29,6 +32,7 @@ from emulator.aws.protocol_errors import internal_failure, not_implemented, requ
 from emulator.routing import SERVICE_SCOPE_KEY
 from emulator.storage import iam_simulation, moto_internals
 from emulator.storage.logs import LogStore
+from emulator.storage.metrics import MetricStore
 from emulator.storage.s3 import S3Store
 from emulator.storage.space import DiskFull, is_disk_full
 
@@ -51,10 +55,19 @@ def moto_app() -> WsgiApp:
 
 
 class MotoBridge:
-    def __init__(self, app: WsgiApp, s3: S3Store, logs: LogStore) -> None:
+    def __init__(
+        self,
+        app: WsgiApp,
+        s3: S3Store,
+        logs: LogStore,
+        metrics: MetricStore | None = None,
+        before_metrics_request: Callable[[], None] | None = None,
+    ) -> None:
         self.app = app
         self.s3 = s3
         self.logs = logs
+        self.metrics = metrics
+        self.before_metrics_request = before_metrics_request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as body:
@@ -88,6 +101,11 @@ class MotoBridge:
             lock = self.s3.lock
         elif service == "logs":
             lock = self.logs.lock
+        elif service == "monitoring" and self.metrics is not None:
+            lock = self.metrics.lock
+            if self.before_metrics_request is not None:
+                # Outside the store's lock: the flush takes it itself, after its own.
+                self.before_metrics_request()
         else:
             lock = contextlib.nullcontext()
         started: list[Any] = []
@@ -114,6 +132,8 @@ class MotoBridge:
                 logs_request = self._logs_request(environ) if service == "logs" else None
                 if logs_request is not None:
                     self.logs.load_for_request(*logs_request)
+                if service == "monitoring" and self.metrics is not None:
+                    self.metrics.load_region(self._signed_region(environ, self.metrics.region))
                 result = self.app(environ, start_response)
                 try:
                     chunks = [bytes(chunk) for chunk in result]
@@ -125,6 +145,8 @@ class MotoBridge:
                     self._persist_s3(environ)
                 if logs_request is not None:
                     self._persist_logs(*logs_request)
+                if service == "monitoring" and self.metrics is not None:
+                    self.metrics.sync(self._signed_region(environ, self.metrics.region))
         except ExpatError:
             # A request document that is not XML 1.0 (a raw NUL in a DeleteObjects key, say).
             return _s3_error(
@@ -157,9 +179,14 @@ class MotoBridge:
             body = {}
         finally:
             stream.seek(0)
-        found = _SCOPE_REGION.search(str(environ.get("HTTP_AUTHORIZATION", "")))
-        region = found.group(1) if found else self.logs.region
+        region = self._signed_region(environ, self.logs.region)
         return target, body if isinstance(body, dict) else {}, region
+
+    @staticmethod
+    def _signed_region(environ: dict[str, Any], default: str) -> str:
+        """The region of the request's SigV4 scope (where moto puts its state), else `default`."""
+        found = _SCOPE_REGION.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+        return found.group(1) if found else default
 
     def _persist_logs(self, target: str, body: dict[str, Any], region: str) -> None:
         if target.rsplit(".", 1)[-1].startswith(_LOGS_READ_PREFIXES):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 LogSink = Callable[[str], None]
 """Called once per line of container output (stdout and stderr), as the line arrives."""
@@ -87,6 +87,34 @@ class ServingHandle(Protocol):
     def is_running(self) -> bool: ...
 
     def stop(self, grace_seconds: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a running container uses (CloudWatch's instance metrics are made from two samples)."""
+
+    cpu_seconds: float
+    """CPU time used since it started, all cores together."""
+    memory_bytes: int
+    """Memory it holds now."""
+    memory_limit_bytes: int
+    """Memory it may hold: its instance type's, else the host's."""
+
+
+@runtime_checkable
+class MeasuredHandle(Protocol):
+    """A serving handle whose container's use of CPU and memory can be read."""
+
+    def usage(self) -> Usage | None:
+        """None when it cannot be read now (the container has stopped)."""
+
+
+@runtime_checkable
+class MeasuredCluster(Protocol):
+    """A cluster whose hosts' use of CPU and memory can be read."""
+
+    def host_usage(self) -> dict[str, Usage]:
+        """Host name -> what it uses now (hosts not running or not measurable are left out)."""
 
 
 class ContainerRuntime(Protocol):

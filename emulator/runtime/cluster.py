@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from emulator.runtime.base import TrainingHandle
+from emulator.runtime.base import MeasuredHandle, TrainingHandle, Usage
 
 _POLL_SECONDS = 0.05
 
@@ -66,6 +66,15 @@ class Cluster:
                     continue
             else:
                 time.sleep(pause)
+
+    def host_usage(self) -> dict[str, Usage]:
+        """What each running host uses now (hosts that cannot be measured are left out)."""
+        found: dict[str, Usage] = {}
+        for name, handle in self._hosts:
+            usage = handle.usage() if isinstance(handle, MeasuredHandle) else None
+            if usage is not None:
+                found[name] = usage
+        return found
 
     def stop(self, grace_seconds: float) -> None:
         """Stop every host that still runs, all at once (each gets the same grace period)."""

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import docker.errors
 from docker.models.containers import Container
 
-from emulator.runtime.base import ContainerSpec, LogSink
+from emulator.runtime.base import ContainerSpec, LogSink, Usage
 from emulator.runtime.docker_archive import copy_out
 from emulator.runtime.docker_engine import OPT_ML
 
@@ -129,6 +129,9 @@ class DockerTrainingHandle:
     def wait(self, timeout: float | None = None) -> int | None:
         return self._running.wait(timeout)
 
+    def usage(self) -> Usage | None:
+        return _usage(self._running)
+
     def stop(self, grace_seconds: float) -> None:
         self._running.stop(grace_seconds)
 
@@ -161,3 +164,21 @@ class DockerServingHandle:
 
     def stop(self, grace_seconds: float) -> None:
         self._running.stop(grace_seconds)
+
+    def usage(self) -> Usage | None:
+        return _usage(self._running)
+
+
+def _usage(running: Running) -> Usage | None:
+    """From the engine's stats of the container (one sample, no wait for a second one)."""
+    if running.done.is_set():
+        return None
+    try:
+        stats = running.container.stats(stream=False, one_shot=True)
+        cpu_ns = stats["cpu_stats"]["cpu_usage"]["total_usage"]
+        memory = stats["memory_stats"]
+        # What `docker stats` shows: the page cache it may drop is not counted.
+        cache = memory.get("stats", {}).get("inactive_file", 0)
+        return Usage(cpu_ns / 1e9, int(memory["usage"]) - int(cache), int(memory["limit"]))
+    except (docker.errors.DockerException, OSError, KeyError, TypeError, ValueError):
+        return None

@@ -25,6 +25,7 @@ from emulator.runtime.base import (
     EnvironmentRefused,
     ImageNotFound,
     LogSink,
+    Usage,
 )
 from emulator.runtime.cluster import Cluster
 from emulator.runtime.host_environment import child_environment, refused_variables
@@ -142,6 +143,9 @@ class ProcessTrainingHandle:
     def stop(self, grace_seconds: float) -> None:
         self._process.stop(grace_seconds)
 
+    def usage(self) -> Usage | None:
+        return _usage(self._process)
+
     def collect(self) -> None:
         """Nothing to copy: the child wrote straight into the host tree. Its failure file names
         host paths where a container's names /opt/ml: rewrite them."""
@@ -169,6 +173,30 @@ class ProcessServingHandle:
 
     def stop(self, grace_seconds: float) -> None:
         self._process.stop(grace_seconds)
+
+    def usage(self) -> Usage | None:
+        return _usage(self._process)
+
+
+def _usage(process: _Process) -> Usage | None:
+    """From /proc (Linux): the child's CPU time (with its reaped children's) and resident
+    memory; None once it has exited."""
+    if process.popen.poll() is not None:
+        return None
+    pid = process.popen.pid
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    # utime, stime, cutime, cstime: fields 14 to 17 of stat(5), counted after the name.
+    cpu = sum(int(value) for value in fields[11:15]) / ticks
+    limit = process.spec.memory_bytes or os.sysconf("SC_PHYS_PAGES") * _PAGE
+    return Usage(cpu, pages * _PAGE, limit)
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 class ProcessRuntime:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from emulator.runtime.base import ContainerRuntime
 from emulator.services.jobs import JobEvents
-from emulator.services.ports import LogWriter, ObjectStore
+from emulator.services.ports import LogWriter, MetricWriter, NoMetrics, ObjectStore
 from emulator.services.tags import TagService
 from emulator.state.store import RecordStore
 
@@ -24,3 +24,5 @@ class ServiceContext:
     tags: TagService
     events: JobEvents = field(default_factory=JobEvents)
     """Status changes of the region's jobs (a tuning job follows its children here)."""
+    metrics: MetricWriter = field(default_factory=NoMetrics)
+    """CloudWatch metrics of the region (training metrics, endpoint invocations)."""

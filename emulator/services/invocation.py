@@ -12,11 +12,13 @@ rotation (the health monitor replaces it) and the request goes to another instan
 from __future__ import annotations
 
 import http.client
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from emulator.aws.arns import ACCOUNT_ID
 from emulator.aws.errors import ModelError, ServiceUnavailableRuntime, ValidationError
+from emulator.services.endpoint_metrics import InvocationMetrics
 from emulator.services.live import LiveEndpoint, LiveInstance, LiveVariant
 from emulator.workloads.container_client import ContainerUnreachable, StreamedAnswer
 
@@ -94,9 +96,11 @@ def _container_headers(
 class InvocationRouter:
     """Endpoint name -> LiveEndpoint, and the InvokeEndpoint call itself."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, metrics: InvocationMetrics | None = None) -> None:
         self._region = region
         self._live: dict[str, LiveEndpoint] = {}
+        self._metrics = metrics
+        """Where each request that reached a model is counted (CloudWatch's invocation metrics)."""
 
     def get(self, name: str) -> LiveEndpoint | None:
         return self._live.get(name)
@@ -192,20 +196,24 @@ class InvocationRouter:
         from the asynchronous queue, which only an asynchronous endpoint takes."""
         headers = _container_headers(content_type, accept, custom_attributes)
         tried: list[LiveInstance] = []
+        started = time.perf_counter()
         while True:
             variant, instance = self._enter(
                 endpoint_name, target_variant, status_of, asynchronous, tried
             )
+            sent = time.perf_counter()
             try:
                 status, response_headers, data = instance.pool.request(
                     "POST", "/invocations", body, headers, timeout
                 )
+                self._count(endpoint_name, variant, status, sent, started, asynchronous)
                 break
             except ContainerUnreachable:
                 # Nothing was sent: out of rotation (the monitor looks at it), another instance.
                 instance.unreachable = True
                 tried.append(instance)
             except TimeoutError as exc:
+                self._count(endpoint_name, variant, 408, sent, started, asynchronous)
                 raise ModelError(
                     f"Your invocation timed out while waiting for a response from container "
                     f"{variant.name}. Review the latency metrics for each container in Amazon "
@@ -230,6 +238,28 @@ class InvocationRouter:
             custom_attributes=response_headers.get(CUSTOM_ATTRIBUTES_HEADER),
         )
 
+    def _count(
+        self,
+        endpoint_name: str,
+        variant: LiveVariant,
+        status: int,
+        sent: float,
+        started: float,
+        asynchronous: bool,
+    ) -> None:
+        if self._metrics is None:
+            return
+        answered = time.perf_counter()
+        self._metrics.record(
+            endpoint_name,
+            variant.name,
+            status=status,
+            model_seconds=answered - sent,
+            total_seconds=answered - started,
+            instances=len(variant.serving()),
+            asynchronous=asynchronous,
+        )
+
     def open_stream(
         self,
         endpoint_name: str,
@@ -246,10 +276,14 @@ class InvocationRouter:
         come from ResponseStream.chunks() as StreamFailure."""
         headers = _container_headers(content_type, accept, custom_attributes)
         tried: list[LiveInstance] = []
+        started = time.perf_counter()
         while True:
             variant, instance = self._enter(endpoint_name, target_variant, status_of, False, tried)
+            sent = time.perf_counter()
             try:
                 answer = instance.pool.stream(STREAM_PATH, body, headers)
+                # Counted when the answer starts (its status is known; the body follows).
+                self._count(endpoint_name, variant, answer.status, sent, started, False)
                 break
             except ContainerUnreachable:
                 instance.leave()
@@ -257,6 +291,7 @@ class InvocationRouter:
                 tried.append(instance)
             except TimeoutError as exc:
                 instance.leave()
+                self._count(endpoint_name, variant, 408, sent, started, False)
                 raise ModelError(
                     f"Your invocation timed out while waiting for a response from container "
                     f"{variant.name}.",

@@ -1,13 +1,14 @@
 """What the services need from the stores and settings the plumbing provides.
 
-Structural types, so `emulator.storage.s3.S3Store`, `emulator.storage.logs.LogStore` and
+Structural types, so `emulator.storage.s3.S3Store`, `emulator.storage.logs.LogStore`,
+`emulator.storage.metrics.MetricStore` and
 `emulator.config.Settings` fit without the services importing the HTTP or moto side.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 
 class ObjectStore(Protocol):
@@ -36,6 +37,20 @@ class LogWriter(Protocol):
     def put_lines(
         self, group: str, stream: str, lines: list[str], timestamp_ms: int | None = None
     ) -> None: ...
+
+
+class MetricWriter(Protocol):
+    def put_metric_data(self, namespace: str, metric_data: list[dict[str, Any]]) -> None:
+        """CloudWatch PutMetricData in the writer's region (MetricData members of the request's
+        shape, datetimes as Timestamp)."""
+        ...
+
+
+class NoMetrics:
+    """A MetricWriter that keeps nothing (services built without a metric store)."""
+
+    def put_metric_data(self, namespace: str, metric_data: list[dict[str, Any]]) -> None:
+        return None
 
 
 class Notifier(Protocol):

@@ -20,7 +20,7 @@ from pathlib import Path
 from emulator.aws.context import is_region_name
 from emulator.runtime.base import ContainerRuntime
 from emulator.services.operations import invoke
-from emulator.services.ports import LogWriter, Notifier, ObjectStore
+from emulator.services.ports import LogWriter, MetricWriter, Notifier, ObjectStore
 from emulator.services.sagemaker import SageMakerService
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,12 @@ class RegionalServices:
         s3: ObjectStore,
         logs_for: Callable[[str], LogWriter],
         notifier: Notifier | None = None,
+        metrics_for: Callable[[str], MetricWriter] | None = None,
+        metrics_flush_seconds: float = 60.0,
     ) -> None:
         self.default_region = default_region
+        self._metrics_for = metrics_for
+        self._metrics_flush_seconds = metrics_flush_seconds
         self.runtime = runtime
         self._root = data_dir / REGIONS_DIR
         self._s3 = s3
@@ -95,6 +99,8 @@ class RegionalServices:
                 s3=self._s3,
                 logs=self._logs_for(region),
                 notifier=self._notifier,
+                metrics=self._metrics_for(region) if self._metrics_for else None,
+                metrics_flush_seconds=self._metrics_flush_seconds,
             )
             # Internal callers (a tuning job creating its children) take the HTTP path's checks.
             service.bind_operations(partial(invoke, service))
@@ -107,6 +113,11 @@ class RegionalServices:
     def all(self) -> list[SageMakerService]:
         with self._lock:
             return list(self._services.values())
+
+    def flush_metrics(self) -> None:
+        """Publish every region's endpoint metrics counted so far."""
+        for service in self.all():
+            service.flush_metrics()
 
     def reset(self) -> None:
         """Forget every region's SageMaker state (moto's `/moto-api/reset`): running jobs and

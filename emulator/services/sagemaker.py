@@ -17,12 +17,21 @@ from emulator.aws import arns
 from emulator.runtime.base import ContainerRuntime
 from emulator.services.async_inference import AsyncInferenceService
 from emulator.services.context import ServiceContext
+from emulator.services.endpoint_metrics import PERIOD_SECONDS, InvocationMetrics
 from emulator.services.hosting import HostingService
+from emulator.services.hosting.instance_metrics import InstanceMetrics
 from emulator.services.invocation import InvocationRouter, InvokeResult, ResponseStream
 from emulator.services.job_kinds import JOB_KINDS
 from emulator.services.jobs import JobEvents, JobService
 from emulator.services.monitoring import MonitoringService
-from emulator.services.ports import LogWriter, Notifier, ObjectStore, ServiceSettings
+from emulator.services.ports import (
+    LogWriter,
+    MetricWriter,
+    NoMetrics,
+    Notifier,
+    ObjectStore,
+    ServiceSettings,
+)
 from emulator.services.tags import TagService
 from emulator.state.hosting_records import ModelRecord
 from emulator.state.records import NotebookInstanceStatus, now
@@ -51,6 +60,8 @@ class SageMakerService:
         s3: ObjectStore,
         logs: LogWriter,
         notifier: Notifier | None = None,
+        metrics: MetricWriter | None = None,
+        metrics_flush_seconds: float = float(PERIOD_SECONDS),
     ) -> None:
         self.region = settings.region
         self._region = settings.region
@@ -58,7 +69,10 @@ class SageMakerService:
         self.runtime = runtime
         self._store = RecordStore(data_dir / "state.sqlite3")
         self._tags = TagService(self._store, self._resource_exists)
-        self._router = InvocationRouter(settings.region)
+        metrics = metrics or NoMetrics()
+        self._invocation_metrics = InvocationMetrics(metrics, metrics_flush_seconds)
+        self._router = InvocationRouter(settings.region, self._invocation_metrics)
+        self._invocation_metrics.also(InstanceMetrics(metrics, self._router).sample)
         self.events = JobEvents()
         """Status changes of this region's jobs (a tuning job follows its children here)."""
         self.context = ServiceContext(
@@ -70,6 +84,7 @@ class SageMakerService:
             store=self._store,
             tags=self._tags,
             events=self.events,
+            metrics=metrics,
         )
         """What this region's services are built from."""
         self._hosting = HostingService(self.context, self._router)
@@ -103,6 +118,7 @@ class SageMakerService:
             jobs.start()
         self._hosting.start()
         self._async.start()
+        self._invocation_metrics.start()
         log.info(
             "SageMaker control plane of %s started with the %s runtime",
             self.region,
@@ -122,7 +138,12 @@ class SageMakerService:
             jobs.close()
         self._hosting.close()
         self._async.join_workers()
+        self._invocation_metrics.close()  # what the last minute counted is published too
         self._store.close()
+
+    def flush_metrics(self) -> None:
+        """Publish the endpoint metrics counted so far (before a CloudWatch request reads them)."""
+        self._invocation_metrics.flush()
 
     def _resource_exists(self, arn: str) -> bool:
         return self._hosting.exists(arn) or any(jobs.exists(arn) for jobs in self.jobs.values())

@@ -387,3 +387,144 @@ def test_iam_principal_arns_lists_users_roles_and_groups() -> None:
     arns = moto.iam_principal_arns()
     assert {user, role, group} <= arns
     assert role.endswith(f":role/service/{name}")
+
+
+# --- CloudWatch (metrics) ----------------------------------------------------------------------
+
+
+def _sums(region: str, namespace: str, name: str) -> str:
+    return _query(
+        "monitoring",
+        region,
+        Action="GetMetricStatistics",
+        Version="2010-08-01",
+        Namespace=namespace,
+        MetricName=name,
+        StartTime="2024-01-01T00:00:00Z",
+        EndTime="2024-01-01T01:00:00Z",
+        Period="60",
+        **{"Statistics.member.1": "Sum", "Statistics.member.2": "SampleCount"},
+        **{"Dimensions.member.1.Name": "D", "Dimensions.member.1.Value": "v"},
+    )
+
+
+def test_metric_points_are_put_read_restored_kept_and_truncated() -> None:
+    region = "me-central-1"  # a region no other test writes metrics to
+    moto.reset_metrics(region)
+    at = datetime(2024, 1, 1, 0, 10)
+    dims = [{"Name": "D", "Value": "v"}]
+    moto.put_metric_data(
+        region,
+        "N",
+        [
+            {"MetricName": "m", "Dimensions": dims, "Timestamp": at, "Value": 2.5, "Unit": "None"},
+            {
+                "MetricName": "m",
+                "Dimensions": dims,
+                "Timestamp": at,
+                "StatisticValues": {
+                    "Sum": 10.0,
+                    "SampleCount": 4.0,
+                    "Minimum": 1.0,
+                    "Maximum": 4.0,
+                },
+            },
+        ],
+    )
+    assert moto.metric_count(region) == 2
+    single, aggregated = moto.metric_points(region)
+    assert single == moto.MetricPoint("N", "m", (("D", "v"),), at, "None", 2.5, None)
+    assert aggregated.statistics == (10.0, 4.0, 1.0, 4.0) and aggregated.value is None
+    assert moto.metric_points(region, 1) == [aggregated]
+    text = _sums(region, "N", "m")
+    assert "<Sum>12.5</Sum>" in text and "<SampleCount>5.0</SampleCount>" in text
+
+    # Stored points go before what moto holds; the API reads them like any other.
+    earlier = moto.MetricPoint("N", "m", (("D", "v"),), datetime(2024, 1, 1, 0, 5), None, 1.0, None)
+    moto.restore_metric_points(region, [earlier])
+    assert moto.metric_points(region)[0] == earlier
+    assert "<Sum>1.0</Sum>" in _sums(region, "N", "m")
+    moto.keep_metric_points(region, [False, True, True])
+    assert moto.metric_points(region) == [single, aggregated]
+    moto.truncate_metric_points(region, 1)
+    assert moto.metric_points(region) == [single]
+    moto.reset_metrics(region)
+    assert moto.metric_count(region) == 0
+
+
+def test_list_metrics_names_each_series_once() -> None:
+    region = "me-central-1"
+    moto.reset_metrics(region)
+    moto.list_metrics_in_linear_time()
+    at = datetime(2024, 1, 1, 0, 10)
+    dims = [{"Name": "D", "Value": "v"}]
+    moto.put_metric_data(
+        region,
+        "N",
+        [
+            {"MetricName": "m", "Dimensions": dims, "Timestamp": at, "Value": 1.0},
+            {"MetricName": "m", "Dimensions": dims, "Timestamp": at, "Value": 2.0},
+            {"MetricName": "bare", "Timestamp": at, "Value": 1.0},
+            {"MetricName": "bare", "Timestamp": at, "Value": 2.0},
+        ],
+    )
+    text = _query("monitoring", region, Action="ListMetrics", Version="2010-08-01", Namespace="N")
+    assert text.count("<MetricName>m</MetricName>") == 1
+    assert text.count("<MetricName>bare</MetricName>") == 1
+    only = _query(
+        "monitoring",
+        region,
+        Action="ListMetrics",
+        Version="2010-08-01",
+        Namespace="N",
+        **{"Dimensions.member.1.Name": "D", "Dimensions.member.1.Value": "v"},
+    )
+    assert "<MetricName>m</MetricName>" in only and "bare" not in only
+    moto.reset_metrics(region)
+
+
+def test_cloudwatch_metrics_and_get_metric_data() -> None:
+    region = "il-central-1"  # a region no other test puts metrics in
+    namespace = f"internals/{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC).replace(microsecond=0)
+    params = {"Action": "PutMetricData", "Namespace": namespace}
+    points = (("job/algo-1", 3.0), ("job/algo-1", 1.0), ("job/algo-2", 7.0))
+    for i, (host, value) in enumerate(points):
+        member = f"MetricData.member.{i + 1}"
+        params |= {
+            f"{member}.MetricName": "train:loss",
+            f"{member}.Value": str(value),
+            f"{member}.Timestamp": datetime.fromtimestamp(
+                now.timestamp() - 10 + 2 * i, UTC
+            ).isoformat(),
+            f"{member}.Dimensions.member.1.Name": "Host",
+            f"{member}.Dimensions.member.1.Value": host,
+        }
+    _query("monitoring", region, **params)
+    found = moto.cloudwatch_metrics(region, namespace)
+    assert found == [
+        ("train:loss", {"Host": "job/algo-1"}),
+        ("train:loss", {"Host": "job/algo-2"}),
+    ]
+    assert moto.cloudwatch_metrics(region, namespace + "-other") == []
+    query = {
+        "Id": "a",
+        "Label": "loss",
+        "MetricStat": {
+            "Metric": {
+                "Namespace": namespace,
+                "MetricName": "train:loss",
+                "Dimensions": [{"Name": "Host", "Value": "job/algo-1"}],
+            },
+            "Period": 1,
+            "Stat": "Average",
+        },
+    }
+    [result] = moto.cloudwatch_metric_data(
+        region, [query], datetime.fromtimestamp(now.timestamp() - 60, UTC), now
+    )
+    assert result["Id"] == "a" and result["Label"] == "loss"
+    assert result["Values"] == [3.0, 1.0]
+    assert result["Timestamps"] == sorted(result["Timestamps"])
+    assert all(t.tzinfo is not None for t in result["Timestamps"])
+    assert moto.cloudwatch_metric_data(region, [], now, now) == []

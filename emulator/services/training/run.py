@@ -24,7 +24,7 @@ from emulator.runtime.instance_types import container_limits
 from emulator.runtime.optml import OptMlTree
 from emulator.services.context import ServiceContext
 from emulator.services.jobs import Job, JobEngine, JobKind, Outcome, declare
-from emulator.services.metrics import MetricCollector
+from emulator.services.metrics import MetricCollector, publish_training_metrics
 from emulator.services.pipe_feed import ChannelPipe
 from emulator.services.staging import (
     S3Object,
@@ -34,6 +34,7 @@ from emulator.services.staging import (
     parse_s3_uri,
     stage_channel,
 )
+from emulator.services.training.host_metrics import HostMetrics
 from emulator.services.training.spec import ChannelSpec, TrainingJobSpec
 from emulator.state import lifecycle
 from emulator.state.records import SecondaryStatus, TrainingJobRecord, TrainingJobStatus, now
@@ -262,13 +263,17 @@ class TrainingRun:
 
             def on_log(line: str) -> None:
                 tail.append(line)
-                logs.put_lines(LOG_GROUP, stream, [line], int(time.time() * 1000))
+                at = now()
+                logs.put_lines(LOG_GROUP, stream, [line], int(at.timestamp() * 1000))
                 with collector_lock:
-                    if collector.feed(line, now()):
+                    matched = collector.feed(line, at)
+                    if matched:
                         # Describe shows metrics while the job runs; the store gets them at the
                         # next status change.
                         with self._engine.lock:
                             job.record.final_metrics = collector.final()
+                if matched:
+                    publish_training_metrics(self._context.metrics, job.name, matched)
 
             return on_log
 
@@ -282,12 +287,16 @@ class TrainingRun:
             handle = self._context.runtime.start_cluster(cluster)
         except ImageNotFound as exc:
             return Outcome(TrainingJobStatus.FAILED, f"ClientError: {exc}")
+        usage = HostMetrics(self._context.metrics, job.name)
+        usage.poll(handle)
         try:
-            code, timed_out = self._supervise(job, handle)
+            code, timed_out = self._supervise(job, handle, lambda: usage.poll(handle))
         except BaseException:
             # No host is left behind, whatever went wrong here.
             handle.stop(5.0)
             raise
+        finally:
+            usage.close()
         handle.collect()
         job.update(lambda r: setattr(r, "final_metrics", collector.final()))
         pipe_error = next((p.error for p in self._pipes if p.error), None)
@@ -315,7 +324,7 @@ class TrainingRun:
         return Outcome(TrainingJobStatus.FAILED, reason)
 
     def _supervise(
-        self, job: Job[TrainingJobRecord], handle: ClusterHandle
+        self, job: Job[TrainingJobRecord], handle: ClusterHandle, poll: Callable[[], None]
     ) -> tuple[int | None, bool]:
         """Wait for the hosts; stop them all on Stop, MaxRuntimeInSeconds or a failed host.
         (exit code, whether the platform's time limit stopped them)."""
@@ -328,6 +337,7 @@ class TrainingRun:
                     # A host that fails fails the job: the others are stopped now.
                     handle.stop(5.0)
                 return code, False
+            poll()  # the hosts' CPU and memory, sampled now and then
             if job.stop_requested.is_set() or time.monotonic() >= deadline:
                 timed_out = not job.stop_requested.is_set()
                 if timed_out:
