@@ -37,6 +37,7 @@ import logging
 import mimetypes
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -72,7 +73,8 @@ class S3Store:
         self.lock = threading.RLock()
         """Held around every use of moto's S3 backend (moto itself is not thread-safe)."""
         self._bodies = root / "bodies"
-        self._bodies.mkdir(parents=True, exist_ok=True)
+        for prefix in range(256):  # made once: a write need not check its folder
+            (self._bodies / f"{prefix:02x}").mkdir(parents=True, exist_ok=True)
         self._buckets_file = root / "buckets.json"
         self._buckets: dict[str, BucketRow] = {}
         self._uploads: dict[str, dict[str, dict[int, str]]] = {}
@@ -275,7 +277,6 @@ class S3Store:
         token = uuid.uuid4().hex
         if not facts.is_delete_marker:
             path = self._body_path(token)
-            path.parent.mkdir(exist_ok=True)
             write.written.append(path)
             with path.open("wb") as out:
                 moto.copy_body(version, out)
@@ -374,6 +375,7 @@ class S3Store:
     def _load(self) -> None:
         """Put the disk copy back into moto (at start, before any request): buckets, and per key
         the numbers of its stored versions, loaded when first read."""
+        started = time.monotonic()
         if self._buckets_file.exists():
             raw = json.loads(self._buckets_file.read_bytes())
             self._buckets = {name: _bucket_row(info, self.region) for name, info in raw.items()}
@@ -392,7 +394,13 @@ class S3Store:
             moto.take_changed_keys(found)
             self._restore_uploads(bucket, found)
         self._remove_orphans()
-        log.info("S3: loaded %d bucket(s), %d key(s) from %s", len(self._buckets), count, self.root)
+        log.info(
+            "S3: loaded %d bucket(s), %d key(s) from %s in %.2f s",
+            len(self._buckets),
+            count,
+            self.root,
+            time.monotonic() - started,
+        )
 
     def _remove_orphans(self) -> None:
         """Bodies no row points to: left by a crash between writing one and committing its row."""
