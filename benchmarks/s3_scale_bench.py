@@ -152,6 +152,9 @@ def main() -> None:
     parser.add_argument("--large-kib", type=int, default=100)
     parser.add_argument("--old-code", type=Path)
     parser.add_argument("--old-objects", type=int, default=4000)
+    parser.add_argument(
+        "--new-code", type=Path, default=ROOT, help="a copy of this checkout, to edit it meanwhile"
+    )
     parser.add_argument("--work", type=Path)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
@@ -165,10 +168,10 @@ def main() -> None:
                 ("old", args.old_objects, 1024, args.old_code),
             ]
         plan += [
-            ("new", 100, 1024, ROOT),
-            ("new", args.old_objects, 1024, ROOT),
-            ("new", args.objects, 1024, ROOT),
-            ("new", args.objects, args.large_kib * 1024, ROOT),
+            ("new", 100, 1024, args.new_code),
+            ("new", args.old_objects, 1024, args.new_code),
+            ("new", args.objects, 1024, args.new_code),
+            ("new", args.objects, args.large_kib * 1024, args.new_code),
         ]
         for label, count, size, code in plan:
             results.append(run(label, work, count, size, code, args.keep))

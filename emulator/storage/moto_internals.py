@@ -65,6 +65,7 @@ def reset_all() -> None:
     # Imported here: only a reset needs moto's admin backend (the stores' tests never load it).
     from moto.moto_api._internal.models import moto_api_backend
 
+    _forget_unloaded_keys()
     moto_api_backend.reset()
 
 
@@ -98,7 +99,23 @@ def s3_backend() -> Any:
 
 def reset_s3() -> None:
     """Forget every bucket (what a fresh process starts with)."""
+    _forget_unloaded_keys()
     s3_backend().reset()
+
+
+def _forget_unloaded_keys() -> None:
+    """Take the versions not yet loaded out of every bucket: moto's reset goes through every
+    key to close its buffer, which would load each one first."""
+    for found in s3_backend().buckets.values():
+        keys = found.keys
+        if not isinstance(keys, _TrackedKeyStore):
+            continue
+        for name, versions in list(dict.items(keys)):
+            loaded = [version for version in versions if type(version) is not int]
+            if not loaded:
+                dict.__delitem__(keys, name)
+            elif len(loaded) != len(versions):
+                dict.__setitem__(keys, name, loaded)
 
 
 def bucket(name: str) -> Bucket | None:

@@ -36,6 +36,7 @@ import json
 import logging
 import mimetypes
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -194,12 +195,13 @@ class S3Store:
         found = moto.bucket(bucket)
         if found is None:
             if bucket in self._buckets:
-                self._index.begin()
-                write.obsolete += self._index.drop_bucket(bucket)
-                self._index.commit()
+                # buckets.json first: rows of a bucket it does not name are dropped at start.
                 self._write_buckets({k: v for k, v in self._buckets.items() if k != bucket})
                 del self._buckets[bucket]
                 self._uploads.pop(bucket, None)
+                self._index.begin()
+                write.obsolete += self._index.drop_bucket(bucket)
+                self._index.commit()
             return
         facts = moto.bucket_facts(found)
         row = BucketRow(facts.region, _iso(facts.created), moto.versioning(found))
@@ -379,6 +381,14 @@ class S3Store:
         if self._buckets_file.exists():
             raw = json.loads(self._buckets_file.read_bytes())
             self._buckets = {name: _bucket_row(info, self.region) for name, info in raw.items()}
+        if (self.root / "objects").is_dir():
+            self._import_old_layout()
+        stale = self._index.bucket_names() - set(self._buckets)
+        if stale:  # deleted, but a crash came before their rows went
+            self._index.begin()
+            for bucket in stale:
+                self._index.drop_bucket(bucket)  # their bodies go with the orphans below
+            self._index.commit()
         made: dict[str, Bucket] = {}
         for bucket, row in self._buckets.items():
             if moto.bucket(bucket) is not None:
@@ -401,6 +411,43 @@ class S3Store:
             self.root,
             time.monotonic() - started,
         )
+
+    def _import_old_layout(self) -> None:
+        """Take over the layout of earlier versions (one metadata file per object, no versions
+        kept, under objects/): each body is linked into bodies/ and indexed, then objects/ goes.
+        Can be redone from the start after a crash (rows are replaced, extra links are orphans)."""
+        old = self.root / "objects"
+        rows = 0
+        self._index.begin()
+        try:
+            for bucket in self._buckets:
+                for meta_path in sorted((old / bucket).glob("*/*.json")):
+                    try:
+                        meta = json.loads(meta_path.read_bytes())
+                        token = uuid.uuid4().hex
+                        os.link(meta_path.parent / meta["body"], self._body_path(token))
+                    except (OSError, ValueError, KeyError) as exc:
+                        log.warning("skipping unreadable S3 object record %s: %s", meta_path, exc)
+                        continue
+                    modified = datetime.fromisoformat(meta["last_modified"])
+                    facts = moto.VersionFacts(
+                        version_id="null",
+                        is_delete_marker=False,
+                        last_modified=modified.astimezone(UTC).replace(tzinfo=None),
+                        etag=meta["etag"],
+                        size=int(meta["size"]),
+                        metadata=dict(meta.get("metadata") or {}),
+                        storage_class=meta.get("storage_class"),
+                        versioned=False,
+                    )
+                    self._index.put_versions(bucket, meta["key"], [(token, facts)])
+                    rows += 1
+            self._index.commit()
+        except BaseException:
+            self._index.rollback()
+            raise
+        shutil.rmtree(old)
+        log.info("S3: took over %d object(s) of the earlier layout (objects/)", rows)
 
     def _remove_orphans(self) -> None:
         """Bodies no row points to: left by a crash between writing one and committing its row."""

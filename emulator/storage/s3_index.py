@@ -104,6 +104,13 @@ class S3Index:
 
     # --- buckets (their settings are in buckets.json: see s3.py) ----------------------------
 
+    def bucket_names(self) -> set[str]:
+        """The buckets that have rows."""
+        rows = self.db.execute(
+            "SELECT DISTINCT bucket FROM versions UNION SELECT DISTINCT bucket FROM uploads"
+        )
+        return {bucket for (bucket,) in rows}
+
     def drop_bucket(self, name: str) -> list[str]:
         """Forget the bucket and all it holds; the tokens of the bodies it had."""
         tokens = [

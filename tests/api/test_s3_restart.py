@@ -5,6 +5,7 @@ visible)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 import time
@@ -235,3 +236,51 @@ def test_writes_interrupted_by_a_kill_9_are_whole_or_absent(
     # A body the crash left without its index row is removed at start: one file per object.
     bodies = [p for p in (data_dir / "s3" / "bodies").rglob("*") if p.is_file()]
     assert len(bodies) == len(listed)
+
+
+def test_the_layout_of_earlier_versions_is_taken_over(tmp_path: Path) -> None:
+    """A data dir of an earlier version (one metadata file per object under objects/)."""
+    from emulator.storage import moto_internals as moto
+    from emulator.storage.s3 import S3Store
+
+    root = tmp_path / "s3"
+    (root / "objects").mkdir(parents=True)
+    created = "2026-11-01T10:00:00+00:00"
+    (root / "buckets.json").write_text(
+        json.dumps({"old": {"region": "eu-west-1", "created": created}})
+    )
+    for key, body in (("a.txt", b"alpha"), ("dir/b.bin", os.urandom(70_000))):
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        folder = root / "objects" / "old" / digest[:2]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{digest}.0123456789ab").write_bytes(body)
+        meta = {
+            "key": key,
+            "body": f"{digest}.0123456789ab",
+            "etag": hashlib.md5(body, usedforsecurity=False).hexdigest(),
+            "last_modified": "2026-11-02T11:00:00+00:00",
+            "size": len(body),
+            "metadata": {"Content-Type": "text/plain", "x-amz-meta-owner": "me"},
+            "storage_class": "STANDARD",
+        }
+        (folder / f"{digest}.json").write_text(json.dumps(meta))
+    expected = sorted([("a.txt", 5), ("dir/b.bin", 70_000)])
+    b_body = (root / "objects" / "old").rglob("*.0123456789ab")
+    sizes = sorted(p.stat().st_size for p in b_body)
+    assert sizes == [5, 70_000]
+
+    moto.reset_s3()
+    store = S3Store(root, "us-east-1")
+    assert not (root / "objects").exists()
+    assert store.list_keys("old") == expected
+    assert store.get_object("old", "a.txt") == b"alpha"
+    assert store.content_type("old", "a.txt") == "text/plain"
+    store.close()
+    moto.reset_s3()
+    again = S3Store(root, "us-east-1")
+    assert again.list_keys("old") == expected
+    assert again.get_object("old", "a.txt") == b"alpha"
+    found = moto.bucket("old")
+    assert moto.bucket_facts(found).region == "eu-west-1"
+    again.close()
+    moto.reset_s3()
