@@ -493,3 +493,23 @@ def test_multipart_uploads_are_read_and_restored(bucket_name: str) -> None:
     got = _s3("GET", f"/{bucket_name}/big")
     assert (got.data, got.headers["Content-Type"]) == (b"p" * 10, "text/x-big")
     moto.drop_bucket(bucket_name)
+
+
+def test_iam_principal_arns_lists_users_roles_and_groups() -> None:
+    name = f"internals-{uuid.uuid4().hex[:8]}"
+    user = _between(_query("iam", "us-east-1", Action="CreateUser", UserName=name), "Arn")
+    role = _between(
+        _query(
+            "iam",
+            "us-east-1",
+            Action="CreateRole",
+            RoleName=name,
+            Path="/service/",
+            AssumeRolePolicyDocument="{}",
+        ),
+        "Arn",
+    )
+    group = _between(_query("iam", "us-east-1", Action="CreateGroup", GroupName=name), "Arn")
+    arns = moto.iam_principal_arns()
+    assert {user, role, group} <= arns
+    assert role.endswith(f":role/service/{name}")
