@@ -149,7 +149,7 @@ def run(label: str, work: Path, count: int, size: int, code: Path, keep: bool) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--objects", type=int, default=100_000)
-    parser.add_argument("--large-kib", type=int, default=100)
+    parser.add_argument("--large-kib", type=int, default=100, help="0: no large data set")
     parser.add_argument("--old-code", type=Path)
     parser.add_argument("--old-objects", type=int, default=4000)
     parser.add_argument(
@@ -171,8 +171,9 @@ def main() -> None:
             ("new", 100, 1024, args.new_code),
             ("new", args.old_objects, 1024, args.new_code),
             ("new", args.objects, 1024, args.new_code),
-            ("new", args.objects, args.large_kib * 1024, args.new_code),
         ]
+        if args.large_kib:
+            plan.append(("new", args.objects, args.large_kib * 1024, args.new_code))
         for label, count, size, code in plan:
             results.append(run(label, work, count, size, code, args.keep))
     finally:

@@ -13,10 +13,11 @@ Layout under the store's root::
                                   multipart upload in progress and its parts: their metadata and
                                   the name of their body (see s3_index.py)
     bodies/<t[:2]>/<t>            one body, t = a fresh random name per version (or part) written
+    bodies.journal                names of the bodies being written or removed (body_journal.py)
 
 A body is written once, under a fresh name, before the index row that points to it is
-committed: a crash in between leaves a file no row points to (removed at the next start), never
-a row pointing to a partial body. That file is also what moto serves: once it is written, the
+committed: a crash in between leaves a file no row points to (the journal names it, and the
+next start removes it), never a row pointing to a partial body. That file is also what moto serves: once it is written, the
 key's own buffer is swapped for a `FileBody` of it, so the data dir holds the only copy.
 
 At start only the buckets and, per key, the numbers of its stored versions are put into moto; a
@@ -47,6 +48,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from emulator.storage import moto_internals as moto
+from emulator.storage.body_journal import BodyJournal
 from emulator.storage.file_body import FileBody
 from emulator.storage.moto_internals import Bucket, Key, Version
 from emulator.storage.s3_index import BucketRow, S3Index
@@ -81,10 +83,12 @@ class S3Store:
         self._uploads: dict[str, dict[str, dict[int, str]]] = {}
         """bucket -> upload id -> part number -> body token, as the disk holds them."""
         self._index = S3Index(root / "index.sqlite3")
+        self._journal = BodyJournal(root / "bodies.journal")
         self._load()
 
     def close(self) -> None:
         self._index.close()
+        self._journal.close()
 
     # --- the services' interface ----------------------------------------------------------------
 
@@ -179,6 +183,7 @@ class S3Store:
                 self._index.rollback()
                 for path in write.written:
                     path.unlink(missing_ok=True)
+                self._journal.settled()
                 try:
                     self._restore(bucket, write)
                 except Exception:
@@ -190,6 +195,7 @@ class S3Store:
                 done()
             for token in write.obsolete:
                 self._body_path(token).unlink(missing_ok=True)
+            self._journal.settled()
 
     def _sync_bucket(self, bucket: str, write: _Write) -> None:
         found = moto.bucket(bucket)
@@ -201,6 +207,7 @@ class S3Store:
                 self._uploads.pop(bucket, None)
                 self._index.begin()
                 write.obsolete += self._index.drop_bucket(bucket)
+                self._journal.removing(write.obsolete)
                 self._index.commit()
             return
         facts = moto.bucket_facts(found)
@@ -220,6 +227,7 @@ class S3Store:
         for name in sorted(write.keys):
             self._sync_key(bucket, found, name, write)
         self._sync_uploads(bucket, found, write)
+        self._journal.removing(write.obsolete)
         self._index.commit()
 
     def _sync_key(self, bucket: str, found: Bucket, name: str, write: _Write) -> None:
@@ -279,6 +287,7 @@ class S3Store:
         token = uuid.uuid4().hex
         if not facts.is_delete_marker:
             path = self._body_path(token)
+            self._journal.writing(token)
             write.written.append(path)
             with path.open("wb") as out:
                 moto.copy_body(version, out)
@@ -386,9 +395,10 @@ class S3Store:
         stale = self._index.bucket_names() - set(self._buckets)
         if stale:  # deleted, but a crash came before their rows went
             self._index.begin()
-            for bucket in stale:
-                self._index.drop_bucket(bucket)  # their bodies go with the orphans below
+            gone = [token for bucket in stale for token in self._index.drop_bucket(bucket)]
             self._index.commit()
+            for token in gone:
+                self._body_path(token).unlink(missing_ok=True)
         made: dict[str, Bucket] = {}
         for bucket, row in self._buckets.items():
             if moto.bucket(bucket) is not None:
@@ -403,7 +413,7 @@ class S3Store:
         for bucket, found in made.items():
             moto.take_changed_keys(found)
             self._restore_uploads(bucket, found)
-        self._remove_orphans()
+        self._remove_unsettled()
         log.info(
             "S3: loaded %d bucket(s), %d key(s) from %s in %.2f s",
             len(self._buckets),
@@ -425,6 +435,7 @@ class S3Store:
                     try:
                         meta = json.loads(meta_path.read_bytes())
                         token = uuid.uuid4().hex
+                        self._journal.writing(token)
                         os.link(meta_path.parent / meta["body"], self._body_path(token))
                     except (OSError, ValueError, KeyError) as exc:
                         log.warning("skipping unreadable S3 object record %s: %s", meta_path, exc)
@@ -449,15 +460,16 @@ class S3Store:
         shutil.rmtree(old)
         log.info("S3: took over %d object(s) of the earlier layout (objects/)", rows)
 
-    def _remove_orphans(self) -> None:
-        """Bodies no row points to: left by a crash between writing one and committing its row."""
-        wanted = self._index.body_tokens()
-        for directory in os.scandir(self._bodies):
-            if not directory.is_dir():
-                continue
-            for entry in os.scandir(directory.path):
-                if entry.name not in wanted:
-                    os.unlink(entry.path)
+    def _remove_unsettled(self) -> None:
+        """Bodies a crash left without a row (written but not committed, or dropped from the
+        index but not yet removed): only those the journal names are looked at."""
+        unsettled = self._journal.unsettled()
+        if unsettled:
+            kept = self._index.referenced(unsettled)
+            for token in unsettled - kept:
+                self._body_path(token).unlink(missing_ok=True)
+            log.info("S3: removed %d body file(s) a crash left", len(unsettled - kept))
+        self._journal.clear()
 
     def _create_bucket(self, bucket: str, row: BucketRow) -> Bucket:
         """Put a bucket of the disk copy into moto, its keys to be loaded when first read."""

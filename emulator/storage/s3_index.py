@@ -209,12 +209,14 @@ class S3Index:
         )
         return list(range(len(versions)))
 
-    def body_tokens(self) -> set[str]:
-        """Every body the index points to (to find the files a crash left behind)."""
-        rows = self.db.execute(
-            "SELECT token FROM versions WHERE marker = 0 UNION ALL SELECT token FROM parts"
-        )
-        return {token for (token,) in rows}
+    def referenced(self, tokens: set[str]) -> set[str]:
+        """Those of `tokens` a row points to (one pass over the index: after a crash only)."""
+        found: set[str] = set()
+        for table in ("versions", "parts"):
+            for (token,) in self.db.execute(f"SELECT token FROM {table}"):
+                if token in tokens:
+                    found.add(token)
+        return found
 
     # --- multipart uploads ---------------------------------------------------------------------
 

@@ -284,3 +284,30 @@ def test_the_layout_of_earlier_versions_is_taken_over(tmp_path: Path) -> None:
     assert moto.bucket_facts(found).region == "eu-west-1"
     again.close()
     moto.reset_s3()
+
+
+def test_a_start_removes_the_bodies_an_interrupted_write_left(tmp_path: Path) -> None:
+    """What `kill -9` between writing a body and committing its row leaves (and between the
+    commit that drops a replaced body's row and the removal of its file)."""
+    from emulator.storage import moto_internals as moto
+    from emulator.storage.s3 import S3Store
+
+    root = tmp_path / "s3"
+    moto.reset_s3()
+    store = S3Store(root)
+    store.create_bucket("journal")
+    store.put_object("journal", "kept", b"kept")
+    store.close()
+    written, replaced = "ab" + "1" * 30, "cd" + "2" * 30
+    for token in (written, replaced):
+        (root / "bodies" / token[:2] / token).write_bytes(b"left behind")
+    with (root / "bodies.journal").open("ab") as journal:
+        journal.write(f"w {written}\nd {replaced}\nw ef".encode())  # the last line torn
+    moto.reset_s3()
+    again = S3Store(root)
+    assert again.get_object("journal", "kept") == b"kept"
+    bodies = [p for p in (root / "bodies").rglob("*") if p.is_file()]
+    assert [p.read_bytes() for p in bodies] == [b"kept"]
+    assert (root / "bodies.journal").stat().st_size == 0
+    again.close()
+    moto.reset_s3()
