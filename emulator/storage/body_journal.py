@@ -23,10 +23,13 @@ _TRUNCATE_AT = 1 << 20
 class BodyJournal:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file = path.open("ab", buffering=0)
+        path.touch()
 
-    def close(self) -> None:
-        self._file.close()
+    def _append(self, data: bytes) -> int:
+        # Opened per note: a store nobody closes leaves no file open (the cost: an open per write).
+        with self.path.open("ab", buffering=0) as journal:
+            journal.write(data)
+            return journal.tell()
 
     def unsettled(self) -> set[str]:
         """The names noted after the last `ok` (a torn last line is skipped)."""
@@ -44,20 +47,19 @@ class BodyJournal:
 
     def writing(self, token: str) -> None:
         """Before a new body file is made (a refusal refuses the write)."""
-        self._file.write(f"w {token}\n".encode())
+        self._append(f"w {token}\n".encode())
 
     def removing(self, tokens: list[str]) -> None:
         """Before the commit after which these bodies are removed."""
         if tokens:
             with contextlib.suppress(OSError):
-                self._file.write("".join(f"d {token}\n" for token in tokens).encode())
+                self._append("".join(f"d {token}\n" for token in tokens).encode())
 
     def settled(self) -> None:
         with contextlib.suppress(OSError):
-            self._file.write(b"ok\n")
-            if self._file.tell() > _TRUNCATE_AT:
+            if self._append(b"ok\n") > _TRUNCATE_AT:
                 self.clear()
 
     def clear(self) -> None:
         """Forget every note (everything noted is settled)."""
-        os.ftruncate(self._file.fileno(), 0)
+        os.truncate(self.path, 0)

@@ -88,7 +88,6 @@ class S3Store:
 
     def close(self) -> None:
         self._index.close()
-        self._journal.close()
 
     # --- the services' interface ----------------------------------------------------------------
 
