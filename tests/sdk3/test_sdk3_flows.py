@@ -1,0 +1,53 @@
+"""SageMaker SDK 3.x (ModelTrainer, ModelBuilder, sagemaker-core) against the emulator.
+
+Each test runs one flow script (tests/sdk3/flows) in `.venv-v3`, on each runtime, and checks its
+result and what it printed. The flows pass no role, endpoint or bucket: `notebook-env`'s
+environment is what makes unchanged SDK 3 code work offline.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from emulator.runtime.images import image_uri
+from tests.sdk3.conftest import REGION, Flows
+
+pytestmark = pytest.mark.slow
+
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+
+
+def _train_logs_printed(printed: str, runs: int) -> None:
+    """train(wait=True, logs=True) printed the algorithm's own lines and the final status."""
+    assert printed.count("Docker entrypoint called with argument(s): train") >= runs, printed[
+        -4000:
+    ]
+    assert printed.count("Final Resource Status: [bold]Completed") >= runs, printed[-4000:]
+
+
+@pytest.mark.parametrize("algorithm", ["kmeans", "pca"])
+def test_model_trainer_model_builder_and_batch_transform(flows: Flows, algorithm: str) -> None:
+    result, printed = flows.run("train_deploy", algorithm, image_uri(algorithm, REGION))
+    _train_logs_printed(printed, runs=2)
+    assert result["role"] == ROLE
+    assert result["model_artifacts"].startswith(f"s3://{flows.bucket}/")
+    assert len(result["jobs"]) == 2
+    csv_predictions, json_predictions = result["csv_predictions"], result["json_predictions"]
+    assert len(csv_predictions) == 5
+    assert csv_predictions == json_predictions
+    batch = result["batch_lines"]
+    assert len(batch) == 5
+    if algorithm == "kmeans":
+        clusters = [p["closest_cluster"] for p in csv_predictions]
+        assert all(0 <= c < 3 for c in clusters)
+        assert [b["closest_cluster"] for b in batch] == clusters
+    else:
+        projections = np.array([p["projection"] for p in csv_predictions])
+        assert projections.shape == (5, 2)
+        np.testing.assert_allclose(
+            np.array([b["projection"] for b in batch]), projections, rtol=1e-5
+        )
+    assert re.fullmatch(r"[A-Za-z0-9-]+", result["endpoint"])
