@@ -51,3 +51,26 @@ def test_model_trainer_model_builder_and_batch_transform(flows: Flows, algorithm
             np.array([b["projection"] for b in batch]), projections, rtol=1e-5
         )
     assert re.fullmatch(r"[A-Za-z0-9-]+", result["endpoint"])
+
+
+def test_sagemaker_core_resource_lifecycle(flows: Flows) -> None:
+    result, _ = flows.run("core_lifecycle", image_uri("kmeans", REGION))
+    assert result["stopped_job"] == "Stopped"
+    assert len(result["predictions"]) == 2
+    assert len(result["batch"].strip().splitlines()) == 4
+
+
+def test_hyperparameter_tuner_uses_the_built_in_metric_definitions(flows: Flows) -> None:
+    result, _ = flows.run("tuning", image_uri("kmeans", REGION))
+    assert result["status"] == "Completed"
+    assert result["completed"] == 2
+    assert result["objective"] == "test:msd"
+    assert result["best"] and float(result["best_metric"]) >= 0
+
+
+def test_model_trainer_on_two_instances_prints_both_hosts(flows: Flows) -> None:
+    result, printed = flows.run("two_instances", image_uri("kmeans", REGION))
+    assert result["instances"] == 2
+    _train_logs_printed(printed, runs=1)
+    for host in ("algo-1", "algo-2"):
+        assert f"{result['job']}/{host}" in printed, printed[-4000:]
