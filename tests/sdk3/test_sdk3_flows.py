@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from emulator.runtime.images import image_uri
+from sdk.session import boto_session
 from tests.sdk3.conftest import REGION, Flows
 
 pytestmark = pytest.mark.slow
@@ -26,6 +27,16 @@ def _train_logs_printed(printed: str, runs: int) -> None:
         -4000:
     ]
     assert printed.count("Final Resource Status: [bold]Completed") >= runs, printed[-4000:]
+
+
+def test_notebook_env_puts_the_execution_role_in_iam(flows: Flows) -> None:
+    """SDK 3 reads the role's trust policy before it trains or deploys: the role must exist."""
+    iam = boto_session(flows.url, REGION).client("iam")
+    role = iam.get_role(RoleName="SageMakerRole")["Role"]
+    assert role["Arn"] == ROLE
+    statement = role["AssumeRolePolicyDocument"]["Statement"][0]
+    assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert statement["Action"] == "sts:AssumeRole"
 
 
 @pytest.mark.parametrize("algorithm", ["kmeans", "pca"])
