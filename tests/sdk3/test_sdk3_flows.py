@@ -51,16 +51,19 @@ def test_model_trainer_model_builder_and_batch_transform(flows: Flows, algorithm
     assert csv_predictions == json_predictions
     batch = result["batch_lines"]
     assert len(batch) == 5
+    recordio = result["recordio_predictions"]
     if algorithm == "kmeans":
         clusters = [p["closest_cluster"] for p in csv_predictions]
         assert all(0 <= c < 3 for c in clusters)
         assert [b["closest_cluster"] for b in batch] == clusters
+        assert [r[0] for r in recordio] == clusters
     else:
         projections = np.array([p["projection"] for p in csv_predictions])
         assert projections.shape == (5, 2)
         np.testing.assert_allclose(
             np.array([b["projection"] for b in batch]), projections, rtol=1e-5
         )
+        np.testing.assert_allclose(np.array(recordio), projections, rtol=1e-5)
     assert re.fullmatch(r"[A-Za-z0-9-]+", result["endpoint"])
 
 

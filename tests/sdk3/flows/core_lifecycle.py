@@ -147,7 +147,9 @@ def main(image: str) -> None:
     endpoint.wait_for_status("InService", poll=1, timeout=300)
     answer = endpoint.invoke(body=csv_body(data[:2]), content_type="text/csv")
     result["predictions"] = json.loads(answer.body.read())["predictions"]
-    endpoint.update(endpoint_config_name=second.endpoint_config_name)
+    # sagemaker-core's update() sends the resource's own attributes: set, then update.
+    endpoint.endpoint_config_name = second.endpoint_config_name
+    endpoint.update()
     endpoint.wait_for_status("InService", poll=1, timeout=300)
     endpoint.refresh()
     assert endpoint.endpoint_config_name == second.endpoint_config_name

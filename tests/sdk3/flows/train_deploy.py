@@ -6,10 +6,17 @@ supplies them. argv: algorithm (kmeans | pca), its training image URI.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from typing import Any
 
+from sdk.recordio import (
+    CONTENT_TYPE,
+    RecordDeserializer,
+    RecordSerializer,
+    write_numpy_to_dense_tensor,
+)
 from tests.sdk3.flows.common import (
     INSTANCE_TYPE,
     blobs,
@@ -37,8 +44,17 @@ def main(algorithm: str, image: str) -> None:
     train_uri = put(bucket, f"sdk3/{algorithm}/train/part-0.csv", csv_body(data))
     result: dict[str, Any] = {"bucket": bucket}
 
+    # File mode with CSV, Pipe mode with RecordIO-protobuf (written by this repository's `sdk`
+    # client package: SDK 3 has no RecordIO writer).
+    records = io.BytesIO()
+    write_numpy_to_dense_tensor(records, data)
+    record_uri = put(bucket, f"sdk3/{algorithm}/records/part-0.pbr", records.getvalue())
+    inputs = {
+        "File": (train_uri, "text/csv;label_size=0"),
+        "Pipe": (record_uri, CONTENT_TYPE),
+    }
     jobs = {}
-    for mode in ("File", "Pipe"):
+    for mode, (uri, content_type) in inputs.items():
         trainer = ModelTrainer(
             training_image=image,
             training_input_mode=mode,
@@ -48,8 +64,8 @@ def main(algorithm: str, image: str) -> None:
             input_data_config=[
                 InputData(
                     channel_name="train",
-                    data_source=train_uri.rsplit("/", 1)[0] + "/",
-                    content_type="text/csv;label_size=0",
+                    data_source=uri.rsplit("/", 1)[0] + "/",
+                    content_type=content_type,
                 )
             ],
         )
@@ -91,6 +107,17 @@ def main(algorithm: str, image: str) -> None:
         .body.read()
         .decode()
     )
+    serializer, deserializer = RecordSerializer(), RecordDeserializer()
+    answer = endpoint.invoke(
+        body=serializer.serialize(rows),
+        content_type=serializer.CONTENT_TYPE,
+        accept=deserializer.ACCEPT[0],
+    )
+    label = "closest_cluster" if algorithm == "kmeans" else "projection"
+    result["recordio_predictions"] = [
+        list(r.label[label].float32_tensor.values)
+        for r in deserializer.deserialize(answer.body, answer.content_type)
+    ]
     result["csv_predictions"] = csv_answer["predictions"]
     result["json_predictions"] = json_answer["predictions"]
 
