@@ -118,8 +118,10 @@ def main(algorithm: str, image: str) -> None:
         list(r.label[label].float32_tensor.values)
         for r in deserializer.deserialize(answer.body, answer.content_type)
     ]
-    result["csv_predictions"] = csv_answer["predictions"]
-    result["json_predictions"] = json_answer["predictions"]
+    # The built-ins answer {"predictions": [...]} (k-means) or {"projections": [...]} (PCA).
+    key = "predictions" if algorithm == "kmeans" else "projections"
+    result["csv_predictions"] = csv_answer[key]
+    result["json_predictions"] = json_answer[key]
 
     # Batch transform of the same rows, with the model ModelBuilder made.
     put(bucket, f"sdk3/{algorithm}/batch/in.csv", csv_body(rows))
