@@ -43,6 +43,8 @@ def test_notebook_env_puts_the_execution_role_in_iam(flows: Flows) -> None:
 def test_model_trainer_model_builder_and_batch_transform(flows: Flows, algorithm: str) -> None:
     result, printed = flows.run("train_deploy", algorithm, image_uri(algorithm, REGION))
     _train_logs_printed(printed, runs=2)
+    # Telemetry off and the role from the defaults file: ModelTrainer was given no role.
+    assert "config key = SageMaker.PythonSDK.Modules.TelemetryOptOut" in printed
     assert result["role"] == ROLE
     assert result["model_artifacts"].startswith(f"s3://{flows.bucket}/")
     assert len(result["jobs"]) == 2
