@@ -275,7 +275,7 @@ def api_job(runtime: str, channel: Path, work: Path) -> dict[str, Any]:
             s3.upload_file(str(path), bucket, f"train/{path.name}")
         upload_s = time.perf_counter() - start
         job = f"kscale-{runtime}-{uuid.uuid4().hex[:6]}"
-        stop, found = threading.Event(), {}
+        stop, found = threading.Event(), dict[str, int]()
         watcher = threading.Thread(target=watch_peak, args=(job, stop, found), daemon=True)
         watcher.start()
         start = time.perf_counter()
@@ -327,7 +327,9 @@ def api_job(runtime: str, channel: Path, work: Path) -> dict[str, Any]:
 
     with tarfile.open(tarball) as tar:
         tar.extractall(work / f"model-{runtime}", filter="data")
-    centres = np.asarray(ndarray_file.load(work / f"model-{runtime}" / "model_algo-1")[0])
+    loaded = ndarray_file.load(work / f"model-{runtime}" / "model_algo-1")
+    assert isinstance(loaded, list)
+    centres = np.asarray(loaded[0])
     peak = max(found.values()) / 1024.0 if found else float("nan")
     return {"wall_s": wall, "upload_s": upload_s, "peak_mib": peak, "centres": centres}
 
