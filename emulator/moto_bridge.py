@@ -17,6 +17,7 @@ import logging
 import re
 import sys
 import tempfile
+import urllib.parse
 from typing import IO, Any
 from xml.parsers.expat import ExpatError
 from xml.sax.saxutils import escape
@@ -24,8 +25,9 @@ from xml.sax.saxutils import escape
 import anyio.to_thread
 from starlette.types import Receive, Scope, Send
 
+from emulator.aws.protocol_errors import internal_failure, not_implemented, request_protocol
 from emulator.edge import SERVICE_SCOPE_KEY
-from emulator.storage import moto_internals
+from emulator.storage import iam_simulation, moto_internals
 from emulator.storage.logs import LogStore
 from emulator.storage.s3 import S3Store
 from emulator.storage.space import DiskFull, is_disk_full
@@ -39,6 +41,8 @@ _Response = tuple[int, list[tuple[bytes, bytes]], list[bytes]]
 _SCOPE_REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/")
 # Logs operations that change nothing (the others are followed by a sync of their group).
 _LOGS_READ_PREFIXES = ("Describe", "Get", "List", "Filter", "Test", "Start", "Stop")
+_FORM = "application/x-www-form-urlencoded"
+_ACTION_SCAN_BYTES = 64 * 1024
 
 
 def moto_app() -> WsgiApp:
@@ -93,6 +97,12 @@ class MotoBridge:
         ) -> None:
             started[:] = [status, headers]
 
+        if service == "iam":
+            params = _form_params(environ)
+            action = params.get("Action", [""])[0]
+            if action in iam_simulation.OPERATIONS:
+                status, headers, body = iam_simulation.simulate(action, params)
+                return status, headers, [body]
         if is_s3 and _has_nul_key(environ):
             return _s3_error(
                 400,
@@ -129,13 +139,7 @@ class MotoBridge:
                     "refused %s %s: the disk is full", environ["REQUEST_METHOD"], path_of(environ)
                 )
                 return _disk_full_response(is_s3)
-            log.exception("moto failed on %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"])
-            payload = {"__type": "InternalFailure", "message": "internal error in the emulator"}
-            return (
-                500,
-                [(b"content-type", b"application/json"), (b"x-amzn-errortype", b"InternalFailure")],
-                [json.dumps(payload).encode()],
-            )
+            return _moto_failure(environ, service, exc)
         status_line, header_list = started
         headers = [
             (name.lower().encode("latin-1"), str(value).encode("latin-1"))
@@ -185,6 +189,66 @@ def _has_nul_key(environ: dict[str, Any]) -> bool:
     """A NUL in the object key (path) or copy source: XML 1.0 cannot carry it in a listing."""
     source = str(environ.get("HTTP_X_AMZ_COPY_SOURCE", ""))
     return "\x00" in path_of(environ) or "%00" in source or "\x00" in source
+
+
+def _moto_failure(environ: dict[str, Any], service: str | None, exc: Exception) -> _Response:
+    """moto raised: an error in the protocol the client spoke, never a body it cannot parse.
+
+    moto raises NotImplementedError for an operation (or a feature of one) it lacks; anything
+    else is a fault of the emulator, logged with its trace."""
+    protocol = request_protocol(service, _request_headers(environ))
+    if isinstance(exc, NotImplementedError):
+        operation = _operation(environ)
+        log.warning("not implemented: %s (%s)", operation, exc)
+        status, headers, body = not_implemented(service, protocol, operation)
+    else:
+        log.exception("moto failed on %s %s", environ["REQUEST_METHOD"], path_of(environ))
+        status, headers, body = internal_failure(service, protocol)
+    return status, headers, [body]
+
+
+def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
+    """The request's headers by lower-case name (those request_protocol looks at)."""
+    headers = {
+        key[5:].lower().replace("_", "-"): str(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = str(environ["CONTENT_TYPE"])
+    return headers
+
+
+def _operation(environ: dict[str, Any]) -> str:
+    """The operation a request asks for, as the client named it, for the error message."""
+    target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+    if target:
+        return target.rsplit(".", 1)[-1]
+    action = _query_action(str(environ.get("QUERY_STRING", "")))
+    if action is None and str(environ.get("CONTENT_TYPE", "")).startswith(_FORM):
+        stream: IO[bytes] = environ["wsgi.input"]
+        stream.seek(0)
+        action = _query_action(stream.read(_ACTION_SCAN_BYTES).decode("latin-1"))
+    return action or f"{environ['REQUEST_METHOD']} {path_of(environ)}"
+
+
+def _form_params(environ: dict[str, Any]) -> dict[str, list[str]]:
+    """A query-protocol request's parameters (query string and form body); the body is rewound."""
+    params = urllib.parse.parse_qs(str(environ.get("QUERY_STRING", "")))
+    if str(environ.get("CONTENT_TYPE", "")).startswith(_FORM):
+        stream: IO[bytes] = environ["wsgi.input"]
+        try:
+            form = urllib.parse.parse_qs(stream.read().decode("utf-8", "replace"))
+        finally:
+            stream.seek(0)
+        for name, values in form.items():
+            params.setdefault(name, []).extend(values)
+    return params
+
+
+def _query_action(form: str) -> str | None:
+    actions = urllib.parse.parse_qs(form).get("Action")
+    return actions[0] if actions else None
 
 
 def _s3_error(status: int, code: str, message: str) -> _Response:

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ REGION = "us-east-1"
 REPO = Path(__file__).resolve().parents[1]
 
 StartEmulator = Callable[..., EmulatorServer]
+
+# The SageMaker SDK v2 warns on import that v3 exists; the tests pin v2 on purpose.
+os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -23,7 +23,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from emulator.api import control
+from emulator.api import control, response_stream
 from emulator.api.body import runtime_too_large
 from emulator.aws.context import context_from_request
 from emulator.aws.errors import (
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 OPERATION = "InvokeEndpoint"
 ASYNC_OPERATION = "InvokeEndpointAsync"
+STREAM_OPERATION = "InvokeEndpointWithResponseStream"
 
 
 def error_response(error: AwsError) -> Response:
@@ -80,6 +81,8 @@ class RuntimeApp:
             operation = _operations_by_suffix().get(parts[3]) if len(parts) == 4 else None
             if scope["method"] == "POST" and operation == ASYNC_OPERATION:
                 return await self._respond_async(scope, receive, parts[2])
+            if scope["method"] == "POST" and operation == STREAM_OPERATION:
+                return await response_stream.respond(self._regions, scope, receive, parts[2])
             if scope["method"] == "POST" and operation not in (None, OPERATION):
                 raise NotImplementedOperation(
                     f"The operation {operation} is not implemented by sagemaker-emulator."

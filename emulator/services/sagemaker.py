@@ -17,7 +17,7 @@ from emulator.runtime.base import ContainerRuntime
 from emulator.services.async_inference import AsyncInferenceService
 from emulator.services.context import ServiceContext
 from emulator.services.hosting import HostingService
-from emulator.services.invocation import InvocationRouter, InvokeResult
+from emulator.services.invocation import InvocationRouter, InvokeResult, ResponseStream
 from emulator.services.jobs import JobEvents
 from emulator.services.monitoring import MonitoringService
 from emulator.services.ports import LogWriter, Notifier, ObjectStore, ServiceSettings
@@ -272,6 +272,25 @@ class SageMakerService:
         target_variant: str | None,
     ) -> InvokeResult:
         return self._router.invoke(
+            endpoint_name,
+            body,
+            content_type,
+            accept,
+            custom_attributes,
+            target_variant,
+            self._hosting.endpoint_status,
+        )
+
+    def invoke_endpoint_with_response_stream(
+        self,
+        endpoint_name: str,
+        body: bytes,
+        content_type: str | None,
+        accept: str | None,
+        custom_attributes: str | None,
+        target_variant: str | None,
+    ) -> ResponseStream:
+        return self._router.open_stream(
             endpoint_name,
             body,
             content_type,

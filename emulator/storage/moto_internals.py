@@ -403,3 +403,19 @@ def sns_publish(region: str, topic_arn: str, message: str) -> None:
     """Publish to an existing topic: its subscribers (an SQS queue...) get the message. Raises
     moto's own errors (a message too long...)."""
     _sns_backend(region).publish(message, arn=topic_arn)
+
+
+# --- IAM ---------------------------------------------------------------------------------------
+
+
+def iam_principal_arns(account_id: str = ACCOUNT_ID) -> set[str]:
+    """The ARNs of every user, role and group moto's IAM holds in `account_id`."""
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[account_id][PARTITION]
+    entities: list[Any] = [
+        *backend.users.values(),
+        *backend.roles.values(),
+        *backend.groups.values(),
+    ]
+    return {str(entity.arn) for entity in entities}

@@ -14,7 +14,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -135,12 +135,60 @@ class ConnectionPool:
             return response.status, response.headers, data
         raise AssertionError("unreachable")
 
+    def stream(
+        self, path: str, body: bytes, headers: dict[str, str], read_size: int = 64 * 1024
+    ) -> StreamedAnswer:
+        """A POST whose answer is read as it arrives, on a connection of its own (closed with
+        the answer: a stream cut short leaves nothing reusable).
+
+        Raises ContainerUnreachable when no connection could be made (nothing was sent)."""
+        conn = _NoDelayConnection(
+            self._host, self._port, timeout=self._timeout, connect_timeout=self._connect_timeout
+        )
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+        except BaseException:
+            conn.close()
+            raise
+        return StreamedAnswer(conn, response, read_size)
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+class StreamedAnswer:
+    """A container's answer being read: status and headers now, the body chunk by chunk."""
+
+    def __init__(
+        self, conn: http.client.HTTPConnection, response: http.client.HTTPResponse, read_size: int
+    ) -> None:
+        self._conn = conn
+        self._response = response
+        self._read_size = read_size
+        self.status = response.status
+        self.headers = response.headers
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body as the container sends it. A connection the container closes before the
+        end raises http.client.IncompleteRead (or OSError); a silent container, TimeoutError."""
+        while True:
+            chunk = self._response.read1(self._read_size)
+            if not chunk:
+                if self._response.length:  # a Content-Length answer cut short
+                    raise http.client.IncompleteRead(b"", self._response.length)
+                return
+            yield chunk
+
+    def read_all(self) -> bytes:
+        return self._response.read()
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 def _set_timeout(conn: _NoDelayConnection, timeout: float) -> None:

@@ -23,6 +23,7 @@ import pytest
 from emulator.runtime.images import image_uri
 from sdk.launcher import EmulatorServer, start_emulator
 from sdk.session import boto_session
+from tests.sdk_recordio import write_dense_tensor
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 REGION = "us-east-1"
@@ -133,7 +134,8 @@ def low_rank(n: int = 500, d: int = 6, seed: int = 1) -> np.ndarray:
     basis = rng.normal(size=(3, d))
     data = rng.normal(size=(n, 3)) * np.array([5.0, 2.0, 1.0]) @ basis
     data += rng.normal(scale=0.05, size=(n, d)) + 3.0
-    return data.astype(np.float32)
+    low: np.ndarray = data.astype(np.float32)
+    return low
 
 
 def csv_bytes(matrix: np.ndarray) -> bytes:
@@ -151,15 +153,11 @@ def upload_csv(aws: Aws, matrix: np.ndarray, prefix: str, parts: int = 2) -> str
 
 def upload_record_set(aws: Aws, matrix: np.ndarray, name: str, shards: int = 2) -> str:
     """What the SDK's record_set() writes: RecordIO shards and a manifest; returns its URI."""
-    from sagemaker.amazon.common import write_numpy_to_dense_tensor
-
     prefix = f"sagemaker-record-sets/{name}/"
     suffixes = []
     for i, chunk in enumerate(np.array_split(matrix, shards)):
-        buffer = io.BytesIO()
-        write_numpy_to_dense_tensor(buffer, chunk)
         suffix = f"matrix_{i}.pbr"
-        aws.s3.put_object(Bucket=aws.bucket, Key=prefix + suffix, Body=buffer.getvalue())
+        aws.s3.put_object(Bucket=aws.bucket, Key=prefix + suffix, Body=write_dense_tensor(chunk))
         suffixes.append(suffix)
     manifest = [{"prefix": f"s3://{aws.bucket}/{prefix}"}, *suffixes]
     aws.s3.put_object(

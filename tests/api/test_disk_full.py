@@ -7,8 +7,10 @@ The data dir is a small tmpfs (we run as root in the test environment; the test 
 from __future__ import annotations
 
 import errno
+import io
 import os
 import subprocess
+import tarfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -179,3 +181,87 @@ def test_a_full_disk_refuses_cleanly_and_a_restart_keeps_what_was_acknowledged(
     assert groups["/api/kept"]["retentionInDays"] == 3653
     events = logs.get_log_events(logGroupName="/api/kept", logStreamName="s")["events"]
     assert [e["message"] for e in events] == ["m0", "m1", "m2"]
+
+
+def wait_endpoint_settled(sm: Any, name: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        description: dict[str, Any] = sm.describe_endpoint(EndpointName=name)
+        if description["EndpointStatus"] not in ("Creating", "Updating"):
+            return description
+        time.sleep(0.2)
+    raise AssertionError(f"{name} did not settle")
+
+
+def model_archive(size: int) -> bytes:
+    """A model.tar.gz holding `size` incompressible bytes."""
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        info = tarfile.TarInfo("weights.bin")
+        info.size = size
+        tar.addfile(info, io.BytesIO(os.urandom(size)))
+    return archive.getvalue()
+
+
+@pytest.mark.parametrize("room_kib", [0, 256])
+def test_create_endpoint_on_a_full_disk_fails_with_the_reason_or_is_refused(
+    small_disk: Path, emulator_factory: StartEmulator, room_kib: int
+) -> None:
+    """No room at all: CreateEndpoint is refused and nothing is stored. Room for the record but
+    not for the model: the endpoint is created, fails for want of space and says so."""
+    server = emulator_factory(data_dir=small_disk)
+    s3, sm, _ = clients(server)
+    s3.create_bucket(Bucket="models")
+    s3.put_object(Bucket="models", Key="model.tar.gz", Body=model_archive(2 << 20))
+    sm.create_model(
+        ModelName="full-model",
+        PrimaryContainer={
+            "Image": image_uri("kmeans", REGION),
+            "ModelDataUrl": "s3://models/model.tar.gz",
+        },
+        ExecutionRoleArn=ROLE,
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName="full-config",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "full-model",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    reserve = small_disk / "reserve"
+    reserve.write_bytes(b"\0" * (room_kib << 10))
+    filler = fill(small_disk)
+    reserve.unlink()
+
+    created = maybe_refused(
+        sm.create_endpoint, EndpointName="full-endpoint", EndpointConfigName="full-config"
+    )
+    reason = None
+    if created is None:
+        assert room_kib == 0, "refused although the record had room"
+        assert sm.list_endpoints()["Endpoints"] == []
+    else:
+        described = wait_endpoint_settled(sm, "full-endpoint")
+        assert described["EndpointStatus"] == "Failed", described
+        reason = described["FailureReason"]
+        assert "no space left on the device" in reason, reason
+        assert not [p for p in small_disk.rglob("*") if p.name.endswith(".tmp")]
+    filler.unlink()
+    server.stop()
+
+    again = emulator_factory(data_dir=small_disk)
+    _, sm, _ = clients(again)
+    if reason is None:
+        assert sm.list_endpoints()["Endpoints"] == []
+    else:
+        kept = sm.describe_endpoint(EndpointName="full-endpoint")
+        assert (kept["EndpointStatus"], kept["FailureReason"]) == ("Failed", reason)
+    # The model and its configuration, stored before the disk filled, are intact.
+    assert sm.describe_endpoint_config(EndpointConfigName="full-config")["ProductionVariants"]
+    assert sm.describe_model(ModelName="full-model")["PrimaryContainer"]["ModelDataUrl"] == (
+        "s3://models/model.tar.gz"
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 import time
@@ -25,6 +24,7 @@ from tests.api.conftest import (
     unique,
     wait_endpoint,
 )
+from tests.sdk_recordio import read_records, write_dense_tensor
 
 ARN_PREFIX = "arn:aws:sagemaker:us-east-1:123456789012"
 
@@ -51,11 +51,7 @@ def encode(rows: np.ndarray, content_type: str) -> bytes:
         return json.dumps({"instances": [{"features": row.tolist()} for row in rows]}).encode()
     if content_type == "application/jsonlines":
         return "\n".join(json.dumps({"features": row.tolist()}) for row in rows).encode()
-    from sagemaker.amazon.common import write_numpy_to_dense_tensor
-
-    buffer = io.BytesIO()
-    write_numpy_to_dense_tensor(buffer, rows.astype(np.float32))
-    return buffer.getvalue()
+    return write_dense_tensor(rows.astype(np.float32))
 
 
 def decode(body: bytes, accept: str, keys: list[str]) -> list[dict[str, list[float]]]:
@@ -70,11 +66,9 @@ def decode(body: bytes, accept: str, keys: list[str]) -> list[dict[str, list[flo
     if accept == "text/csv":
         rows = [line.split(",") for line in body.decode().splitlines() if line.strip()]
         return [{k: [float(row[i])] for i, k in enumerate(keys)} for row in rows]
-    from sagemaker.amazon.common import read_records
-
     return [
         {k: list(record.label[k].float32_tensor.values) for k in keys}
-        for record in read_records(io.BytesIO(body))
+        for record in read_records(body)
     ]
 
 
@@ -205,7 +199,7 @@ def test_describe_endpoint_and_logs(aws: Aws, pca_endpoint: str) -> None:
 
 
 def test_missing_resources(aws: Aws) -> None:
-    cases = [
+    cases: list[tuple[Any, dict[str, Any], str]] = [
         (
             aws.sm.describe_model,
             {"ModelName": "Nope"},

@@ -249,9 +249,10 @@ def test_garbage_authorization_never_gives_a_trace(emulator: EmulatorServer) -> 
     assert_aws_error(response, 400, "IncompleteSignatureException")
 
 
-def test_runtime_operations_not_implemented_say_so(emulator: EmulatorServer) -> None:
+def test_response_stream_of_an_unknown_endpoint_is_a_validation_error(
+    emulator: EmulatorServer,
+) -> None:
     rt = client(emulator, "sagemaker-runtime")
     response = error_of(rt.invoke_endpoint_with_response_stream, EndpointName="ep", Body=b"1")
-    assert response["Error"]["Code"] == "NotImplemented"
-    assert "InvokeEndpointWithResponseStream" in response["Error"]["Message"]
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert response["Error"]["Code"] == "ValidationError"
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -39,7 +40,7 @@ def regional(emulator: EmulatorServer, runtime_name: str) -> dict[str, Aws]:
     }
 
 
-def _train_kmeans(aws: Aws, name: str) -> dict[str, object]:
+def _train_kmeans(aws: Aws, name: str) -> dict[str, Any]:
     data, _ = blobs(n=300)
     uri = upload_csv(aws, data, f"data/{name}")
     create_job(

@@ -180,3 +180,92 @@ def test_byo_exit_code_without_failure_file(aws: Aws, byo: str) -> None:
         "AlgorithmError: the training container exited with code 2"
     )
     assert "unknown behaviour no-such" in d["FailureReason"]
+
+
+def _byo_async_endpoint(aws: Aws, byo: str, name: str) -> None:
+    """An asynchronous endpoint of the BYO image, one request at a time per instance."""
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        model = json.dumps({"hyperparameters": {}}).encode()
+        info = tarfile.TarInfo("model.json")
+        info.size = len(model)
+        tar.addfile(info, io.BytesIO(model))
+    key = f"byo/{name}/model.tar.gz"
+    aws.s3.put_object(Bucket=aws.bucket, Key=key, Body=archive.getvalue())
+    aws.sm.create_model(
+        ModelName=name,
+        PrimaryContainer={"Image": byo, "ModelDataUrl": f"s3://{aws.bucket}/{key}"},
+        ExecutionRoleArn=ROLE,
+    )
+    aws.sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+        AsyncInferenceConfig={
+            "OutputConfig": {
+                "S3OutputPath": f"s3://{aws.bucket}/byo-async/{name}/out",
+                "S3FailurePath": f"s3://{aws.bucket}/byo-async/{name}/failed",
+            },
+            "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 1},
+        },
+    )
+    aws.sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    assert wait_endpoint(aws, name)["EndpointStatus"] == "InService"
+
+
+def _object_text(aws: Aws, uri: str, timeout: float) -> str:
+    """The object at `uri` once it exists (waiting up to `timeout` seconds)."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = aws.s3.list_objects_v2(Bucket=bucket, Prefix=key).get("Contents", [])
+        if listed:
+            body: bytes = aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            return body.decode()
+        assert time.monotonic() < deadline, f"nothing written to {uri}"
+        time.sleep(0.2)
+
+
+def test_async_invocation_timeout_and_request_ttl_write_their_failures(aws: Aws, byo: str) -> None:
+    name = unique("byo-async")
+    _byo_async_endpoint(aws, byo, name)
+    # A model that does not answer within InvocationTimeoutSeconds: the failure is written.
+    hung = aws.rt.invoke_endpoint_async(
+        EndpointName=name,
+        InputLocation=_upload(aws, name, "hang-1"),
+        InvocationTimeoutSeconds=1,
+    )
+    failure = _object_text(aws, hung["FailureLocation"], timeout=60)
+    assert "timed out" in failure, failure
+    # One request at a time: a second request queued behind a hung one waits longer than its
+    # RequestTTLSeconds (60, the least AWS allows) and expires without reaching the model.
+    blocking = aws.rt.invoke_endpoint_async(
+        EndpointName=name,
+        InputLocation=_upload(aws, name, "hang-2"),
+        InvocationTimeoutSeconds=600,
+    )
+    queued = aws.rt.invoke_endpoint_async(
+        EndpointName=name,
+        InputLocation=_upload(aws, name, "served"),
+        RequestTTLSeconds=60,
+    )
+    failure = _object_text(aws, queued["FailureLocation"], timeout=180)
+    assert "RequestTTLSeconds" in failure, failure
+    listed = aws.s3.list_objects_v2(Bucket=aws.bucket, Prefix=f"byo-async/{name}/out")
+    assert not listed.get("Contents"), "an expired request reached the model"
+    aws.sm.delete_endpoint(EndpointName=name)
+    # The request the model held fails once its endpoint is gone, never silently vanishes.
+    assert _object_text(aws, blocking["FailureLocation"], timeout=120)
+
+
+def _upload(aws: Aws, name: str, what: str) -> str:
+    body = b"hang" if what.startswith("hang") else b"hello"
+    key = f"byo-async/{name}/in/{what}"
+    aws.s3.put_object(Bucket=aws.bucket, Key=key, Body=body, ContentType="application/octet-stream")
+    return f"s3://{aws.bucket}/{key}"

@@ -496,7 +496,7 @@ def test_every_implemented_operation_answered_and_parsed(scenario: Live) -> None
 
 
 def test_parsed_responses_fit_their_output_shapes(scenario: Live) -> None:
-    problems = []
+    problems: list[str] = []
     for name, status, parsed in scenario.recorder.calls:
         output = operation_model(name).output_shape
         if status < 300 and output is not None:

@@ -83,7 +83,7 @@ def _run_two_hosts(
 
 def test_pca_on_two_containers_is_the_model_of_the_union(network: Network, tmp_path: Path) -> None:
     data = _pca_data(2000, 10)
-    hp = {"feature_dim": 10, "num_components": 3, "mini_batch_size": 200}
+    hp: dict[str, object] = {"feature_dim": 10, "num_components": 3, "mini_batch_size": 200}
     roots = _run_two_hosts(network, tmp_path, "pca", hp, [data[:1200], data[1200:]])
     (single,) = train(tmp_path, "pca", hp, [data], "one")
     _assert_pca_equal(_load(roots[0] / "model" / "model_algo-1"), _load(single.model()))
@@ -94,7 +94,7 @@ def test_kmeans_on_two_containers_reaches_the_single_host_msd(
     network: Network, tmp_path: Path
 ) -> None:
     data = _blobs(3000, 5, 4)
-    hp = {"feature_dim": 5, "k": 4, "mini_batch_size": 300}
+    hp: dict[str, object] = {"feature_dim": 5, "k": 4, "mini_batch_size": 300}
     roots = _run_two_hosts(network, tmp_path, "kmeans", hp, [data[::2], data[1::2]])
     (single,) = train(tmp_path, "kmeans", hp, [data], "one")
     many = _msd(data, _centres(roots[0] / "model" / "model_algo-1"))

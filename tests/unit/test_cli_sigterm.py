@@ -48,4 +48,5 @@ def test_sigterm_exits_even_if_the_exception_is_swallowed(tmp_path: Path) -> Non
         code = proc.wait(timeout=30)
     finally:
         proc.kill()
+        proc.stdout.close()
     assert code == 128 + signal.SIGTERM

@@ -27,9 +27,13 @@ def table_rows() -> set[tuple[str, str]]:
     return rows
 
 
+TUNING = "CreateHyperParameterTuningJob"
+"""Its rows are checked by the tuning spec's parser (tests/unit/test_tuning_constraints.py)."""
+
+
 def test_every_table_row_has_a_rule_and_every_rule_a_row() -> None:
     rules = {(rule.name, operation) for operation, rs in RULES.items() for rule in rs}
-    assert table_rows() == rules
+    assert {row for row in table_rows() if row[1] != TUNING} == rules
     assert all(operation in operation_names() for operation in RULES)
 
 

@@ -11,7 +11,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from emulator.runtime.base import ContainerSpec, ServingHandle, TrainingHandle
+from emulator.runtime.base import (
+    ClusterHandle,
+    ClusterSpec,
+    ContainerSpec,
+    ServingHandle,
+    TrainingHandle,
+)
 from emulator.services.context import ServiceContext
 from emulator.services.hosting import HostingService
 from emulator.services.invocation import InvocationRouter
@@ -26,6 +32,9 @@ class ExplodingRuntime:
     name = "exploding"
 
     def start_training(self, spec: ContainerSpec) -> TrainingHandle:
+        raise NotImplementedError
+
+    def start_cluster(self, cluster: ClusterSpec) -> ClusterHandle:
         raise NotImplementedError
 
     def start_serving(self, spec: ContainerSpec) -> ServingHandle:
@@ -58,7 +67,12 @@ class NoObjects:
     def list_keys(self, bucket: str, prefix: str) -> list[tuple[str, int]]:
         return []
 
-    def put_object(self, bucket: str, key: str, data_or_file: Any) -> None:
+    def content_type(self, bucket: str, key: str) -> str | None:
+        return None
+
+    def put_object(
+        self, bucket: str, key: str, data_or_file: Any, content_type: str | None = None
+    ) -> None:
         pass
 
     def head_bucket(self, bucket: str) -> bool:

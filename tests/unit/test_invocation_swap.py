@@ -91,8 +91,8 @@ def test_a_request_racing_a_swap_goes_to_the_new_variants(
     # happen before it counts itself in.
     real_pick = old_endpoint.pick
 
-    def pick_then_swap(target: str | None) -> LiveVariant | None:
-        chosen = real_pick(target)
+    def pick_then_swap(target_variant: str | None) -> LiveVariant | None:
+        chosen = real_pick(target_variant)
         router.swap("e", LiveEndpoint([_variant(url)]))
         assert chosen is not None
         chosen.drain_and_stop(grace_seconds=0)
@@ -101,3 +101,6 @@ def test_a_request_racing_a_swap_goes_to_the_new_variants(
     old_endpoint.pick = pick_then_swap  # type: ignore[method-assign]
     result = router.invoke("e", b"1", "text/csv", None, None, None)
     assert result.body == b"new"
+    for endpoint in router.close():  # closes the new variant's kept-alive connection
+        for variant in endpoint.variants:
+            variant.drain_and_stop(grace_seconds=0)

@@ -366,3 +366,23 @@ def test_sns_publish_reaches_a_subscribed_queue() -> None:
         "sqs", region, Action="ReceiveMessage", QueueUrl=queue_url, WaitTimeSeconds="0"
     )
     assert "invocationStatus" in _between(received, "Body")
+
+
+def test_iam_principal_arns_lists_users_roles_and_groups() -> None:
+    name = f"internals-{uuid.uuid4().hex[:8]}"
+    user = _between(_query("iam", "us-east-1", Action="CreateUser", UserName=name), "Arn")
+    role = _between(
+        _query(
+            "iam",
+            "us-east-1",
+            Action="CreateRole",
+            RoleName=name,
+            Path="/service/",
+            AssumeRolePolicyDocument="{}",
+        ),
+        "Arn",
+    )
+    group = _between(_query("iam", "us-east-1", Action="CreateGroup", GroupName=name), "Arn")
+    arns = moto.iam_principal_arns()
+    assert {user, role, group} <= arns
+    assert role.endswith(f":role/service/{name}")

@@ -53,8 +53,8 @@ def test_cleanup_orphans_stops_children_of_the_same_scope_only(tmp_path: Path) -
     other = ProcessRuntime(scope="scope-b")  # another emulator on another data dir
     orphan = dead.start_serving(_serving(tmp_path, "orphan"))
     neighbour = other.start_serving(_serving(tmp_path, "neighbour"))
-    orphan_pid = orphan._process.popen.pid  # type: ignore[attr-defined]
-    neighbour_pid = neighbour._process.popen.pid  # type: ignore[attr-defined]
+    orphan_pid = orphan._process.popen.pid
+    neighbour_pid = neighbour._process.popen.pid
     try:
         for url in (orphan.url, neighbour.url):
             _wait_for_ping(url)

@@ -25,13 +25,13 @@ from emulator.storage.logs import LogStore
 from emulator.storage.s3 import S3Store
 
 
-def _context(tmp_path: Path, store: RecordStore) -> ServiceContext:
+def _context(tmp_path: Path, store: RecordStore, logs: LogStore) -> ServiceContext:
     return ServiceContext(
         region="us-east-1",
         data_dir=tmp_path,
         runtime=ProcessRuntime(),
         s3=S3Store(tmp_path / "s3"),
-        logs=LogStore(tmp_path / "logs"),
+        logs=logs,
         store=store,
         tags=TagService(store, lambda arn: True),
     )
@@ -58,7 +58,7 @@ def _job(name: str, status: TrainingJobStatus, secondary: SecondaryStatus) -> Tr
     return job
 
 
-def test_running_jobs_fail_and_stopping_jobs_stop(tmp_path: Path) -> None:
+def test_running_jobs_fail_and_stopping_jobs_stop(tmp_path: Path, log_store: LogStore) -> None:
     store = RecordStore(tmp_path / "state.sqlite3")
     cases = {
         "training": (TrainingJobStatus.IN_PROGRESS, SecondaryStatus.TRAINING),
@@ -67,7 +67,7 @@ def test_running_jobs_fail_and_stopping_jobs_stop(tmp_path: Path) -> None:
     }
     for name, (status, secondary) in cases.items():
         store.put("training-job", name, _job(name, status, secondary))
-    service = TrainingService(_context(tmp_path, store))
+    service = TrainingService(_context(tmp_path, store, log_store))
     service.start()
 
     def described(name: str) -> dict[str, object]:
@@ -87,7 +87,9 @@ def test_running_jobs_fail_and_stopping_jobs_stop(tmp_path: Path) -> None:
     assert reloaded is not None and reloaded.status == TrainingJobStatus.FAILED
 
 
-def test_running_transform_jobs_fail_and_stopping_ones_stop(tmp_path: Path) -> None:
+def test_running_transform_jobs_fail_and_stopping_ones_stop(
+    tmp_path: Path, log_store: LogStore
+) -> None:
     store = RecordStore(tmp_path / "state.sqlite3")
     at = datetime(2024, 1, 1, tzinfo=UTC)
     for name, status in (
@@ -116,7 +118,7 @@ def test_running_transform_jobs_fail_and_stopping_ones_stop(tmp_path: Path) -> N
     def no_model(name: str) -> ModelRecord:
         raise AssertionError("recovery needs no model")
 
-    service = TransformService(_context(tmp_path, store), no_model)
+    service = TransformService(_context(tmp_path, store, log_store), no_model)
     service.start()
 
     def described(name: str) -> dict[str, object]:

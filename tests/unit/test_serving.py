@@ -59,6 +59,7 @@ def test_ping_and_execution_parameters(server: Server) -> None:
     assert resp.status == 200
     assert params["BatchStrategy"] == "MULTI_RECORD" and params["MaxPayloadInMB"] == 6
     assert params["MaxConcurrentTransforms"] >= 1
+    conn.close()
 
 
 def test_many_requests_on_one_keep_alive_connection(server: Server) -> None:
@@ -84,6 +85,7 @@ def test_errors_answer_4xx_or_500_and_the_server_keeps_serving(server: Server) -
     assert status == 500 and b"exploded" in body
     # Same connection still works after every error.
     assert _post(conn, b"ok", **{"Content-Type": "text/csv"})[0] == 200
+    conn.close()
 
 
 def test_unknown_paths_are_404(server: Server) -> None:
@@ -97,6 +99,7 @@ def test_unknown_paths_are_404(server: Server) -> None:
     assert resp.status == 404
     resp.read()
     assert _post(conn, b"ok")[0] == 200
+    conn.close()
 
 
 def test_missing_headers_and_chunked_bodies(server: Server) -> None:
@@ -106,6 +109,7 @@ def test_missing_headers_and_chunked_bodies(server: Server) -> None:
     conn.request("POST", "/invocations", body=iter([b"ab", b"cd"]), encode_chunked=True)
     resp = conn.getresponse()
     assert (resp.status, resp.read()) == (200, b"dcba|None|None")
+    conn.close()
 
 
 def test_concurrent_connections(server: Server) -> None:

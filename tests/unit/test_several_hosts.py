@@ -145,8 +145,8 @@ def train(
             raise
         out = (tmp_path / label / f"{host}.log").read_text()
         result.append(Host(host, root, proc.returncode, out))
-    for host in result:
-        assert host.returncode == 0, f"{host.name} failed:\n{host.output}"
+    for finished in result:
+        assert finished.returncode == 0, f"{finished.name} failed:\n{finished.output}"
     return result
 
 

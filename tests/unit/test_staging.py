@@ -19,6 +19,7 @@ from emulator.runtime.optml import OptMlTree
 from emulator.services.staging import StagingError, VolumeBudget, stage_channel, unpack_model
 from emulator.services.training.spec import ChannelSpec, parse, parse_channel
 from emulator.storage.s3 import S3Store
+from tests.sdk_recordio import write_dense_tensor
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 
@@ -67,13 +68,10 @@ def test_prefix_without_slash_and_object_uri(s3: S3Store, bucket: str, tmp_path:
 
 
 def test_manifest_written_by_the_sdk_record_set(s3: S3Store, bucket: str, tmp_path: Path) -> None:
-    from sagemaker.amazon.common import write_numpy_to_dense_tensor
-
     matrix = np.arange(12, dtype=np.float32).reshape(4, 3)
-    buffer = io.BytesIO()
-    write_numpy_to_dense_tensor(buffer, matrix)
+    records = write_dense_tensor(matrix)
     prefix = "sagemaker-record-sets/PCA-2024-01-31-12-00-00-123/"
-    s3.put_object(bucket, prefix + "matrix_0.pbr", buffer.getvalue())
+    s3.put_object(bucket, prefix + "matrix_0.pbr", records)
     manifest = [{"prefix": f"s3://{bucket}/{prefix}"}, "matrix_0.pbr"]
     s3.put_object(bucket, prefix + ".amazon.manifest", json.dumps(manifest).encode())
     channel = _channel(
@@ -81,7 +79,7 @@ def test_manifest_written_by_the_sdk_record_set(s3: S3Store, bucket: str, tmp_pa
     )
     target = tmp_path / "train"
     assert stage_channel(s3, channel, target, "us-east-1", ROLE) == 1
-    assert _files(target) == {"matrix_0.pbr": buffer.getvalue()}
+    assert _files(target) == {"matrix_0.pbr": records}
 
 
 def test_gzip_is_decompressed(s3: S3Store, bucket: str, tmp_path: Path) -> None:

@@ -22,12 +22,15 @@ from emulator.state.records import (
     TransformJobStatus,
 )
 from emulator.state.store import RecordStore
+from emulator.storage.logs import LogStore
 from tests.unit.test_records_recovery import _context, _job
 
 
-def test_close_marks_only_jobs_it_cuts_short_as_shutdown(tmp_path: Path) -> None:
+def test_close_marks_only_jobs_it_cuts_short_as_shutdown(
+    tmp_path: Path, log_store: LogStore
+) -> None:
     store = RecordStore(tmp_path / "state.sqlite3")
-    service = TrainingService(_context(tmp_path, store))
+    service = TrainingService(_context(tmp_path, store, log_store))
     service.start()
     runs: dict[str, Job[Any]] = {}
     for name, status, secondary in (
@@ -43,13 +46,15 @@ def test_close_marks_only_jobs_it_cuts_short_as_shutdown(tmp_path: Path) -> None
     assert runs["user-stopped"].stop_requested.is_set()
 
 
-def test_close_leaves_user_stopped_transform_jobs_stopped(tmp_path: Path) -> None:
+def test_close_leaves_user_stopped_transform_jobs_stopped(
+    tmp_path: Path, log_store: LogStore
+) -> None:
     store = RecordStore(tmp_path / "state.sqlite3")
 
     def no_model(name: str) -> ModelRecord:
         raise AssertionError("closing needs no model")
 
-    service = TransformService(_context(tmp_path, store), no_model)
+    service = TransformService(_context(tmp_path, store, log_store), no_model)
     service.start()
     runs: dict[str, Job[Any]] = {}
     for name, status in (

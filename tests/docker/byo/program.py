@@ -13,7 +13,10 @@ train: reads /opt/ml/input/config/hyperparameters.json; "behaviour" is one of
             each host's channel files) and every host writes model/<host>.txt
   one-fails the host named by the `fail_host` hyperparameter fails; the others wait forever
 serve: GET /ping, POST /invocations answering the model file's content, the request body and
-headers (custom attributes are answered back as `seen=<value>`).
+headers (custom attributes are answered back as `seen=<value>`); a body of `hang` is never
+answered (the platform's invocation timeout ends it). POST /invocations-response-stream answers
+each space-separated word of the body as its own chunk (chunked transfer encoding, `word\n`),
+with the request's Accept as Content-Type; a word `break` closes the connection mid-stream.
 """
 
 import http.server
@@ -136,6 +139,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path == "/invocations-response-stream":
+            self._stream(body)
+            return
+        if body == b"hang":
+            while True:  # a model that never answers
+                time.sleep(1)
         with open(f"{OPT_ML}/model/model.json", "rb") as f:
             model = json.load(f)
         answer = {
@@ -152,6 +161,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("X-Amzn-SageMaker-Custom-Attributes", f"seen={attributes}")
         self.end_headers()
         self.wfile.write(payload)
+
+    def _stream(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", self.headers.get("Accept") or "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        attributes = self.headers.get("X-Amzn-SageMaker-Custom-Attributes")
+        if attributes is not None:
+            self.send_header("X-Amzn-SageMaker-Custom-Attributes", f"seen={attributes}")
+        self.end_headers()
+        for word in body.split():
+            if word == b"break":
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            chunk = word + b"\n"
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
 
 def serve() -> int:
