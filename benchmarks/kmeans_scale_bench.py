@@ -374,6 +374,7 @@ def main() -> None:
     parser.add_argument("--skip-polish", action="store_true")
     parser.add_argument("--k", type=int, default=K)
     parser.add_argument("--polish-files", type=int, default=FILES)
+    parser.add_argument("--runtimes-none", action="store_true", help="only the polish choices")
     parser.add_argument("--write-results", action="store_true")
     args = parser.parse_args()
     K = args.k
@@ -401,16 +402,17 @@ def main() -> None:
     ]
     models: dict[str, np.ndarray] = {}
     times: dict[str, str] = {}
-    for runtime in args.runtimes.split(","):
+    for runtime in [] if args.runtimes_none else args.runtimes.split(","):
         result = api_job(runtime, channel, args.work)
         name = f"ours, {runtime} runtime (API)"
         models[name] = result["centres"]
         times[name] = f"{result['wall_s']:.1f} | {result['peak_mib']:.0f}"
         print(name, result["wall_s"], result["peak_mib"], f"upload {result['upload_s']:.1f}")
-    for name, fitted in sklearn_models(channel, args.rows).items():
+    fitted_models = {} if args.runtimes_none else sklearn_models(channel, args.rows)
+    for name, fitted in fitted_models.items():
         models[name] = fitted["centres"]
         times[name] = f"{fitted['seconds']:.1f} | -"
-    msds = msd_over(channel, models)
+    msds = msd_over(channel, models) if models else {}
     print(json.dumps({"msds": msds, "times": times, "load": load()}), flush=True)
     report += [
         f"Trained models (load at the end {load()}); MSD over all {args.rows:,} rows:",
