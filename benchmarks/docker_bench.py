@@ -142,7 +142,7 @@ def container_phases(tree: OptMlTree) -> dict[str, float]:
 
 def archive_throughput(root: Path, mib: int) -> tuple[float, float]:
     """MB/s of DockerRuntime's copy of a big channel into a container and of a model out."""
-    from emulator.runtime.docker_runtime import _copy_out, _opt_ml_archive
+    from emulator.runtime.docker_archive import copy_out, opt_ml_archive
 
     channel = root / "opt_ml" / "input" / "data" / "train"
     channel.mkdir(parents=True)
@@ -158,12 +158,12 @@ def archive_throughput(root: Path, mib: int) -> tuple[float, float]:
     )
     try:
         start = time.perf_counter()
-        container.put_archive("/", _opt_ml_archive(root / "opt_ml"))
+        container.put_archive("/", opt_ml_archive(root / "opt_ml"))
         copy_in = time.perf_counter() - start
         container.start()
         container.wait()
         start = time.perf_counter()
-        _copy_out(container, "/opt/ml/model", root / "out")
+        copy_out(container, "/opt/ml/model", root / "out")
         copy_out = time.perf_counter() - start
     finally:
         container.remove(force=True)

@@ -3,6 +3,7 @@
 # online or offline.
 #
 #   containers/build.sh              sagemaker-emulator/pca:1 and sagemaker-emulator/kmeans:1
+#                                    (tag: $SAGEMAKER_EMULATOR_IMAGE_TAG when set, as the emulator)
 #   containers/build.sh --emulator   also sagemaker-emulator/emulator:latest (docker-compose.yml)
 #   containers/build.sh --emulator-only
 #
@@ -18,7 +19,7 @@ ROOT="$(dirname "$HERE")"
 BASE_IMAGE="${BASE_IMAGE:-python:3.11-slim}"
 OFFLINE_BASE="${OFFLINE_BASE:-sagemaker-emulator/base:bookworm}"
 ALGORITHMS=(pca kmeans)
-TAG="${IMAGE_TAG:-1}"
+TAG="${IMAGE_TAG:-${SAGEMAKER_EMULATOR_IMAGE_TAG:-1}}"
 WHEEL_PLATFORMS=(manylinux_2_36_x86_64 manylinux_2_28_x86_64 manylinux2014_x86_64 linux_x86_64)
 
 build_algorithms=1
@@ -136,6 +137,10 @@ if [ "$build_algorithms" = 1 ]; then
       --build-arg "BASE_IMAGE=$base" --build-arg "ALGORITHM=$algo" \
       --label "sagemaker-emulator.image=algorithm" \
       -t "sagemaker-emulator/$algo:$TAG" . >/dev/null
+    # docker-compose.yml runs the `1` tag: give it one where there is none yet.
+    if [ "$TAG" != 1 ] && ! docker image inspect "sagemaker-emulator/$algo:1" >/dev/null 2>&1; then
+      docker tag "sagemaker-emulator/$algo:$TAG" "sagemaker-emulator/$algo:1"
+    fi
   done
 fi
 

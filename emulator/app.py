@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from starlette.types import ASGIApp
 
+from emulator import console
 from emulator.api import admin, control, runtime
 from emulator.aws import specs
 from emulator.aws.errors import UnknownOperationException
@@ -18,6 +19,7 @@ from emulator.moto_bridge import MotoBridge, moto_app
 from emulator.runtime.select import select_runtime
 from emulator.services.dispatch import Dispatcher
 from emulator.services.regions import RegionalServices
+from emulator.storage.console_reads import ConsoleStoreReader
 from emulator.storage.logs import RegionalLogs
 from emulator.storage.moto_internals import reset_all as reset_moto_backends
 from emulator.storage.s3 import S3Store
@@ -62,6 +64,7 @@ def build_app(settings: Settings) -> ASGIApp:
 
     api = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     api.include_router(admin.make_router(container_runtime.name, data_dir))
+    api.include_router(console.make_router(regions, ConsoleStoreReader(s3, logs)))
     api.include_router(control.make_router(Dispatcher(regions)))
 
     async def unknown_route(request: Request, exc: Exception) -> Response:

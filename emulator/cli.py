@@ -59,7 +59,8 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     print(
         f"sagemaker-emulator {__version__} on http://{settings.host}:{settings.port} "
-        f"(data dir {settings.data_dir})",
+        f"(data dir {settings.data_dir})\n"
+        f"console: http://{_url_host(settings.host)}:{settings.port}/_emulator/ui/",
         file=sys.stderr,
         flush=True,
     )
@@ -74,6 +75,13 @@ def serve(args: argparse.Namespace) -> int:
     )
     data_dir_lock.release()
     return 0
+
+
+def _url_host(bound: str) -> str:
+    """A name a browser can open for the bound address (a wildcard: loopback)."""
+    if bound in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{bound}]" if ":" in bound else bound
 
 
 def build_parser() -> argparse.ArgumentParser:

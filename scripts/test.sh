@@ -22,6 +22,16 @@ else
   step "Docker engine"
   bash scripts/docker-engine.sh
   step "algorithm images"
+  # Tagged by the hash of what goes into them, so that test sessions of different checkouts
+  # sharing one engine each run their own algorithms (the emulator reads the same variable).
+  if [ -z "${SAGEMAKER_EMULATOR_IMAGE_TAG:-}" ]; then
+    SAGEMAKER_EMULATOR_IMAGE_TAG="src-$(find algorithms containers -type f \
+      \( -name '*.py' -o -name '*.txt' -o -name 'Dockerfile' -o -name '*.sh' \) \
+      -not -path '*/wheels/*' -not -path '*/__pycache__/*' -print0 | sort -z \
+      | xargs -0 sha256sum | sha256sum | cut -c1-12)"
+    export SAGEMAKER_EMULATOR_IMAGE_TAG
+  fi
+  echo "algorithm image tag: $SAGEMAKER_EMULATOR_IMAGE_TAG"
   bash containers/build.sh
 fi
 

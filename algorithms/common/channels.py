@@ -7,8 +7,8 @@ inputdataconfig.json, or None when the job set none.
 
 What is read: File mode puts a channel's objects under `input/data/<channel>/` (any depth); every
 regular file there is read, in sorted path order, except hidden files (a name starting with
-"."). Pipe mode gives FIFOs `input/data/<channel>_<epoch>` instead of a folder; when the folder
-is absent, `<channel>_0` is read.
+"."), on every pass. Pipe mode gives FIFOs `input/data/<channel>_<epoch>` instead of a folder,
+one per pass over the data: pass N reads `<channel>_N` (a FIFO can be read once).
 
 Content types (sagemaker-spec.md section 5): none, `application/x-recordio-protobuf` (and the
 aliases PCA registers, `application/x-labeled-vector-protobuf` and `protobuf`) are RecordIO;
@@ -18,6 +18,7 @@ raises ChannelError. Every error raised is a ValueError.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -69,8 +70,14 @@ def label_size_of(params: dict[str, str], default: int) -> int:
     return size
 
 
-def channel_files(optml: HasDataDir | Path, channel: str) -> list[Path]:
-    """The files a channel holds, in the order they are read."""
+PIPE_WAIT_SECONDS = 120.0
+"""How long a reader waits for the next epoch's FIFO to appear (the platform makes it when the
+previous one is opened, so this is only a safety net)."""
+
+
+def channel_files(optml: HasDataDir | Path, channel: str, pass_index: int = 0) -> list[Path]:
+    """The files pass `pass_index` (0, 1, ...) of a channel reads, in order: File mode's folder,
+    the same on every pass; Pipe mode's FIFO of that epoch, `<channel>_<pass_index>`."""
     folder = (
         optml / "input" / "data" / channel if isinstance(optml, Path) else optml.data_dir(channel)
     )
@@ -81,8 +88,13 @@ def channel_files(optml: HasDataDir | Path, channel: str) -> list[Path]:
             if path.is_file()
             and not any(part.startswith(".") for part in path.relative_to(folder).parts)
         )
-    pipe = folder.parent / f"{channel}_0"
-    if pipe.exists():
+    if (folder.parent / f"{channel}_0").exists():
+        pipe = folder.parent / f"{channel}_{pass_index}"
+        deadline = time.monotonic() + PIPE_WAIT_SECONDS
+        while not pipe.exists():
+            if time.monotonic() > deadline:
+                raise ChannelError(f"the pipe {pipe} of pass {pass_index} did not appear")
+            time.sleep(0.01)
         return [pipe]
     raise ChannelError(f"no data found for channel '{channel}' (looked in {folder})")
 
@@ -93,19 +105,21 @@ def iter_channel_batches(
     content_type: str | None,
     batch_size: int,
     feature_dim: int | None,
+    pass_index: int = 0,
 ) -> Iterator[np.ndarray]:
-    """float32 (rows, feature_dim) mini-batches of a channel, `batch_size` rows (the last fewer).
+    """float32 (rows, feature_dim) mini-batches of pass `pass_index` of a channel (see
+    `channel_files`), `batch_size` rows (the last fewer).
 
     Raises ChannelError (unknown content type, no data) before the first batch, and
     RecordIOError / CsvDataError (all ValueErrors) for bad data as it is met.
     """
     media_type, params = parse_media_type(content_type or "application/x-recordio-protobuf")
     if media_type in RECORDIO_TYPES:
-        paths = channel_files(optml, channel)
+        paths = channel_files(optml, channel, pass_index)
         return recordio.iter_dense_batches(paths, batch_size, feature_dim)
     if media_type == CSV_TYPE:
         label_size = label_size_of(params, csvdata.TRAINING_DEFAULT_LABEL_SIZE)
-        paths = channel_files(optml, channel)
+        paths = channel_files(optml, channel, pass_index)
         return csvdata.iter_csv_batches(paths, batch_size, label_size, feature_dim)
     raise ChannelError(
         f"content type {content_type!r} of channel '{channel}' is not supported; use "

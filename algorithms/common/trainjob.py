@@ -44,6 +44,7 @@ class TrainingJob:
         self.resourceconfig = _read_object(
             optml.resourceconfig_path, "resourceconfig.json", required=False
         )
+        self._passes: dict[str, int] = {}
 
     @property
     def host(self) -> str:
@@ -74,17 +75,34 @@ class TrainingJob:
                 return value
         return None
 
-    def batches(self, channel: str, batch_size: int, feature_dim: int) -> Iterator[Batch]:
-        """Stream a channel; data errors become ``ClientError`` naming the channel."""
+    def passes_opened(self, channel: str) -> int:
+        """How many passes over `channel` were opened so far (the next one's index)."""
+        return self._passes.get(channel, 0)
+
+    def batches(
+        self, channel: str, batch_size: int, feature_dim: int, pass_index: int | None = None
+    ) -> Iterator[Batch]:
+        """Stream pass `pass_index` of a channel (None: the pass after the last one opened, so
+        each call reads the data once more: in Pipe mode the next epoch's FIFO,
+        `<channel>_<pass>`); data errors become ``ClientError`` naming the channel."""
+        if pass_index is None:
+            pass_index = self.passes_opened(channel)
+        self._passes[channel] = max(self.passes_opened(channel), pass_index + 1)
         content_type = self.content_type(channel)
         try:
             iterator = iter(
                 channels.iter_channel_batches(
-                    self.optml, channel, content_type, batch_size, feature_dim
+                    self.optml, channel, content_type, batch_size, feature_dim, pass_index
                 )
             )
         except ValueError as exc:
             raise ClientError(f"Unable to read the '{channel}' channel: {exc}") from None
+        folder = self.optml.data_dir(channel)
+        if not folder.is_dir():
+            logs.get_logger().info(
+                f"Pass {pass_index} over the '{channel}' channel reads the pipe "
+                f"{folder.parent / f'{channel}_{pass_index}'}"
+            )
         while True:
             try:
                 batch = next(iterator)

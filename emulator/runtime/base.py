@@ -100,6 +100,10 @@ class ContainerRuntime(Protocol):
 
     def start_serving(self, spec: ContainerSpec) -> ServingHandle: ...
 
+    def shares_files(self, directory: Path) -> bool:
+        """Whether what runs here sees the files and FIFOs under `directory` of this machine
+        as they are (no copy in or out): Pipe mode's FIFOs need it."""
+
     def cleanup_orphans(self) -> None:
         """Remove containers left by an emulator that died (called once at start)."""
 

@@ -7,6 +7,7 @@ hold the same account map, so one table serves both. Any other image is bring-yo
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Final
 
@@ -99,8 +100,15 @@ def algorithm_for_image(image: str) -> str | None:
     return local.group(1) if local is not None else None
 
 
+IMAGE_TAG_ENV = "SAGEMAKER_EMULATOR_IMAGE_TAG"
+"""The tag of the local algorithm images to run (default `1`; containers/build.sh reads it too):
+checkouts that share one engine, such as two test sessions, each run the images of their own
+sources."""
+
+
 def local_image(algorithm: str) -> str:
     """The local Docker tag the built image of an algorithm carries."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"not a built-in algorithm: {algorithm!r}")
-    return f"sagemaker-emulator/{algorithm}:1"
+    tag = os.environ.get(IMAGE_TAG_ENV) or "1"
+    return f"sagemaker-emulator/{algorithm}:{tag}"

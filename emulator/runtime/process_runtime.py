@@ -212,6 +212,10 @@ class ProcessRuntime:
             raise
         return Cluster(started)
 
+    def shares_files(self, directory: Path) -> bool:
+        """Always: the algorithm runs on this machine, in the job's tree."""
+        return True
+
     def start_serving(self, spec: ContainerSpec) -> ProcessServingHandle:
         port = free_port()
         # Loopback only: a subprocess shares the host's interfaces, unlike a container.

@@ -4,8 +4,9 @@
 Copies what the real service downloads: S3Prefix (every object under the prefix) and ManifestFile
 (the manifest's prefix + each listed suffix, as the SDK's record_set() writes it). One host gets
 every object under both FullyReplicated and ShardedByS3Key. Gzip channels are decompressed while
-staging, so the container reads plain files. Pipe and FastFile channels are staged the same way:
-the built-ins read a channel's folder when it exists, whatever the input mode.
+staging, so the container reads plain files. FastFile channels are staged the same way; Pipe
+channels are fed to FIFOs as the algorithm reads (services/pipe_feed.py) where the runtime's
+containers see this machine's files, and staged like File where they do not.
 
 Everything staged is bounded by the volume it would land on (a `VolumeBudget`): a training job's
 ResourceConfig.VolumeSizeInGB, a production variant's VolumeSizeInGB, or 30 GB when the request
@@ -178,6 +179,32 @@ def _copy(source: BinaryIO, target: Path, gunzip: bool, budget: VolumeBudget) ->
                 out.write(chunk)
 
 
+def host_objects(
+    store: ObjectStore,
+    channel: ChannelSpec,
+    region: str,
+    role_arn: str,
+    host: tuple[int, int] = (0, 1),
+) -> list[S3Object]:
+    """The objects of a channel one host gets, in key order (see `stage_channel`); StagingError
+    when the channel names none."""
+    name = channel.name
+    # Defense in depth: create-time validation refuses these names too.
+    if name in ("", ".", "..") or "/" in name or "\0" in name:
+        raise StagingError(f'ClientError: The channel name "{name[:64]}" cannot be staged.')
+    if channel.uri is None or channel.data_type is None:
+        raise StagingError(
+            f"ClientError: Channel {name}: only S3DataSource input is supported by this emulator."
+        )
+    objects = list_source_objects(store, channel.data_type, channel.uri)
+    if not objects:
+        raise StagingError(_missing_message(channel.uri, region, role_arn))
+    index, count = host
+    if count > 1 and channel.distribution == "ShardedByS3Key":
+        objects = objects[index::count]
+    return objects
+
+
 def stage_channel(
     store: ObjectStore,
     channel: ChannelSpec,
@@ -195,21 +222,8 @@ def stage_channel(
     on, in key order, so each host gets about 1/count of the objects and a host with none gets
     an empty channel, as AWS describes it (docs/several-instances.md)."""
     name = channel.name
-    # Defense in depth: create-time validation refuses these names too.
-    if name in ("", ".", "..") or "/" in name or "\0" in name:
-        raise StagingError(f'ClientError: The channel name "{name[:64]}" cannot be staged.')
     budget = budget or VolumeBudget(None, "ResourceConfig.VolumeSizeInGB")
-    if channel.uri is None or channel.data_type is None:
-        raise StagingError(
-            f"ClientError: Channel {name}: only S3DataSource input is supported by this emulator."
-        )
-    uri = channel.uri
-    objects = list_source_objects(store, channel.data_type, uri)
-    if not objects:
-        raise StagingError(_missing_message(uri, region, role_arn))
-    index, count = host
-    if count > 1 and channel.distribution == "ShardedByS3Key":
-        objects = objects[index::count]
+    objects = host_objects(store, channel, region, role_arn, host)
     gunzip = channel.compression == "Gzip"
     channel_dir.mkdir(parents=True, exist_ok=True)
     for obj in objects:

@@ -419,3 +419,43 @@ def iam_principal_arns(account_id: str = ACCOUNT_ID) -> set[str]:
         *backend.groups.values(),
     ]
     return {str(entity.arn) for entity in entities}
+
+
+# --- CloudWatch --------------------------------------------------------------------------------
+
+
+def cloudwatch_metrics(region: str, namespace: str) -> list[tuple[str, dict[str, str]]]:
+    """Each distinct metric of `namespace` (its name and dimensions), as ListMetrics finds them,
+    in a stable order."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    seen: dict[tuple[str, tuple[tuple[str, str], ...]], None] = {}
+    for datum in cloudwatch_backends[ACCOUNT_ID][region].get_all_metrics():
+        if datum.namespace == namespace:
+            dims = tuple(sorted((str(d.name), str(d.value)) for d in datum.dimensions))
+            seen[(datum.name, dims)] = None
+    return [(name, dict(dims)) for name, dims in sorted(seen)]
+
+
+def cloudwatch_metric_data(
+    region: str, queries: list[dict[str, Any]], start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """GetMetricData: `queries` are its MetricDataQueries (Id, Label, MetricStat); the answer is
+    one result per query, in order, with Timestamps (aware UTC, oldest first) and Values."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    if not queries:
+        return []
+    backend = cloudwatch_backends[ACCOUNT_ID][region]
+    naive = [t.astimezone(UTC).replace(tzinfo=None) for t in (start, end)]  # as moto keeps them
+    results = backend.get_metric_data(queries, naive[0], naive[1], "TimestampAscending")
+    return [
+        {
+            "Id": result["id"],
+            "Label": result["label"],
+            "Timestamps": [t.replace(tzinfo=UTC) for t in result["timestamps"]],
+            "Values": [float(v) for v in result["values"]],
+            "StatusCode": result.get("status_code", "Complete"),
+        }
+        for result in results
+    ]

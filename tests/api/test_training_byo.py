@@ -10,6 +10,7 @@ import io
 import json
 import tarfile
 import time
+from typing import Any
 
 import pytest
 
@@ -180,6 +181,43 @@ def test_byo_exit_code_without_failure_file(aws: Aws, byo: str) -> None:
         "AlgorithmError: the training container exited with code 2"
     )
     assert "unknown behaviour no-such" in d["FailureReason"]
+
+
+def _model_member(aws: Aws, description: dict[str, Any], member: str) -> Any:
+    uri = description["ModelArtifacts"]["S3ModelArtifacts"]
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    body = aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        return json.load(tar.extractfile(member))  # type: ignore[arg-type]
+
+
+def test_byo_reads_a_fifo_per_epoch_in_pipe_mode(aws: Aws, byo: str) -> None:
+    name = unique("byo-pipe")
+    create_job(
+        aws,
+        name,
+        "",
+        [channel(_input(aws))],
+        {"behaviour": "pipe"},
+        image=byo,
+        AlgorithmSpecification={"TrainingInputMode": "Pipe"},
+    )
+    d = wait_job(aws, name)
+    assert d["TrainingJobStatus"] == "Completed", d.get("FailureReason")
+    # Both epochs stream every object of the channel, in key order, through a FIFO.
+    passes = _model_member(aws, d, "pipe.json")
+    assert passes == [{"fifo": True, "text": "1,2\n3,4\n"}] * 2
+
+
+def test_byo_channels_are_read_only(aws: Aws, byo: str) -> None:
+    name = unique("byo-ro")
+    create_job(aws, name, "", [channel(_input(aws))], {"behaviour": "readonly"}, image=byo)
+    d = wait_job(aws, name)
+    assert d["TrainingJobStatus"] == "Completed", d.get("FailureReason")
+    assert _model_member(aws, d, "readonly.json") == {
+        "input/data/train/new.csv": "EROFS",
+        "input/data/new.csv": "EROFS",
+    }
 
 
 def _byo_async_endpoint(aws: Aws, byo: str, name: str) -> None:

@@ -4,7 +4,6 @@ through MPI and give the model one host gives on the union of their shares."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 from docker.models.networks import Network
 
+from emulator.runtime.images import local_image
 from tests.unit.test_several_hosts import (
     _assert_pca_equal,
     _blobs,
@@ -25,7 +25,6 @@ from tests.unit.test_several_hosts import (
     train,
 )
 
-TAG = os.environ.get("IMAGE_TAG", "1")
 TIMEOUT = 300
 
 
@@ -59,7 +58,7 @@ def _run_two_hosts(
         (root / "model").mkdir()
         (root / "output").mkdir()
         container = client.containers.create(
-            f"sagemaker-emulator/{algorithm}:{TAG}",
+            local_image(algorithm),
             command=["train"],
             name=f"{network.name}-{host}",
             hostname=host,

@@ -90,3 +90,42 @@ def test_data_errors_are_value_errors(tmp_path: Path) -> None:
     assert issubclass(RecordIOError, ValueError)
     assert issubclass(CsvDataError, ValueError)
     assert issubclass(ChannelError, ValueError)
+
+
+def test_pass_n_reads_the_fifo_of_epoch_n_when_it_appears(tmp_path: Path) -> None:
+    """Pipe mode: pass N opens `<channel>_N`, waiting for the platform to make it."""
+    import os
+    import threading
+
+    data = tmp_path / "input" / "data"
+    data.mkdir(parents=True)
+    matrix = np.arange(12, dtype=np.float32).reshape(4, 3)
+    os.mkfifo(data / "train_0")
+
+    def feed(epoch: int) -> None:
+        with open(data / f"train_{epoch}", "wb") as pipe:
+            pipe.write(recordio.encode_dense(matrix * (epoch + 1)))
+
+    first = threading.Thread(target=feed, args=(0,))
+    first.start()
+    batches = list(channels.iter_channel_batches(tmp_path, "train", None, 10, 3, pass_index=0))
+    first.join()
+    np.testing.assert_array_equal(np.concatenate(batches), matrix)
+
+    def late_second() -> None:
+        os.mkfifo(data / "train_1")
+        feed(1)
+
+    second = threading.Thread(target=late_second)
+    # The reader asks for pass 1 before its FIFO exists.
+    second_batches: list[np.ndarray] = []
+    reader = threading.Thread(
+        target=lambda: second_batches.extend(
+            channels.iter_channel_batches(tmp_path, "train", None, 10, 3, pass_index=1)
+        )
+    )
+    reader.start()
+    second.start()
+    reader.join(timeout=60)
+    second.join(timeout=60)
+    np.testing.assert_array_equal(np.concatenate(second_batches), matrix * 2)

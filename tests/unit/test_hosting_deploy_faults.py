@@ -40,6 +40,9 @@ class ExplodingRuntime:
     def start_serving(self, spec: ContainerSpec) -> ServingHandle:
         raise RuntimeError("engine went away")
 
+    def shares_files(self, directory: Path) -> bool:
+        return True
+
     def cleanup_orphans(self) -> None:
         pass
 

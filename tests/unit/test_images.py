@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from emulator.runtime.images import (
+    IMAGE_TAG_ENV,
     REGION_ACCOUNTS,
     algorithm_for_image,
     image_uri,
@@ -49,8 +50,11 @@ def test_other_images_are_bring_your_own(image: str) -> None:
     assert algorithm_for_image(image) is None
 
 
-def test_local_tags() -> None:
+def test_local_tags(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(IMAGE_TAG_ENV, raising=False)
     assert local_image("pca") == "sagemaker-emulator/pca:1"
+    monkeypatch.setenv(IMAGE_TAG_ENV, "src-0123abcd")
+    assert local_image("pca") == "sagemaker-emulator/pca:src-0123abcd"
     assert algorithm_for_image(local_image("kmeans")) == "kmeans"
     with pytest.raises(ValueError):
         local_image("xgboost")

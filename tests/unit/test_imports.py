@@ -1,7 +1,7 @@
 """The architecture's boundaries, enforced by walking every import (top-level and deferred).
 
 api -> services -> state -> storage; services -> runtime.base, aws, and storage only through their
-ports; only runtime/docker_runtime.py imports docker; only storage/moto_internals.py imports moto; algorithms imports neither emulator nor boto3;
+ports; only the runtime/docker_*.py modules import docker; only storage/moto_internals.py imports moto; algorithms imports neither emulator nor boto3;
 sdk never imports emulator.
 """
 
@@ -17,7 +17,14 @@ PACKAGES = ("emulator", "algorithms", "sdk")
 
 # Every use of moto goes through one module, tested against the oldest and newest moto allowed.
 MOTO_IMPORTERS = {"emulator.storage.moto_internals"}
-DOCKER_IMPORTERS = {"emulator.runtime.docker_runtime"}
+DOCKER_IMPORTERS = {
+    "emulator.runtime.docker_runtime",
+    "emulator.runtime.docker_engine",
+    "emulator.runtime.docker_network",
+    "emulator.runtime.docker_archive",
+    "emulator.runtime.docker_running",
+    "emulator.runtime.docker_mounts",
+}
 HTTP_FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "flask", "werkzeug")
 
 

@@ -386,3 +386,50 @@ def test_iam_principal_arns_lists_users_roles_and_groups() -> None:
     arns = moto.iam_principal_arns()
     assert {user, role, group} <= arns
     assert role.endswith(f":role/service/{name}")
+
+
+def test_cloudwatch_metrics_and_get_metric_data() -> None:
+    region = "il-central-1"  # a region no other test puts metrics in
+    namespace = f"internals/{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC).replace(microsecond=0)
+    params = {"Action": "PutMetricData", "Namespace": namespace}
+    points = (("job/algo-1", 3.0), ("job/algo-1", 1.0), ("job/algo-2", 7.0))
+    for i, (host, value) in enumerate(points):
+        member = f"MetricData.member.{i + 1}"
+        params |= {
+            f"{member}.MetricName": "train:loss",
+            f"{member}.Value": str(value),
+            f"{member}.Timestamp": datetime.fromtimestamp(
+                now.timestamp() - 10 + 2 * i, UTC
+            ).isoformat(),
+            f"{member}.Dimensions.member.1.Name": "Host",
+            f"{member}.Dimensions.member.1.Value": host,
+        }
+    _query("monitoring", region, **params)
+    found = moto.cloudwatch_metrics(region, namespace)
+    assert found == [
+        ("train:loss", {"Host": "job/algo-1"}),
+        ("train:loss", {"Host": "job/algo-2"}),
+    ]
+    assert moto.cloudwatch_metrics(region, namespace + "-other") == []
+    query = {
+        "Id": "a",
+        "Label": "loss",
+        "MetricStat": {
+            "Metric": {
+                "Namespace": namespace,
+                "MetricName": "train:loss",
+                "Dimensions": [{"Name": "Host", "Value": "job/algo-1"}],
+            },
+            "Period": 1,
+            "Stat": "Average",
+        },
+    }
+    [result] = moto.cloudwatch_metric_data(
+        region, [query], datetime.fromtimestamp(now.timestamp() - 60, UTC), now
+    )
+    assert result["Id"] == "a" and result["Label"] == "loss"
+    assert result["Values"] == [3.0, 1.0]
+    assert result["Timestamps"] == sorted(result["Timestamps"])
+    assert all(t.tzinfo is not None for t in result["Timestamps"])
+    assert moto.cloudwatch_metric_data(region, [], now, now) == []

@@ -25,8 +25,16 @@ from emulator.runtime.optml import OptMlTree
 from emulator.services.context import ServiceContext
 from emulator.services.jobs import Job, JobEngine, JobKind, Outcome
 from emulator.services.metrics import MetricCollector
-from emulator.services.staging import StagingError, VolumeBudget, parse_s3_uri, stage_channel
-from emulator.services.training.spec import TrainingJobSpec
+from emulator.services.pipe_feed import ChannelPipe
+from emulator.services.staging import (
+    S3Object,
+    StagingError,
+    VolumeBudget,
+    host_objects,
+    parse_s3_uri,
+    stage_channel,
+)
+from emulator.services.training.spec import ChannelSpec, TrainingJobSpec
 from emulator.state import lifecycle
 from emulator.state.records import SecondaryStatus, TrainingJobRecord, TrainingJobStatus, now
 
@@ -120,6 +128,20 @@ def _secondary(job: Job[TrainingJobRecord], status: SecondaryStatus, message: st
     job.update(change)
 
 
+def pipe_for(
+    context: ServiceContext, channel: ChannelSpec, objects: list[S3Object], tree: OptMlTree
+) -> ChannelPipe:
+    """The FIFOs of one Pipe channel on one host."""
+    return ChannelPipe(
+        context.s3,
+        objects,
+        tree.input_data_dir,
+        channel.name,
+        gunzip=channel.compression == "Gzip",
+        recordio_wrap=channel.record_wrapper == "RecordIO",
+    )
+
+
 class TrainingRun:
     """One job's run: `work` is what the engine runs on its worker thread."""
 
@@ -134,6 +156,7 @@ class TrainingRun:
         self._engine = engine
         self._spec = spec
         self._trees = {host: OptMlTree(job_dir / host / "opt_ml") for host in spec.layout.hosts}
+        self._pipes: list[ChannelPipe] = []
 
     def work(self, job: Job[TrainingJobRecord]) -> Outcome[TrainingJobStatus]:
         try:
@@ -141,6 +164,8 @@ class TrainingRun:
         except StagingError as exc:
             return Outcome(TrainingJobStatus.FAILED, str(exc))
         finally:
+            for pipe in self._pipes:
+                pipe.close()
             # The staged input is a copy of S3 objects: free the disk, keep model and output.
             for tree in self._trees.values():
                 shutil.rmtree(tree.input_data_dir, True)
@@ -162,6 +187,14 @@ class TrainingRun:
             for channel in spec.channels:
                 if not channel.goes_to(group):
                     continue  # the channel goes to the instance groups it names only
+                where = (index, len(trees))
+                if channel.input_mode == "Pipe" and self._context.runtime.shares_files(tree.root):
+                    # Fed as the algorithm reads (pipe_feed); elsewhere Pipe is staged as File.
+                    objects = host_objects(
+                        self._context.s3, channel, self._context.region, spec.role_arn, where
+                    )
+                    self._pipes.append(pipe_for(self._context, channel, objects, tree))
+                    continue
                 stage_channel(
                     self._context.s3,
                     channel,
@@ -169,9 +202,11 @@ class TrainingRun:
                     self._context.region,
                     spec.role_arn,
                     budget,
-                    host=(index, len(trees)),
+                    host=where,
                 )
                 job.check_stop()
+        for pipe in self._pipes:
+            pipe.start()
         _secondary(job, SecondaryStatus.TRAINING, MSG_IMAGE)
         outcome = self._train(job)
         saved = any(any(tree.model_dir.iterdir()) for tree in trees.values())
@@ -265,6 +300,9 @@ class TrainingRun:
             raise
         handle.collect()
         job.update(lambda r: setattr(r, "final_metrics", collector.final()))
+        pipe_error = next((p.error for p in self._pipes if p.error), None)
+        if pipe_error is not None and not job.stop_requested.is_set():
+            return Outcome(TrainingJobStatus.FAILED, pipe_error)
         if job.shutdown:
             # Like a restart after a crash: the job did not end by itself or by StopTrainingJob.
             return Outcome(TrainingJobStatus.FAILED, SHUTDOWN_REASON)

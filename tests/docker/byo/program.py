@@ -12,6 +12,10 @@ train: reads /opt/ml/input/config/hyperparameters.json; "behaviour" is one of
             by its host name and send theirs; the first writes model/hosts.json (who joined, and
             each host's channel files) and every host writes model/<host>.txt
   one-fails the host named by the `fail_host` hyperparameter fails; the others wait forever
+  pipe      Pipe mode: read the FIFOs train_0 then train_1 and write model/pipe.json (whether
+            each is a FIFO, its bytes as text)
+  readonly  try to write into the train channel and beside it; model/readonly.json says what
+            failed (errno names), then the job succeeds
 serve: GET /ping, POST /invocations answering the model file's content, the request body and
 headers (custom attributes are answered back as `seen=<value>`); a body of `hang` is never
 answered (the platform's invocation timeout ends it). POST /invocations-response-stream answers
@@ -72,6 +76,35 @@ def train() -> int:
         return 0
     if behaviour == "rendezvous":
         return rendezvous()
+    if behaviour == "pipe":
+        import stat
+
+        passes = []
+        for epoch in (0, 1):
+            path = f"{OPT_ML}/input/data/train_{epoch}"
+            deadline = time.monotonic() + 60
+            while not os.path.exists(path) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            fifo = stat.S_ISFIFO(os.stat(path).st_mode)
+            with open(path, "rb") as pipe:
+                passes.append({"fifo": fifo, "text": pipe.read().decode()})
+        with open(f"{OPT_ML}/model/pipe.json", "w") as f:
+            json.dump(passes, f)
+        return 0
+    if behaviour == "readonly":
+        import errno
+
+        outcome = {}
+        for target in ("input/data/train/new.csv", "input/data/new.csv"):
+            try:
+                with open(f"{OPT_ML}/{target}", "w") as f:
+                    f.write("x")
+                outcome[target] = "written"
+            except OSError as exc:
+                outcome[target] = errno.errorcode.get(exc.errno or 0, str(exc))
+        with open(f"{OPT_ML}/model/readonly.json", "w") as f:
+            json.dump(outcome, f)
+        return 0
     if behaviour == "one-fails":
         with open(f"{OPT_ML}/input/config/resourceconfig.json") as f:
             me = json.load(f)["current_host"]
