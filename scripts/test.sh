@@ -13,6 +13,9 @@ bash scripts/dev-venv.sh
 step "classic notebook environment (.venv-classic: mxnet 1.9.1, sagemaker 2.243.2)"
 bash scripts/classic-venv.sh
 
+step "SageMaker SDK 3.x environment (.venv-v3: sagemaker 3.27.0, sagemaker-core 2.27.0) for tests/sdk3"
+bash scripts/v3-venv.sh
+
 step "the oldest moto pyproject.toml allows (.venv-moto-oldest, when .venv has a newer one)"
 bash scripts/moto-oldest-venv.sh
 

@@ -1,14 +1,20 @@
 """Prepare an environment in which unmodified code (the classic notebooks) uses the emulator.
 
-Three things make the SageMaker SDK 2.x work offline, and `prepare` sets up all of them:
+Four things make the SageMaker SDK (2.x and 3.x) work offline, and `prepare` sets up all of them:
 
 1. environment variables: `AWS_ENDPOINT_URL` redirects every boto3 client (s3fs follows it too),
    plus a region and dummy credentials;
-2. an SDK defaults file (named by `SAGEMAKER_USER_CONFIG_OVERRIDE`) with a default bucket, which
-   exists in the emulator's S3, and telemetry off; this spares `default_bucket()` its STS call;
+2. an SDK defaults file (named by `SAGEMAKER_USER_CONFIG_OVERRIDE`; both SDK generations read it)
+   with a default bucket, which exists in the emulator's S3, and telemetry off; this spares
+   `default_bucket()` its STS call. It also names the default execution role for training jobs
+   and models (`SageMaker.TrainingJob.RoleArn`, `SageMaker.Model.ExecutionRoleArn`): SDK 3's
+   `ModelTrainer` resolves its role from there when it is given none, where it would otherwise
+   ask STS who the caller is (offline, a user, not a role) and refuse;
 3. `/opt/ml/metadata/resource-metadata.json` = `{"ResourceName": <notebook>}`: that is how a real
    notebook instance finds its role, so `get_execution_role()` calls DescribeNotebookInstance on
-   the (redirected) SageMaker endpoint instead of STS.
+   the (redirected) SageMaker endpoint instead of STS;
+4. that role in the emulator's IAM, trusting sagemaker.amazonaws.com: SDK 3 reads the role's
+   trust policy (and simulates its permissions) before it trains or deploys.
 
 Nothing a user had is lost: the user's own SDK config is merged into ours (and we say it is
 shadowed), an existing metadata file is backed up, and the previous values of the variables are
@@ -158,11 +164,61 @@ def _write_sdk_config(
                 f"its settings were copied into {config_path}, with DefaultS3Bucket={bucket} "
                 "and TelemetryOptOut=true on top"
             )
-    config = _merge(user_config, sm_session.sdk_defaults(bucket))
+    config = _merge(_merge(user_config, sm_session.sdk_defaults(bucket)), role_defaults())
     config_path.parent.mkdir(parents=True, exist_ok=True)
     config_path.write_text(
         "# Written by `sagemaker-emulator notebook-env`; removed by `notebook-env --undo`.\n"
         + yaml.safe_dump(config, sort_keys=False)
+    )
+
+
+def role_defaults(role_arn: str = sm_session.DEFAULT_ROLE_ARN) -> dict[str, Any]:
+    """SDK defaults-file keys naming the execution role of training jobs and models.
+
+    The role is the one the emulator's notebook instance reports (DescribeNotebookInstance), so
+    code that passes `get_execution_role()` and code that passes nothing get the same role.
+    """
+    return {
+        "SageMaker": {
+            "TrainingJob": {"RoleArn": role_arn},
+            "Model": {"ExecutionRoleArn": role_arn},
+        }
+    }
+
+
+EXECUTION_ROLE_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+"""What a SageMaker execution role trusts; SDK 3 refuses a role whose trust policy lacks it."""
+
+EXECUTION_ROLE_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+"""The emulator does not enforce IAM: the role may do everything, so a policy simulation agrees."""
+
+
+def _ensure_execution_role(endpoint_url: str, region: str, role_arn: str) -> None:
+    """Create the execution role in the emulator's IAM when it is not there yet."""
+    iam = sm_session.client("iam", endpoint_url, region)
+    name = role_arn.rsplit("/", 1)[-1]
+    try:
+        iam.get_role(RoleName=name)
+        return
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(EXECUTION_ROLE_TRUST_POLICY))
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="sagemaker-emulator-execution",
+        PolicyDocument=json.dumps(EXECUTION_ROLE_POLICY),
     )
 
 
@@ -228,6 +284,7 @@ def prepare(
     # Buckets first: an emulator that does not answer fails here, before any file is touched.
     if create_buckets:
         _create_buckets(endpoint_url, region, [bucket, *extra_buckets])
+        _ensure_execution_role(endpoint_url, region, sm_session.DEFAULT_ROLE_ARN)
     state = _load_state(state_dir)
     notices: list[str] = []
     if state.get("region") not in (None, region):

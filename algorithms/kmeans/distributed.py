@@ -3,9 +3,10 @@
 1. Every host runs the streaming pass (``fit.StreamingKMeans``) over its share of ``train``.
 2. ``algo-1`` gathers every host's weighted centres and runs the local Lloyd's shrinking over
    their union, as one host does over its own centres; the k centres go to every host.
-3. The polish (``train.refine``) runs on the rows every host cached: each Lloyd's iteration
-   sums the per-centre sums and counts and the squared distances over the hosts, so every host
-   takes the same step and stops at the same one.
+3. The polish (``polish``) runs over every host's sample of its rows and, when a sample is not
+   all the rows, over every host's channel again: each Lloyd's step sums the per-centre sums
+   and counts and the squared distances over the hosts, so every host takes the same step and
+   stops at the same one.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ import logging
 import numpy as np
 
 from algorithms.common.collective import Collective
-from algorithms.common.trainjob import Batch
-from algorithms.kmeans.fit import F64, LloydResult, StreamingKMeans, assign, cluster_sums, shrink
+from algorithms.kmeans.fit import F64, LloydResult, StreamingKMeans, shrink
 from algorithms.kmeans.hyperparameters import KMeansHyperparameters
 
 
@@ -56,50 +56,6 @@ def shrink_union(
 
     result: tuple[F64, float] = comm.broadcast(comm.run_local(on_leader))
     return result
-
-
-def all_cached(cache: list[Batch] | None, comm: Collective) -> bool:
-    """Whether every host kept its rows (the polish needs all of them)."""
-    missing = comm.allreduce_sum(np.array([0.0 if cache is not None else 1.0]))
-    return bool(missing[0] == 0.0)
-
-
-def _pass(centres: F64, batches: list[Batch], comm: Collective) -> tuple[float, F64, F64]:
-    """One pass over every host's rows: the MSD and the per-cluster sums and counts."""
-    k, dim = centres.shape
-    sums = np.zeros_like(centres)
-    counts = np.zeros(k, dtype=np.float64)
-    total = 0.0
-    rows = 0
-    for batch in batches:
-        labels, dist = assign(batch, centres)
-        batch_sums, batch_counts = cluster_sums(batch, labels, k)
-        sums += batch_sums
-        counts += batch_counts
-        total += float(dist.sum())
-        rows += batch.shape[0]
-    summed = comm.allreduce_sum(np.concatenate([[total, float(rows)], counts, sums.ravel()]))
-    return (
-        float(summed[0] / max(summed[1], 1.0)),
-        summed[2 + k :].reshape(k, dim),
-        summed[2 : 2 + k],
-    )
-
-
-def refine(
-    centres: F64, batches: list[Batch], max_iter: int, tol: float, comm: Collective
-) -> tuple[F64, float]:
-    """``train.refine`` over the union of the hosts' cached rows."""
-    previous = np.inf
-    for _ in range(max_iter):
-        msd, sums, counts = _pass(centres, batches, comm)
-        if np.isfinite(previous) and previous - msd <= tol * previous:
-            return centres, msd
-        previous = msd
-        filled = counts > 0
-        centres = centres.copy()
-        centres[filled] = sums[filled] / counts[filled][:, None]
-    return centres, _pass(centres, batches, comm)[0]
 
 
 def sum_test_totals(total: float, rows: int, comm: Collective) -> tuple[float, int]:

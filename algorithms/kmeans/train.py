@@ -1,18 +1,24 @@
 """``train`` for k-means: stream the ``train`` channel, shrink, write ``model_algo-1``.
 
 After the real algorithm (see ``fit``) this emulator adds one step the real image does not
-document: when the training data fits in ``REFINE_CACHE_BYTES`` (it is kept from the streaming
-pass, so it is not read again), Lloyd's iterations over the data itself polish the k centres
-until the mean squared distance improves by less than ``local_lloyd_tol`` (at most
-``local_lloyd_max_iter`` passes). The weighted shrinking works on the K streaming cells, which
-cannot be split, so on small data it stops a few percent short of what k-means on the rows
-reaches (census k=7: 1-4% worse than scikit-learn before the polish, <1% after). ``train msd``
-stays the best shrinking trial's MSD, the number the real image reports.
+document: Lloyd's iterations over the rows themselves polish the k centres (``polish``: over a
+bounded sample of the rows kept during the streaming pass, the whole data when it fits, then,
+when it did not fit, one more read of the channel). The weighted shrinking works on the K
+streaming cells, which cannot be split, so it stops a few percent short of what k-means on the
+rows reaches (census k=7: 1-4% worse than scikit-learn before the polish, <1% after). ``train
+msd`` stays the best shrinking trial's MSD, the number the real image reports.
+
+Memory does not grow with the data: one mini-batch at a time, the K streaming centres, and the
+sample (at most ``polish.sample_bytes()``). The channel is read ``epochs`` times for the
+streaming pass (later epochs from the sample when it holds every row) plus ``polish.passes``
+times when the sample does not: each read is a new pass from the start (in Pipe mode, the next
+epoch's FIFO).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,60 +29,27 @@ from algorithms.common.collective import Collective
 from algorithms.common.failures import ClientError
 from algorithms.common.optml import OptMl
 from algorithms.common.trainjob import Batch, TrainingJob
-from algorithms.kmeans import distributed
+from algorithms.kmeans import distributed, polish
 from algorithms.kmeans.fit import (
     F64,
     RANDOM_SEED,
     LloydResult,
     StreamingKMeans,
     assign,
-    cluster_sums,
     shrink,
 )
 from algorithms.kmeans.hyperparameters import SCHEMA, KMeansHyperparameters
 
 MODEL_FILE = "model_algo-1"
 ALGORITHM = "AWS/KMeansWebscale"
-REFINE_CACHE_BYTES = 1 << 30
+# The polish sample's random numbers: apart from the algorithm's, so that keeping a sample never
+# changes the streaming pass or the shrinking trials.
+SAMPLE_SEED = RANDOM_SEED + 7919
 
 
 def save_model(centres: F64, path: Path) -> None:
     """The real artifact: an unnamed NDArray list holding one float32 (k, feature_dim) array."""
     ndarray_file.save(path, [np.ascontiguousarray(centres, dtype=np.float32)])
-
-
-def _pass(centres: F64, batches: list[Batch]) -> tuple[float, F64, F64]:
-    """One pass over the rows: their MSD to ``centres`` and the per-cluster sums and counts."""
-    k = centres.shape[0]
-    sums = np.zeros_like(centres)
-    counts = np.zeros(k, dtype=np.float64)
-    total = 0.0
-    rows = 0
-    for batch in batches:
-        labels, dist = assign(batch, centres)
-        batch_sums, batch_counts = cluster_sums(batch, labels, k)
-        sums += batch_sums
-        counts += batch_counts
-        total += float(dist.sum())
-        rows += batch.shape[0]
-    return total / max(rows, 1), sums, counts
-
-
-def refine(centres: F64, batches: list[Batch], max_iter: int, tol: float) -> tuple[F64, float]:
-    """Lloyd's iterations over the cached rows (empty clusters keep their centre).
-
-    Returns the centres and their mean squared distance over the rows.
-    """
-    previous = np.inf
-    for _ in range(max_iter):
-        msd, sums, counts = _pass(centres, batches)
-        if np.isfinite(previous) and previous - msd <= tol * previous:
-            return centres, msd
-        previous = msd
-        filled = counts > 0
-        centres = centres.copy()
-        centres[filled] = sums[filled] / counts[filled][:, None]
-    return centres, _pass(centres, batches)[0]
 
 
 def train(optml: OptMl) -> None:
@@ -109,19 +82,27 @@ def train(optml: OptMl) -> None:
     )
     setup_done = time.time()
 
-    cache: list[Batch] | None = []
-    cached_bytes = 0
+    sample = polish.RowSample(
+        polish.sample_bytes(), hp.feature_dim, np.random.default_rng(SAMPLE_SEED + comm.rank)
+    )
     update_start = time.time()
     records = 0
     batches_seen = 0
+    reads = 0
+
+    def read_channel() -> Iterator[Batch]:
+        """The ``train`` channel from its start: one more pass over the data."""
+        nonlocal reads
+        reads += 1
+        return job.batches("train", hp.mini_batch_size, hp.feature_dim)
 
     def stream_pass() -> None:
-        nonlocal cache, cached_bytes, records, batches_seen
+        nonlocal records, batches_seen
         for epoch in range(hp.epochs):
             source = (
-                iter(cache)
-                if epoch > 0 and cache is not None
-                else job.batches("train", hp.mini_batch_size, hp.feature_dim)
+                _rebatched(sample.rows, hp.mini_batch_size)
+                if epoch > 0 and sample.complete
+                else read_channel()
             )
             for batch in source:
                 if not np.isfinite(batch).all():
@@ -141,12 +122,7 @@ def train(optml: OptMl) -> None:
                 if epoch == 0:
                     records += batch.shape[0]
                     batches_seen += 1
-                    if cache is not None:
-                        cached_bytes += batch.nbytes
-                        if cached_bytes <= REFINE_CACHE_BYTES:
-                            cache.append(batch)
-                        else:
-                            cache = None
+                    sample.add(batch)
             if epoch == 0 and records == 0 and not several:
                 raise ClientError("No training data was found in the 'train' channel")
             metrics.iterator_stats("training_data_iter", records, batches_seen, update_start)
@@ -209,17 +185,25 @@ def train(optml: OptMl) -> None:
         logs.quality_metric("train", "msd", train_msd, host=job.host)
 
     finalize_start = time.time()
-    if several and distributed.all_cached(cache, comm):
-        assert cache is not None
-        centres, _ = distributed.refine(
-            centres, cache, hp.local_lloyd_max_iter, hp.local_lloyd_tol, comm
-        )
-    elif cache is not None and not several:
-        centres, data_msd = refine(centres, cache, hp.local_lloyd_max_iter, hp.local_lloyd_tol)
-        if train_msd is None:
-            # Nothing was shrunk, so there is no trial MSD: report the rows' own.
-            logs.quality_metric("train", "msd", data_msd, host=job.host)
-    cache = None
+    polished = polish.polish(
+        centres,
+        sample,
+        hp.local_lloyd_max_iter,
+        hp.local_lloyd_tol,
+        polish.streamed_passes(),
+        lambda _number: read_channel(),
+        comm,
+    )
+    sample.release()
+    centres = polished.centres
+    if train_msd is None:
+        # Nothing was shrunk, so there is no trial MSD: report the rows' own.
+        logs.quality_metric("train", "msd", polished.msd, host=job.host)
+    log.info(
+        f"Polished the centres over {sample.kept} of {sample.seen} rows and "
+        f"{polished.passes} further pass(es) over the data; the 'train' channel was read "
+        f"{reads} time(s)."
+    )
     metrics.line({"finalize.time": (time.time() - finalize_start) * 1000.0}, finalize_start)
 
     if job.has_channel("test"):
@@ -239,6 +223,11 @@ def train(optml: OptMl) -> None:
         started,
         end,
     )
+
+
+def _rebatched(rows: Batch, size: int) -> Iterator[Batch]:
+    for start in range(0, rows.shape[0], size):
+        yield rows[start : start + size]
 
 
 def evaluate_test(

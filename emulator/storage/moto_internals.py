@@ -34,7 +34,9 @@ from moto.core.request import (
     PRESERVED_HEADER_NAMES_ENVIRON_KEY,
     should_preserve_original_header_name,
 )
-from moto.s3.models import FakeKey, s3_backends
+from moto.s3.models import FakeDeleteMarker, FakeKey, FakeMultipart, s3_backends
+from moto.s3.utils import _VersionedKeyStore
+from moto.utilities.utils import CaseInsensitiveDict
 
 from emulator.aws.arns import ACCOUNT_ID, PARTITION
 
@@ -42,6 +44,10 @@ Bucket: TypeAlias = Any
 """moto's FakeBucket."""
 Key: TypeAlias = Any
 """moto's FakeKey: the current version of one S3 object."""
+Version: TypeAlias = Any
+"""moto's FakeKey or FakeDeleteMarker: one version of an S3 object."""
+Upload: TypeAlias = Any
+"""moto's FakeMultipart: a multipart upload in progress."""
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 _COPY_CHUNK = 8 * 1024 * 1024
@@ -55,6 +61,7 @@ def reset_all() -> None:
     # Imported here: only a reset needs moto's admin backend (the stores' tests never load it).
     from moto.moto_api._internal.models import moto_api_backend
 
+    _forget_unloaded_keys()
     moto_api_backend.reset()
 
 
@@ -88,7 +95,23 @@ def s3_backend() -> Any:
 
 def reset_s3() -> None:
     """Forget every bucket (what a fresh process starts with)."""
+    _forget_unloaded_keys()
     s3_backend().reset()
+
+
+def _forget_unloaded_keys() -> None:
+    """Take the versions not yet loaded out of every bucket: moto's reset goes through every
+    key to close its buffer, which would load each one first."""
+    for found in s3_backend().buckets.values():
+        keys = found.keys
+        if not isinstance(keys, _TrackedKeyStore):
+            continue
+        for name, versions in list(dict.items(keys)):
+            loaded = [version for version in versions if type(version) is not int]
+            if not loaded:
+                dict.__delitem__(keys, name)
+            elif len(loaded) != len(versions):
+                dict.__setitem__(keys, name, loaded)
 
 
 def bucket(name: str) -> Bucket | None:
@@ -230,6 +253,276 @@ def set_content_type(key: Key, content_type: str) -> None:
 def content_type(key: Key) -> str | None:
     value = key.metadata.get("Content-Type")  # moto's metadata dict ignores the names' case
     return None if value is None else str(value)
+
+
+# --- S3 persistence: keys loaded on demand, changes tracked, bodies served from files ----------
+
+_TOKEN = "_emulator_token"
+
+
+class _TrackedKeyStore(_VersionedKeyStore):
+    """moto's store of a bucket's keys (name -> versions), which also records the names whose
+    versions a request changed (`dirty`), and holds versions the data dir has not yet given to
+    moto as their number (`StoredVersions.seq`), made into moto objects by `loader` when a request
+    first reads them.
+
+    A bucket's store becomes one by changing its class (`track_keys`): no copy, and moto's own
+    methods (which call the ones overridden here) stay as they are.
+    """
+
+    dirty: set[str]
+    everything_dirty: bool
+    loader: Callable[[str, int], Any]
+
+    def __sgetitem__(self, key: str) -> list[Any]:
+        versions: list[Any] = dict.__getitem__(self, key)
+        for index, version in enumerate(versions):
+            if type(version) is int:
+                versions[index] = self.loader(key, version)
+        return versions
+
+    def __setitem__(self, key: str, value: Any) -> Any:
+        self.dirty.add(key)
+        return super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.dirty.add(key)
+        super().__delitem__(key)
+
+    def pop(self, key: str) -> None:  # type: ignore[override]
+        self.dirty.add(key)
+        self.__sgetitem__(key)  # so that moto disposes of real objects
+        return super().pop(key)
+
+    def setlist(self, key: Any, list_: Any) -> Any:
+        self.dirty.add(key)
+        if dict.__contains__(self, key):
+            self.__sgetitem__(key)
+        return super().setlist(key, list_)
+
+    def clear(self) -> None:
+        self.everything_dirty = True
+        super().clear()
+
+
+def track_keys(found: Bucket, loader: Callable[[str, int], Version]) -> bool:
+    """Make the bucket's key store record changed names and load stored versions on demand.
+    False when it was not tracking yet (then every key it holds counts as changed)."""
+    keys = found.keys
+    if isinstance(keys, _TrackedKeyStore):
+        return True
+    keys.__class__ = _TrackedKeyStore
+    keys.dirty = set(dict.keys(keys))
+    keys.everything_dirty = False
+    keys.loader = loader
+    return False
+
+
+def take_changed_keys(found: Bucket) -> set[str] | None:
+    """The names whose versions changed since the last call (None: any may have)."""
+    keys = found.keys
+    if not isinstance(keys, _TrackedKeyStore) or keys.everything_dirty:
+        if isinstance(keys, _TrackedKeyStore):
+            keys.everything_dirty = False
+            keys.dirty = set()
+        return None
+    changed, keys.dirty = keys.dirty, set()
+    return changed
+
+
+def all_key_names(found: Bucket) -> list[str]:
+    return list(dict.keys(found.keys))
+
+
+def put_stored_versions(found: Bucket, name: str, seqs: list[int]) -> None:
+    """Give the key the versions stored under these numbers (loaded when first read), or drop
+    it when there are none; records no change."""
+    keys = found.keys
+    if dict.__contains__(keys, name):
+        for version in dict.__getitem__(keys, name):
+            if type(version) is not int and version not in seqs:
+                _dispose(version)
+    if seqs:
+        dict.__setitem__(keys, name, list(seqs))
+    elif dict.__contains__(keys, name):
+        dict.__delitem__(keys, name)
+
+
+def key_versions(found: Bucket, name: str) -> list[Version]:
+    """Every version of the key, oldest first (delete markers included); [] when none."""
+    versions: list[Version] = list(found.keys.getlist(name, []))
+    return versions
+
+
+def is_delete_marker(version: Version) -> bool:
+    return isinstance(version, FakeDeleteMarker)
+
+
+def version_token(version: Version) -> str | None:
+    """The name under which the data dir holds this very version (None: not stored yet).
+
+    Tied to the object's identity: a copy moto makes of a stored key is not that stored key."""
+    mark = getattr(version, _TOKEN, None)
+    if mark is None or mark[1] != id(version):
+        return None
+    token: str = mark[0]
+    return token
+
+
+def set_version_token(version: Version, token: str) -> None:
+    setattr(version, _TOKEN, (token, id(version)))
+
+
+@dataclass(frozen=True)
+class VersionFacts:
+    """What is stored of one version besides its body."""
+
+    version_id: str
+    """"null" in a bucket that never had versioning."""
+    is_delete_marker: bool
+    last_modified: datetime | None
+    """Naive UTC, as moto keeps it."""
+    etag: str
+    size: int
+    metadata: dict[str, str]
+    storage_class: str | None
+    versioned: bool
+    """Whether moto answers with its version id (it was put in a versioned bucket)."""
+
+
+def version_facts(version: Version) -> VersionFacts:
+    if isinstance(version, FakeDeleteMarker):
+        return VersionFacts(
+            str(version.version_id), True, version.last_modified, "", 0, {}, None, True
+        )
+    facts = key_facts(version)
+    return VersionFacts(
+        version_id=str(version.version_id),
+        is_delete_marker=False,
+        last_modified=facts.last_modified,
+        etag=facts.etag,
+        size=facts.size,
+        metadata=facts.metadata,
+        storage_class=facts.storage_class,
+        versioned=bool(version._is_versioned),
+    )
+
+
+def make_version(
+    bucket_name: str, region: str, name: str | int, facts: VersionFacts, body: Any
+) -> Version:
+    """A moto object for a stored version whose body is `body` (a file-like moto reads
+    instead of a buffer of its own: `FileBody`)."""
+    if facts.is_delete_marker:
+        marker: Any = FakeDeleteMarker.__new__(FakeDeleteMarker)
+        marker.key = None  # moto reads only the name of the key a marker was made for
+        marker.name = name
+        marker.last_modified = facts.last_modified
+        marker._version_id = facts.version_id
+        return marker
+    key = FakeKey(
+        name,  # type: ignore[arg-type]  # a part's name is its number
+        b"",
+        account_id=ACCOUNT_ID,
+        region_name=region,
+        etag=facts.etag,
+        is_versioned=facts.versioned,
+        version_id=None if facts.version_id == "null" else facts.version_id,
+        bucket_name=bucket_name,
+    )
+    serve_body_from(key, body, facts.size)
+    if facts.last_modified is not None:
+        key.last_modified = facts.last_modified
+    key.set_metadata(dict(facts.metadata))
+    if facts.storage_class:
+        key.set_storage_class(facts.storage_class)
+    return key
+
+
+def serve_body_from(key: Key, body: Any, size: int) -> None:
+    """Swap the key's own body buffer (memory or a temporary file) for `body`, which holds the
+    same bytes."""
+    with key.lock:
+        key._value_buffer.close()
+        key._value_buffer = body
+    key.contentsize = size
+
+
+def dispose_version(version: Version) -> None:
+    _dispose(version)
+
+
+def _dispose(version: Any) -> None:
+    if isinstance(version, FakeKey):
+        version.dispose()
+
+
+def versioning(found: Bucket) -> str | None:
+    """The bucket's versioning status: None (never set), "Enabled" or "Suspended"."""
+    status: str | None = found.versioning_status
+    return status
+
+
+def set_versioning(found: Bucket, status: str | None) -> None:
+    found.versioning_status = status
+
+
+def uploads(found: Bucket) -> dict[str, Upload]:
+    """The bucket's multipart uploads in progress, by upload id."""
+    return dict(found.multiparts)
+
+
+@dataclass(frozen=True)
+class UploadFacts:
+    key: str
+    metadata: dict[str, str]
+    storage_class: str | None
+    tags: dict[str, str]
+    sse_encryption: str | None
+    kms_key_id: str | None
+
+
+def upload_facts(upload: Upload) -> UploadFacts:
+    return UploadFacts(
+        key=str(upload.key_name),
+        metadata={str(k): str(v) for k, v in dict(upload.metadata or {}).items()},
+        storage_class=upload.storage,
+        tags=dict(upload.tags or {}),
+        sse_encryption=upload.sse_encryption,
+        kms_key_id=upload.kms_key_id,
+    )
+
+
+def upload_parts(upload: Upload) -> dict[int, Key]:
+    """The parts uploaded so far, by part number."""
+    return dict(upload.parts)
+
+
+def restore_upload(
+    found: Bucket, region: str, upload_id: str, facts: UploadFacts, parts: dict[int, Key]
+) -> Upload:
+    """Put a stored multipart upload (and its parts, from `make_version`) back into the bucket."""
+    upload = FakeMultipart(
+        facts.key,
+        CaseInsensitiveDict(facts.metadata),
+        account_id=ACCOUNT_ID,
+        region_name=region,
+        storage=facts.storage_class,
+        tags=facts.tags,
+        acl=None,
+        sse_encryption=facts.sse_encryption,
+        kms_key_id=facts.kms_key_id,
+    )
+    upload.id = upload_id
+    upload.parts = dict(parts)
+    upload.partlist = sorted(parts)
+    found.multiparts[upload_id] = upload
+    return upload
+
+
+def drop_upload(found: Bucket, upload_id: str) -> None:
+    if upload_id in found.multiparts:
+        del found.multiparts[upload_id]
 
 
 @dataclass(frozen=True)

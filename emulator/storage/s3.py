@@ -2,39 +2,56 @@
 
 moto keeps S3 in memory. So that buckets and objects survive a restart (even `kill -9`), every
 mutating S3 request (through the edge or through this store) is followed, before its response is
-sent, by a sync of the touched bucket to disk; on start the disk copy is loaded back into moto.
+sent, by a sync of the touched bucket to disk. A sync costs what the request changed, not what
+the bucket holds: each bucket's key store in moto records the names a request changed
+(`moto_internals.track_keys`), and only those are written.
 
 Layout under the store's root::
 
-    buckets.json                       {name: {"region": ..., "created": iso}}
-    objects/<bucket>/<h[:2]>/<h>.json  one object's metadata, h = sha256(key)
-    objects/<bucket>/<h[:2]>/<h>.<n>   its body (a fresh name per write, so that a crash between
-                                       writing the body and the metadata never pairs them wrongly)
+    buckets.json                  {name: {"region", "created", "versioning"}}
+    index.sqlite3 (+ -wal, -shm)  every version of every object (delete markers included), every
+                                  multipart upload in progress and its parts: their metadata and
+                                  the name of their body (see s3_index.py)
+    bodies/<t[:2]>/<t>            one body, t = a fresh random name per version (or part) written
+    bodies.journal                names of the bodies being written or removed (body_journal.py)
 
-Only the latest version of each key is kept, and in-progress multipart uploads are not.
+A body is written once, under a fresh name, before the index row that points to it is
+committed: a crash in between leaves a file no row points to (the journal names it, and the
+next start removes it), never a row pointing to a partial body. That file is also what moto serves: once it is written, the
+key's own buffer is swapped for a `FileBody` of it, so the data dir holds the only copy.
 
-A write the disk refuses (full) is undone in moto as well (`_restore`: moto's copy of the bucket
-goes back to the disk copy), its temporary files are removed, and `DiskFull` is raised: what was
-acknowledged is on disk, what was refused is nowhere, before and after a restart.
+At start only the buckets and, per key, the numbers of its stored versions are put into moto; a
+version becomes moto's object (its metadata read from the index, its body left on disk) when a
+request first reads it. Start time and memory grow with the number of keys (a small list each),
+not with their size.
+
+A write the disk refuses (full) is undone in moto as well (`_restore`: moto's copy of what the
+request changed goes back to the disk's), the files it wrote are removed, and `DiskFull` is
+raised: what was acknowledged is on disk, what was refused is nowhere, before and after a
+restart.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import mimetypes
 import os
 import shutil
 import threading
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from emulator.storage import moto_internals as moto
-from emulator.storage.moto_internals import Bucket, Key, KeySignature
+from emulator.storage.body_journal import BodyJournal
+from emulator.storage.file_body import FileBody
+from emulator.storage.moto_internals import Bucket, Key, Version
+from emulator.storage.s3_index import BucketRow, S3Index
 from emulator.storage.space import DiskFull, is_disk_full
 
 log = logging.getLogger(__name__)
@@ -58,12 +75,19 @@ class S3Store:
         self.region = region
         self.lock = threading.RLock()
         """Held around every use of moto's S3 backend (moto itself is not thread-safe)."""
-        self._objects = root / "objects"
-        self._objects.mkdir(parents=True, exist_ok=True)
+        self._bodies = root / "bodies"
+        for prefix in range(256):  # made once: a write need not check its folder
+            (self._bodies / f"{prefix:02x}").mkdir(parents=True, exist_ok=True)
         self._buckets_file = root / "buckets.json"
-        self._buckets: dict[str, dict[str, str]] = {}
-        self._index: dict[str, dict[str, KeySignature]] = {}
+        self._buckets: dict[str, BucketRow] = {}
+        self._uploads: dict[str, dict[str, dict[int, str]]] = {}
+        """bucket -> upload id -> part number -> body token, as the disk holds them."""
+        self._index = S3Index(root / "index.sqlite3")
+        self._journal = BodyJournal(root / "bodies.journal")
         self._load()
+
+    def close(self) -> None:
+        self._index.close()
 
     # --- the services' interface ----------------------------------------------------------------
 
@@ -124,9 +148,10 @@ class S3Store:
     def open_object(self, bucket: str, key: str) -> BinaryIO:
         """A read-only file of the object's current body (the persisted copy: no copy in memory)."""
         with self.lock:
-            self._key(bucket, key)
-            meta = self._read_meta(bucket, key)
-            stream: BinaryIO = (self._key_dir(bucket, key) / meta["body"]).open("rb")
+            token = moto.version_token(self._key(bucket, key))
+            if token is None:
+                raise NoSuchKey(f"s3://{bucket}/{key}")  # not stored: only a refused write
+            stream: BinaryIO = self._body_path(token).open("rb")
             return stream
 
     def content_type(self, bucket: str, key: str) -> str | None:
@@ -137,77 +162,186 @@ class S3Store:
     def list_keys(self, bucket: str, prefix: str = "") -> list[tuple[str, int]]:
         """(key, size) of every object under `prefix`, in key order, as ListObjectsV2 gives them."""
         with self.lock:
-            keys = moto.bucket_keys(self._bucket(bucket))
-            return sorted(
-                (name, moto.key_size(fake))
-                for name, fake in keys.items()
-                if name.startswith(prefix)
-            )
+            self._bucket(bucket)
+            # From the index, which equals moto under the lock: no key becomes moto's object.
+            return self._index.current_sizes(bucket, prefix)
 
     # --- persistence --------------------------------------------------------------------------
 
     def sync_bucket(self, bucket: str) -> None:
-        """Make the disk copy of `bucket` equal moto's (called after every mutating request).
+        """Write what the last request changed in `bucket` to disk (after every mutating one).
 
-        If the disk refuses, moto's copy is put back to the disk's (the request is undone) and
-        `DiskFull` (or the other error) is raised.
+        If the disk refuses, moto's copy of what changed is put back to the disk's (the request
+        is undone) and `DiskFull` (or the other error) is raised.
         """
         with self.lock:
+            write = _Write()
             try:
-                self._sync_bucket(bucket)
+                self._sync_bucket(bucket, write)
             except Exception as exc:
+                self._index.rollback()
+                for path in write.written:
+                    path.unlink(missing_ok=True)
+                self._journal.settled()
                 try:
-                    self._restore(bucket)
+                    self._restore(bucket, write)
                 except Exception:
                     log.exception("could not undo a refused write to S3 bucket %s", bucket)
                 if is_disk_full(exc):
                     raise DiskFull() from exc
                 raise
+            for done in write.after_commit:
+                done()
+            for token in write.obsolete:
+                self._body_path(token).unlink(missing_ok=True)
+            self._journal.settled()
 
-    def _sync_bucket(self, bucket: str) -> None:
-        fake_bucket = moto.bucket(bucket)
-        if fake_bucket is None:
+    def _sync_bucket(self, bucket: str, write: _Write) -> None:
+        found = moto.bucket(bucket)
+        if found is None:
             if bucket in self._buckets:
+                # buckets.json first: rows of a bucket it does not name are dropped at start.
                 self._write_buckets({k: v for k, v in self._buckets.items() if k != bucket})
                 del self._buckets[bucket]
-                self._index.pop(bucket, None)
-                shutil.rmtree(self._objects / bucket, ignore_errors=True)
+                self._uploads.pop(bucket, None)
+                self._index.begin()
+                write.obsolete += self._index.drop_bucket(bucket)
+                self._journal.removing(write.obsolete)
+                self._index.commit()
             return
-        if bucket not in self._buckets:
-            facts = moto.bucket_facts(fake_bucket)
-            info = {"region": facts.region, "created": _iso(facts.created)}
-            self._write_buckets({**self._buckets, bucket: info})
-            self._buckets[bucket] = info
-        on_disk = self._index.setdefault(bucket, {})
-        current = moto.bucket_keys(fake_bucket)
-        for name, fake in current.items():
-            signature = moto.key_signature(fake)
-            if on_disk.get(name) != signature:
-                self._write_object(bucket, name, fake)
-                on_disk[name] = signature
-        for name in [name for name in on_disk if name not in current]:
-            self._remove_object(bucket, name)
-            del on_disk[name]
+        facts = moto.bucket_facts(found)
+        row = BucketRow(facts.region, _iso(facts.created), moto.versioning(found))
+        tracked = moto.track_keys(found, self._loader(bucket, facts.region))
+        changed = moto.take_changed_keys(found)
+        if not tracked or changed is None:
+            write.keys = set(moto.all_key_names(found)) | self._index.key_names(bucket)
+        else:
+            write.keys = changed
+        previous = self._buckets.get(bucket)
+        if previous != row:
+            self._write_buckets({**self._buckets, bucket: row})
+            self._buckets[bucket] = row
+            write.bucket_row = (previous,)
+        self._index.begin()
+        for name in sorted(write.keys):
+            self._sync_key(bucket, found, name, write)
+        self._sync_uploads(bucket, found, write)
+        self._journal.removing(write.obsolete)
+        self._index.commit()
 
-    def _restore(self, bucket: str) -> None:
-        """Put moto's copy of `bucket` back to the disk copy (after a refused write)."""
-        fake_bucket = moto.bucket(bucket)
-        info = self._buckets.get(bucket)
-        if info is None:
-            if fake_bucket is not None:
-                moto.drop_bucket(bucket)  # its creation was refused
+    def _sync_key(self, bucket: str, found: Bucket, name: str, write: _Write) -> None:
+        versions = moto.key_versions(found, name)
+        tokens = [moto.version_token(version) for version in versions]
+        stored = self._index.versions(bucket, name)
+        if tokens == [row.token for row in stored]:
             return
-        if fake_bucket is None:  # its deletion was refused
-            fake_bucket = self._create_bucket(bucket, info)
-        on_disk = self._index.setdefault(bucket, {})
-        current = moto.bucket_keys(fake_bucket)
-        for name, fake in current.items():
-            if name not in on_disk:
-                moto.drop_key(fake_bucket, name)
-            elif moto.key_signature(fake) != on_disk[name]:
-                self._load_key(bucket, self._key_dir(bucket, name) / f"{_digest(name)}.json")
-        for name in [name for name in on_disk if name not in current]:
-            self._load_key(bucket, self._key_dir(bucket, name) / f"{_digest(name)}.json")
+        rows: list[tuple[str, moto.VersionFacts]] = []
+        for version, token in zip(versions, tokens, strict=True):
+            facts = moto.version_facts(version)
+            if token is None:
+                token = self._write_body(version, facts, write)
+            rows.append((token, facts))
+        self._index.put_versions(bucket, name, rows)
+        kept = {token for token, _ in rows}
+        write.obsolete += [
+            row.token for row in stored if not row.facts.is_delete_marker and row.token not in kept
+        ]
+
+    def _sync_uploads(self, bucket: str, found: Bucket, write: _Write) -> None:
+        on_disk = self._uploads.get(bucket, {})
+        current = moto.uploads(found)
+        if not current and not on_disk:
+            return
+        state: dict[str, dict[int, str]] = {}
+        for upload_id, parts in on_disk.items():
+            if upload_id not in current:
+                self._index.drop_upload(bucket, upload_id)
+                write.obsolete += parts.values()
+        for upload_id, upload in current.items():
+            stored = on_disk.get(upload_id)
+            if stored is None:
+                self._index.put_upload(bucket, upload_id, moto.upload_facts(upload))
+                stored = {}
+            tokens: dict[int, str] = {}
+            parts = moto.upload_parts(upload)
+            for number, part in parts.items():
+                token = moto.version_token(part)
+                if token is None or stored.get(number) != token:
+                    facts = moto.version_facts(part)
+                    token = self._write_body(part, facts, write)
+                    self._index.put_part(bucket, upload_id, number, token, facts)
+                    if number in stored:
+                        write.obsolete.append(stored[number])
+                tokens[number] = token
+            for number, token in stored.items():
+                if number not in parts:
+                    self._index.drop_part(bucket, upload_id, number)
+                    write.obsolete.append(token)
+            state[upload_id] = tokens
+        write.after_commit.append(lambda: self._uploads.__setitem__(bucket, state))
+
+    def _write_body(self, version: Version, facts: moto.VersionFacts, write: _Write) -> str:
+        """Write a new version's body (none for a delete marker) under a fresh name; once the
+        index points to it, moto serves it from there."""
+        token = uuid.uuid4().hex
+        if not facts.is_delete_marker:
+            path = self._body_path(token)
+            self._journal.writing(token)
+            write.written.append(path)
+            with path.open("wb") as out:
+                moto.copy_body(version, out)
+            size = facts.size
+            write.after_commit.append(lambda: moto.serve_body_from(version, FileBody(path), size))
+        write.after_commit.append(lambda: moto.set_version_token(version, token))
+        return token
+
+    def _restore(self, bucket: str, write: _Write) -> None:
+        """Put moto's copy of what the refused request changed back to the disk's."""
+        found = moto.bucket(bucket)
+        row = self._buckets.get(bucket)
+        if write.bucket_row is not None:
+            # The bucket's row was written but the rest was refused: take it back as well.
+            (row,) = write.bucket_row
+            rows = {k: v for k, v in self._buckets.items() if k != bucket}
+            if row is not None:
+                rows[bucket] = row
+            self._buckets = rows
+            self._write_buckets(rows)
+        if row is None:
+            if found is not None:
+                moto.drop_bucket(bucket)  # its creation was refused
+            self._uploads.pop(bucket, None)
+            return
+        if found is None:  # its deletion was refused
+            found = self._create_bucket(bucket, row)
+            write.keys = self._index.key_names(bucket)
+        moto.set_versioning(found, row.versioning)
+        for name in write.keys:
+            seqs = [stored.seq for stored in self._index.versions(bucket, name)]
+            moto.put_stored_versions(found, name, seqs)
+        moto.take_changed_keys(found)
+        self._restore_uploads(bucket, found)
+
+    def _restore_uploads(self, bucket: str, found: Bucket) -> None:
+        stored = self._index.uploads(bucket)
+        for upload_id in moto.uploads(found):
+            moto.drop_upload(found, upload_id)
+        region = moto.bucket_facts(found).region
+        state: dict[str, dict[int, str]] = {}
+        for upload_id, (facts, parts) in stored.items():
+            made = {}
+            for part in parts:
+                key = moto.make_version(
+                    bucket, region, part.part, part.facts, FileBody(self._body_path(part.token))
+                )
+                moto.set_version_token(key, part.token)
+                made[part.part] = key
+            moto.restore_upload(found, region, upload_id, facts, made)
+            state[upload_id] = {part.part: part.token for part in parts}
+        if state:
+            self._uploads[bucket] = state
+        else:
+            self._uploads.pop(bucket, None)
 
     def sync_buckets(self, names: Iterable[str] | None = None) -> None:
         """Sync the named buckets, or every bucket moto or the disk knows when `names` is None."""
@@ -227,124 +361,122 @@ class S3Store:
         with self.lock:
             return moto.bucket_cors(bucket) if bucket else []
 
-    def _write_object(self, bucket: str, name: str, fake: Key) -> None:
-        directory = self._key_dir(bucket, name)
-        directory.mkdir(parents=True, exist_ok=True)
-        digest = _digest(name)
-        body_name = f"{digest}.{uuid.uuid4().hex[:12]}"
-        tmp = directory / f".{body_name}.tmp"
-        try:
-            with tmp.open("wb") as out:
-                moto.copy_body(fake, out)
-            os.replace(tmp, directory / body_name)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        old_body = self._body_name(bucket, name)
-        facts = moto.key_facts(fake)
-        meta = {
-            "key": name,
-            "body": body_name,
-            "etag": facts.etag,
-            "last_modified": _iso(facts.last_modified),
-            "size": facts.size,
-            "metadata": facts.metadata,
-            "storage_class": facts.storage_class,
-        }
-        try:
-            _atomic_write(directory / f"{digest}.json", json.dumps(meta).encode())
-        except BaseException:
-            (directory / body_name).unlink(missing_ok=True)
-            raise
-        if old_body and old_body != body_name:
-            (directory / old_body).unlink(missing_ok=True)
+    def _loader(self, bucket: str, region: str) -> Callable[[str, int], Version]:
+        """Makes a stored version moto's object when a request first reads it."""
 
-    def _remove_object(self, bucket: str, name: str) -> None:
-        directory = self._key_dir(bucket, name)
-        old_body = self._body_name(bucket, name)
-        (directory / f"{_digest(name)}.json").unlink(missing_ok=True)
-        if old_body:
-            (directory / old_body).unlink(missing_ok=True)
+        def load(name: str, seq: int) -> Version:
+            stored = self._index.version(bucket, name, seq)
+            body = (
+                None if stored.facts.is_delete_marker else FileBody(self._body_path(stored.token))
+            )
+            version = moto.make_version(bucket, region, name, stored.facts, body)
+            moto.set_version_token(version, stored.token)
+            return version
 
-    def _body_name(self, bucket: str, name: str) -> str | None:
-        try:
-            body: str = self._read_meta(bucket, name)["body"]
-        except (OSError, ValueError, KeyError):
-            return None
-        return body
+        return load
 
-    def _read_meta(self, bucket: str, name: str) -> dict[str, Any]:
-        path = self._key_dir(bucket, name) / f"{_digest(name)}.json"
-        meta: dict[str, Any] = json.loads(path.read_bytes())
-        return meta
+    def _body_path(self, token: str) -> Path:
+        return self._bodies / token[:2] / token
 
-    def _key_dir(self, bucket: str, name: str) -> Path:
-        return self._objects / bucket / _digest(name)[:2]
-
-    def _write_buckets(self, buckets: dict[str, dict[str, str]]) -> None:
-        _atomic_write(self._buckets_file, json.dumps(buckets, indent=1).encode())
+    def _write_buckets(self, buckets: dict[str, BucketRow]) -> None:
+        payload = {name: row._asdict() for name, row in buckets.items()}
+        _atomic_write(self._buckets_file, json.dumps(payload, indent=1).encode())
 
     def _load(self) -> None:
-        """Put the disk copy back into moto (at start, before any request)."""
+        """Put the disk copy back into moto (at start, before any request): buckets, and per key
+        the numbers of its stored versions, loaded when first read."""
+        started = time.monotonic()
         if self._buckets_file.exists():
-            self._buckets = json.loads(self._buckets_file.read_bytes())
-        for bucket, info in self._buckets.items():
-            if moto.bucket(bucket) is None:
-                self._create_bucket(bucket, info)
-            self._index.setdefault(bucket, {})
-            bucket_dir = self._objects / bucket
-            if not bucket_dir.is_dir():
-                continue
-            for meta_path in bucket_dir.glob("*/*.json"):
-                self._load_key(bucket, meta_path)
-            self._remove_orphans(bucket_dir)
+            raw = json.loads(self._buckets_file.read_bytes())
+            self._buckets = {name: _bucket_row(info, self.region) for name, info in raw.items()}
+        if (self.root / "objects").is_dir():
+            self._import_old_layout()
+        stale = self._index.bucket_names() - set(self._buckets)
+        if stale:  # deleted, but a crash came before their rows went
+            self._index.begin()
+            gone = [token for bucket in stale for token in self._index.drop_bucket(bucket)]
+            self._index.commit()
+            for token in gone:
+                self._body_path(token).unlink(missing_ok=True)
+        made: dict[str, Bucket] = {}
+        for bucket, row in self._buckets.items():
+            if moto.bucket(bucket) is not None:
+                moto.drop_bucket(bucket)
+            made[bucket] = self._create_bucket(bucket, row)
+        count = 0
+        for bucket, name, seqs in self._index.key_seqs():
+            found = made.get(bucket)
+            if found is not None:
+                moto.put_stored_versions(found, name, seqs)
+                count += 1
+        for bucket, found in made.items():
+            moto.take_changed_keys(found)
+            self._restore_uploads(bucket, found)
+        self._remove_unsettled()
         log.info(
-            "S3: loaded %d bucket(s), %d object(s) from %s",
+            "S3: loaded %d bucket(s), %d key(s) from %s in %.2f s",
             len(self._buckets),
-            sum(len(keys) for keys in self._index.values()),
+            count,
             self.root,
+            time.monotonic() - started,
         )
 
-    def _load_key(self, bucket: str, meta_path: Path) -> None:
-        """Put one object's disk copy into moto (at start, or to undo a refused write)."""
-        index = self._index.setdefault(bucket, {})
+    def _import_old_layout(self) -> None:
+        """Take over the layout of earlier versions (one metadata file per object, no versions
+        kept, under objects/): each body is linked into bodies/ and indexed, then objects/ goes.
+        Can be redone from the start after a crash (rows are replaced, extra links are orphans)."""
+        old = self.root / "objects"
+        rows = 0
+        self._index.begin()
         try:
-            meta = json.loads(meta_path.read_bytes())
-            body_path = meta_path.parent / meta["body"]
-            fake = moto.new_key(bucket, meta["key"])
-            with body_path.open("rb") as stream:
-                moto.fill_key(fake, _chunks(stream))
-        except (OSError, ValueError, KeyError) as exc:
-            log.warning("skipping unreadable S3 object record %s: %s", meta_path, exc)
-            return
-        moto.restore_key(
-            fake,
-            etag=meta["etag"],
-            last_modified=datetime.fromisoformat(meta["last_modified"]).replace(tzinfo=None),
-            metadata=dict(meta.get("metadata") or {}),
-            storage_class=meta.get("storage_class"),
-        )
-        index[meta["key"]] = moto.key_signature(fake)
+            for bucket in self._buckets:
+                for meta_path in sorted((old / bucket).glob("*/*.json")):
+                    try:
+                        meta = json.loads(meta_path.read_bytes())
+                        token = uuid.uuid4().hex
+                        self._journal.writing(token)
+                        os.link(meta_path.parent / meta["body"], self._body_path(token))
+                    except (OSError, ValueError, KeyError) as exc:
+                        log.warning("skipping unreadable S3 object record %s: %s", meta_path, exc)
+                        continue
+                    modified = datetime.fromisoformat(meta["last_modified"])
+                    facts = moto.VersionFacts(
+                        version_id="null",
+                        is_delete_marker=False,
+                        last_modified=modified.astimezone(UTC).replace(tzinfo=None),
+                        etag=meta["etag"],
+                        size=int(meta["size"]),
+                        metadata=dict(meta.get("metadata") or {}),
+                        storage_class=meta.get("storage_class"),
+                        versioned=False,
+                    )
+                    self._index.put_versions(bucket, meta["key"], [(token, facts)])
+                    rows += 1
+            self._index.commit()
+        except BaseException:
+            self._index.rollback()
+            raise
+        shutil.rmtree(old)
+        log.info("S3: took over %d object(s) of the earlier layout (objects/)", rows)
 
-    def _remove_orphans(self, bucket_dir: Path) -> None:
-        """Bodies no metadata points to: left by a crash between the two writes of an object."""
-        for directory in bucket_dir.iterdir():
-            if not directory.is_dir():
-                continue
-            wanted = set()
-            for meta_path in directory.glob("*.json"):
-                try:
-                    wanted.add(json.loads(meta_path.read_bytes())["body"])
-                except (OSError, ValueError, KeyError):
-                    continue
-            for path in directory.iterdir():
-                if path.suffix != ".json" and path.name not in wanted:
-                    path.unlink(missing_ok=True)
+    def _remove_unsettled(self) -> None:
+        """Bodies a crash left without a row (written but not committed, or dropped from the
+        index but not yet removed): only those the journal names are looked at."""
+        unsettled = self._journal.unsettled()
+        if unsettled:
+            kept = self._index.referenced(unsettled)
+            for token in unsettled - kept:
+                self._body_path(token).unlink(missing_ok=True)
+            log.info("S3: removed %d body file(s) a crash left", len(unsettled - kept))
+        self._journal.clear()
 
-    def _create_bucket(self, bucket: str, info: dict[str, str]) -> Bucket:
-        """Put a bucket of the disk copy into moto (empty), with its stored creation date."""
-        created = datetime.fromisoformat(info["created"]) if info.get("created") else None
-        return moto.create_bucket(bucket, info.get("region", self.region), created)
+    def _create_bucket(self, bucket: str, row: BucketRow) -> Bucket:
+        """Put a bucket of the disk copy into moto, its keys to be loaded when first read."""
+        created = datetime.fromisoformat(row.created) if row.created else None
+        found = moto.create_bucket(bucket, row.region, created)
+        moto.set_versioning(found, row.versioning)
+        moto.track_keys(found, self._loader(bucket, row.region))
+        return found
 
     def _bucket(self, bucket: str) -> Bucket:
         fake_bucket = moto.bucket(bucket)
@@ -359,13 +491,30 @@ class S3Store:
         return fake
 
 
+@dataclass
+class _Write:
+    """What one sync wrote, to finish it once the index committed, or to undo it."""
+
+    keys: set[str] = field(default_factory=set)
+    """The names whose versions it stored."""
+    bucket_row: tuple[BucketRow | None] | None = None
+    """(the bucket's previous row,) when it rewrote buckets.json."""
+    written: list[Path] = field(default_factory=list)
+    """Body files it created."""
+    obsolete: list[str] = field(default_factory=list)
+    """Tokens of the bodies no longer pointed to once it committed."""
+    after_commit: list[Callable[[], Any]] = field(default_factory=list)
+
+
+def _bucket_row(info: dict[str, Any], region: str) -> BucketRow:
+    return BucketRow(
+        str(info.get("region") or region), str(info.get("created") or ""), info.get("versioning")
+    )
+
+
 def _chunks(stream: IO[bytes]) -> Iterable[bytes]:
     while chunk := stream.read(_CHUNK):
         yield chunk
-
-
-def _digest(name: str) -> str:
-    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _iso(value: datetime | None) -> str:

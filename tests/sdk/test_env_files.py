@@ -43,6 +43,16 @@ def test_writes_a_valid_sdk_config_with_bucket_and_telemetry_off(home: Path) -> 
     assert prepared.variables["SAGEMAKER_USER_CONFIG_OVERRIDE"] == str(prepared.config_path)
 
 
+def test_the_config_names_the_default_execution_role_for_training_and_models(home: Path) -> None:
+    # SDK 3's ModelTrainer reads SageMaker.TrainingJob.RoleArn when it is given no role; the
+    # 2.x SDK's schema accepts both keys too.
+    config = yaml.safe_load(prepare(home).config_path.read_text())
+    validate_sagemaker_config(config)
+    role = "arn:aws:iam::123456789012:role/SageMakerRole"
+    assert config["SageMaker"]["TrainingJob"] == {"RoleArn": role}
+    assert config["SageMaker"]["Model"] == {"ExecutionRoleArn": role}
+
+
 def test_the_sdk_loads_the_config_through_the_override_variable(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

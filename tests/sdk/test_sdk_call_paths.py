@@ -109,7 +109,9 @@ def test_kmeans_attach_analytics_model_from_job_and_transform(
     assert attached.model_data == kmeans.model_data
 
     frame = sagemaker.analytics.TrainingJobAnalytics(job, sagemaker_session=session).dataframe()
-    assert set(frame.columns) >= {"timestamp", "metric_name", "value"} or frame.empty
+    # The metric lines the job logged, as published to CloudWatch.
+    assert set(frame.columns) >= {"timestamp", "metric_name", "value"}
+    assert "train:progress" in set(frame["metric_name"]), frame
 
     model = session.create_model_from_job(job)
     assert session.sagemaker_client.describe_model(ModelName=model)["ModelName"] == model

@@ -9,6 +9,7 @@ it imports nothing but moto, werkzeug (moto's own dependency), pytest and the mo
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
@@ -367,6 +368,132 @@ def test_sns_publish_reaches_a_subscribed_queue() -> None:
         "sqs", region, Action="ReceiveMessage", QueueUrl=queue_url, WaitTimeSeconds="0"
     )
     assert "invocationStatus" in _between(received, "Body")
+
+
+def test_key_stores_track_changes_and_load_stored_versions_on_demand(bucket_name: str) -> None:
+    assert _s3("PUT", f"/{bucket_name}").status_code == 200
+    found = moto.bucket(bucket_name)
+    loaded: list[tuple[str, int]] = []
+    stored = moto.VersionFacts(
+        version_id="null",
+        is_delete_marker=False,
+        last_modified=datetime(2026, 1, 2, 3, 4, 5),
+        etag="0123456789abcdef0123456789abcdef",
+        size=5,
+        metadata={"content-type": "text/x-stored", "x-amz-meta-k": "v"},  # as moto keeps it
+        storage_class="STANDARD",
+        versioned=False,
+    )
+
+    def load(name: str, seq: int) -> Any:
+        loaded.append((name, seq))
+        version = moto.make_version(bucket_name, "us-east-1", name, stored, io.BytesIO(b"hello"))
+        moto.set_version_token(version, f"token-{seq}")
+        return version
+
+    assert _s3("PUT", f"/{bucket_name}/before", data=b"b").status_code == 200
+    assert not moto.track_keys(found, load)  # it was not tracking: what it holds counts
+    assert moto.track_keys(found, load)
+    assert moto.take_changed_keys(found) == {"before"}
+    assert moto.take_changed_keys(found) == set()
+    moto.put_stored_versions(found, "lazy", [0])
+    assert moto.take_changed_keys(found) == set() and loaded == []
+    assert "lazy" in moto.all_key_names(found)
+    # moto's own GET loads it, and serves what was stored.
+    got = _s3("GET", f"/{bucket_name}/lazy")
+    assert (got.status_code, got.data) == (200, b"hello")
+    assert got.headers["ETag"] == '"0123456789abcdef0123456789abcdef"'
+    assert got.headers["Content-Type"] == "text/x-stored"
+    assert got.headers["x-amz-meta-k"] == "v"
+    assert loaded == [("lazy", 0)]
+    (version,) = moto.key_versions(found, "lazy")
+    assert moto.version_token(version) == "token-0"
+    assert moto.version_facts(version) == stored
+    assert moto.take_changed_keys(found) == set()
+
+    # Versions and delete markers, their facts and tokens; a copy is not the stored version.
+    versioning = (
+        '<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        "<Status>Enabled</Status></VersioningConfiguration>"
+    )
+    assert _s3("PUT", f"/{bucket_name}?versioning", data=versioning).status_code == 200
+    assert moto.versioning(found) == "Enabled"
+    assert _s3("PUT", f"/{bucket_name}/lazy", data=b"second").status_code == 200
+    assert _s3("DELETE", f"/{bucket_name}/lazy").status_code == 204
+    assert moto.take_changed_keys(found) == {"lazy"}
+    first, second, marker = moto.key_versions(found, "lazy")
+    assert moto.version_token(second) is None
+    assert [moto.is_delete_marker(v) for v in (first, second, marker)] == [False, False, True]
+    facts = moto.version_facts(marker)
+    assert facts.is_delete_marker and facts.version_id == marker.version_id
+    remade = moto.make_version(bucket_name, "us-east-1", "lazy", facts, None)
+    assert moto.is_delete_marker(remade) and moto.version_facts(remade) == facts
+    second_facts = moto.version_facts(second)
+    assert second_facts.versioned and second_facts.size == 6
+    moto.set_version_token(second, "t2")
+    assert moto.version_token(second) == "t2"
+    assert moto.version_token(copy.copy(second)) is None
+    moto.serve_body_from(second, io.BytesIO(b"SECOND"), 6)
+    out = io.BytesIO()
+    moto.copy_body(second, out)
+    assert out.getvalue() == b"SECOND"
+    moto.set_versioning(found, "Suspended")
+    assert moto.versioning(found) == "Suspended"
+
+    # Putting stored versions back (an undo) drops what moto held for the key.
+    moto.put_stored_versions(found, "lazy", [0])
+    assert [moto.version_token(v) for v in moto.key_versions(found, "lazy")] == ["token-0"]
+    moto.put_stored_versions(found, "lazy", [])
+    assert moto.key_versions(found, "lazy") == []
+    assert moto.take_changed_keys(found) == set()
+
+    # A reset does not load what was never read.
+    moto.put_stored_versions(found, "never-read", [7])
+    count = len(loaded)
+    moto.reset_s3()
+    assert len(loaded) == count
+    assert moto.bucket(bucket_name) is None
+
+
+def test_multipart_uploads_are_read_and_restored(bucket_name: str) -> None:
+    assert _s3("PUT", f"/{bucket_name}").status_code == 200
+    started = _s3(
+        "POST",
+        f"/{bucket_name}/big?uploads",
+        headers={"Content-Type": "text/x-big", "x-amz-meta-owner": "me"},
+    )
+    assert started.status_code == 200
+    upload_id = started.get_data(as_text=True).split("<UploadId>")[1].split("</UploadId>")[0]
+    part = _s3("PUT", f"/{bucket_name}/big?partNumber=1&uploadId={upload_id}", data=b"p" * 10)
+    assert part.status_code == 200
+    found = moto.bucket(bucket_name)
+    (upload,) = moto.uploads(found).values()
+    facts = moto.upload_facts(upload)
+    assert facts.key == "big"
+    assert facts.metadata.get("Content-Type") == "text/x-big"
+    parts = moto.upload_parts(upload)
+    assert list(parts) == [1]
+    part_facts = moto.version_facts(parts[1])
+    assert part_facts.size == 10
+    assert part.headers["ETag"] == f'"{part_facts.etag}"'
+
+    moto.drop_upload(found, upload_id)
+    assert moto.uploads(found) == {}
+    remade = moto.make_version(bucket_name, "us-east-1", 1, part_facts, io.BytesIO(b"p" * 10))
+    moto.restore_upload(found, "us-east-1", upload_id, facts, {1: remade})
+    listed = _s3("GET", f"/{bucket_name}/big?uploadId={upload_id}")
+    assert listed.status_code == 200 and f"<ETag>&quot;{part_facts.etag}&quot;</ETag>" in (
+        listed.get_data(as_text=True).replace('"', "&quot;")
+    )
+    complete = (
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
+        f"<ETag>{part_facts.etag}</ETag></Part></CompleteMultipartUpload>"
+    )
+    done = _s3("POST", f"/{bucket_name}/big?uploadId={upload_id}", data=complete)
+    assert done.status_code == 200, done.get_data(as_text=True)
+    got = _s3("GET", f"/{bucket_name}/big")
+    assert (got.data, got.headers["Content-Type"]) == (b"p" * 10, "text/x-big")
+    moto.drop_bucket(bucket_name)
 
 
 def test_iam_principal_arns_lists_users_roles_and_groups() -> None:

@@ -104,6 +104,7 @@ def train(
     hyperparameters: Mapping[str, object],
     shares: Sequence[npt.NDArray[np.float64]],
     label: str,
+    extra_env: Mapping[str, str] | None = None,
 ) -> list[Host]:
     hosts = [f"algo-{i + 1}" for i in range(len(shares))]
     base = _loopback_base()
@@ -119,6 +120,7 @@ def train(
             PYTHONPATH=str(REPO),
             SAGEMAKER_EMULATOR_RENDEZVOUS_TIMEOUT="120",
         )
+        env.update(extra_env or {})
         if len(hosts) > 1:
             env["SAGEMAKER_EMULATOR_HOSTS"] = addresses
         # Each host's output to a file: a pipe read one host after the other would block a host
@@ -246,6 +248,23 @@ def test_kmeans_on_three_hosts_reaches_the_single_host_msd(tmp_path: Path) -> No
         assert not any((host.root / "model").iterdir())
     for host in hosts:
         assert f"#quality_metric: host={host.name}, train msd <loss>=" in host.output
+
+
+def test_kmeans_on_three_hosts_with_samples_smaller_than_their_shares(tmp_path: Path) -> None:
+    """Each host keeps a sample of ~200 of its rows (``SAGEMAKER_EMULATOR_KMEANS_SAMPLE_BYTES``),
+    weighted by the rows it saw, then every host reads its share once more for the last step."""
+    data = _blobs()
+    hp = {"feature_dim": data.shape[1], "k": 5, "mini_batch_size": 500}
+    shares = [data[:2500], data[2500:], data[:0]]
+    small = {"SAGEMAKER_EMULATOR_KMEANS_SAMPLE_BYTES": str(200 * 4 * data.shape[1])}
+    hosts = train(tmp_path, "kmeans", hp, shares, "three", small)
+    (single,) = train(tmp_path, "kmeans", hp, [data], "one")
+
+    sampled = _msd(data, _centres(hosts[0].model()))
+    whole = _msd(data, _centres(single.model()))
+    assert sampled <= whole * 1.01, (sampled, whole)
+    assert "Polished the centres over 200 of 2500 rows and 1 further pass(es)" in hosts[0].output
+    assert "the 'train' channel was read 2 time(s)" in hosts[1].output
 
 
 def test_a_data_error_on_one_host_fails_every_host(tmp_path: Path) -> None:
