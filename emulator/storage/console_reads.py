@@ -14,8 +14,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, BinaryIO
 
+from emulator.storage import moto_cloudwatch, moto_logs
 from emulator.storage import moto_internals as moto
-from emulator.storage import moto_logs
 from emulator.storage.logs import RegionalLogs
 from emulator.storage.metrics import RegionalMetrics
 from emulator.storage.s3 import S3Store
@@ -88,7 +88,7 @@ class ConsoleStoreReader:
                 self._metrics.get(region).load_region(region)  # stored points, once
             metrics = [
                 (name, dims)
-                for name, dims in moto.cloudwatch_metrics(region, namespace)
+                for name, dims in moto_cloudwatch.cloudwatch_metrics(region, namespace)
                 if dims.get(wanted) == expected
                 or (prefix and dims.get(wanted, "").startswith(expected))
             ]
@@ -108,7 +108,7 @@ class ConsoleStoreReader:
                 }
                 for i, (name, dims) in enumerate(metrics)
             ]
-            results = moto.cloudwatch_metric_data(region, queries, *window)
+            results = moto_cloudwatch.cloudwatch_metric_data(region, queries, *window)
         return [
             {**result, "MetricStat": asked["MetricStat"]}
             for asked, result in zip(queries, results, strict=True)

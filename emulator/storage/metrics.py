@@ -35,8 +35,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from emulator.storage import moto_internals as moto
-from emulator.storage.moto_internals import MetricPoint
+from emulator.storage import moto_cloudwatch
+from emulator.storage.moto_cloudwatch import MetricPoint
 from emulator.storage.space import DiskFull, is_disk_full
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class MetricStore:
         self.lock = threading.RLock()
         """Held around every use of moto's CloudWatch backend (moto itself is not thread-safe)."""
         root.mkdir(parents=True, exist_ok=True)
-        moto.list_metrics_in_linear_time()
+        moto_cloudwatch.list_metrics_in_linear_time()
         self._written: dict[str, int] = {}
         """region -> points of moto's list that are on disk."""
         self._series: dict[str, collections.Counter[SeriesKey]] = {}
@@ -82,7 +82,7 @@ class MetricStore:
         data = [{**d, "Timestamp": _naive_utc(d["Timestamp"])} for d in metric_data]
         with self.lock:
             self.load_region(self.region)
-            moto.put_metric_data(self.region, namespace, data)
+            moto_cloudwatch.put_metric_data(self.region, namespace, data)
             self.sync(self.region)
 
     def close(self) -> None:
@@ -104,17 +104,17 @@ class MetricStore:
         with self.lock:
             self.load_region(region)
             written = self._written.get(region, 0)
-            count = moto.metric_count(region)
+            count = moto_cloudwatch.metric_count(region)
             if count == written:
                 return
             if count < written:  # moto forgot points (a reset of its backends): start over
                 self._rewrite(region)
                 return
-            points = moto.metric_points(region, written)
+            points = moto_cloudwatch.metric_points(region, written)
             try:
                 _append(self._path(region), points)
             except Exception as exc:
-                moto.truncate_metric_points(region, written)
+                moto_cloudwatch.truncate_metric_points(region, written)
                 if is_disk_full(exc):
                     raise DiskFull() from exc
                 raise
@@ -147,15 +147,15 @@ class MetricStore:
 
     def _prune(self, region: str) -> None:
         """Drop expired points and what passes the bounds, in moto and on disk."""
-        points = moto.metric_points(region)
+        points = moto_cloudwatch.metric_points(region)
         keep = _kept(points, datetime.now(UTC).replace(tzinfo=None))
         if not all(keep):
-            moto.keep_metric_points(region, keep)
+            moto_cloudwatch.keep_metric_points(region, keep)
             self._rewrite(region)
         self._pruned[region] = time.monotonic()
 
     def _rewrite(self, region: str) -> None:
-        points = moto.metric_points(region)
+        points = moto_cloudwatch.metric_points(region)
         path = self._path(region)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
@@ -172,12 +172,12 @@ class MetricStore:
         started = time.monotonic()
         points, damaged = _read(path)
         # Before what moto holds of the region already (nothing, unless a request came first).
-        moto.restore_metric_points(region, points)
+        moto_cloudwatch.restore_metric_points(region, points)
         self._written[region] = len(points)
         self._series[region] = collections.Counter(_key(p) for p in points)
-        keep = _kept(moto.metric_points(region), datetime.now(UTC).replace(tzinfo=None))
+        keep = _kept(moto_cloudwatch.metric_points(region), datetime.now(UTC).replace(tzinfo=None))
         if not all(keep):
-            moto.keep_metric_points(region, keep)
+            moto_cloudwatch.keep_metric_points(region, keep)
         if damaged or not all(keep):
             self._rewrite(region)
         self._pruned[region] = time.monotonic()

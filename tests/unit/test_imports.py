@@ -17,7 +17,11 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("emulator", "algorithms", "sdk")
 
 # Every use of moto goes through one module, tested against the oldest and newest moto allowed.
-MOTO_IMPORTERS = {"emulator.storage.moto_internals", "emulator.storage.moto_logs"}
+MOTO_IMPORTERS = {
+    "emulator.storage.moto_internals",
+    "emulator.storage.moto_logs",
+    "emulator.storage.moto_cloudwatch",
+}
 DOCKER_IMPORTERS = {
     "emulator.runtime.docker_runtime",
     "emulator.runtime.docker_engine",

@@ -11,7 +11,7 @@ import pytest
 
 from emulator.services.endpoint_metrics import InvocationMetrics
 from emulator.storage import metrics as metrics_module
-from emulator.storage import moto_internals as moto
+from emulator.storage import moto_cloudwatch
 from emulator.storage.metrics import MetricStore
 
 REGION = "ap-southeast-3"  # a region no other test writes metrics to
@@ -27,7 +27,7 @@ def _value(name: str, at: datetime, value: float = 1.0) -> dict[str, object]:
 
 
 def test_points_survive_a_new_process_and_a_cut_line(tmp_path: Path) -> None:
-    moto.reset_metrics(REGION)
+    moto_cloudwatch.reset_metrics(REGION)
     store = MetricStore(tmp_path, "us-east-1").for_region(REGION)
     at = datetime.now(UTC).replace(microsecond=0)
     store.put_metric_data("/aws/sagemaker/TrainingJobs", [_value("a", at, 1.5)])
@@ -36,18 +36,18 @@ def test_points_survive_a_new_process_and_a_cut_line(tmp_path: Path) -> None:
     assert len(path.read_text().splitlines()) == 2
     with path.open("a") as out:
         out.write('["/aws/sagemaker/TrainingJobs","c",[["Tr')  # cut short by kill -9
-    moto.reset_metrics(REGION)  # what a new process starts with
+    moto_cloudwatch.reset_metrics(REGION)  # what a new process starts with
     again = MetricStore(tmp_path, "us-east-1")
-    assert moto.metric_count(REGION) == 0  # read on the region's first use, not at start
+    assert moto_cloudwatch.metric_count(REGION) == 0  # read on the region's first use, not at start
     again.load_region(REGION)
-    points = moto.metric_points(REGION)
+    points = moto_cloudwatch.metric_points(REGION)
     assert [(p.name, p.value, p.timestamp) for p in points] == [
         ("a", 1.5, at.replace(tzinfo=None)),
         ("b", 2.5, at.replace(tzinfo=None)),
     ]
     assert len(path.read_text().splitlines()) == 2  # rewritten without the cut line
     # A client's PutMetricData (moto's own path) is appended at the bridge's sync.
-    moto.put_metric_data(REGION, "Mine", [_value("c", at.replace(tzinfo=None))])
+    moto_cloudwatch.put_metric_data(REGION, "Mine", [_value("c", at.replace(tzinfo=None))])
     again.sync(REGION)
     assert len(path.read_text().splitlines()) == 3
 
@@ -55,7 +55,7 @@ def test_points_survive_a_new_process_and_a_cut_line(tmp_path: Path) -> None:
 def test_expired_points_and_overfull_series_are_dropped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    moto.reset_metrics(REGION)
+    moto_cloudwatch.reset_metrics(REGION)
     monkeypatch.setattr(metrics_module, "MAX_POINTS_PER_SERIES", 10)
     store = MetricStore(tmp_path).for_region(REGION)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -64,17 +64,17 @@ def test_expired_points_and_overfull_series_are_dropped(
     for minute in range(12):
         store.put_metric_data("N", [_value("busy", start + timedelta(minutes=minute), minute)])
     # Passed by more than a tenth: the series keeps its newest ten points, in moto and on disk.
-    busy = [p for p in moto.metric_points(REGION) if p.name == "busy"]
+    busy = [p for p in moto_cloudwatch.metric_points(REGION) if p.name == "busy"]
     assert [p.value for p in busy] == [float(v) for v in range(2, 12)]
-    moto.reset_metrics(REGION)
+    moto_cloudwatch.reset_metrics(REGION)
     MetricStore(tmp_path).load_region(REGION)  # when read again, the 15 days apply too
-    names = [p.name for p in moto.metric_points(REGION)]
+    names = [p.name for p in moto_cloudwatch.metric_points(REGION)]
     assert names == ["busy"] * 10
     assert len((tmp_path / f"{REGION}.jsonl").read_text().splitlines()) == 10
 
 
 def test_invocations_are_one_statistic_set_per_metric_and_minute(tmp_path: Path) -> None:
-    moto.reset_metrics(REGION)
+    moto_cloudwatch.reset_metrics(REGION)
     store = MetricStore(tmp_path).for_region(REGION)
     aggregator = InvocationMetrics(store, interval=3600)
     first = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10)
@@ -108,14 +108,14 @@ def test_invocations_are_one_statistic_set_per_metric_and_minute(tmp_path: Path)
         at=minute + 62,
         asynchronous=True,
     )
-    assert moto.metric_count(REGION) == 0  # nothing is sent per request
+    assert moto_cloudwatch.metric_count(REGION) == 0  # nothing is sent per request
     aggregator.close()
     start = first.replace(tzinfo=None)
     points = {
         (p.name, int((p.timestamp - start).total_seconds()) // 60): p
-        for p in moto.metric_points(REGION)
+        for p in moto_cloudwatch.metric_points(REGION)
     }
-    assert len(points) == 12 and len(moto.metric_points(REGION)) == 12
+    assert len(points) == 12 and len(moto_cloudwatch.metric_points(REGION)) == 12
     assert all(p.timestamp in (start, start + timedelta(minutes=1)) for p in points.values())
     assert all(p.value is None for p in points.values())  # statistic sets only
     assert points[("Invocations", 0)].statistics == (4.0, 4.0, 1.0, 1.0)
@@ -137,7 +137,7 @@ def test_invocations_are_one_statistic_set_per_metric_and_minute(tmp_path: Path)
 
 
 def test_the_flusher_publishes_every_interval_and_at_close(tmp_path: Path) -> None:
-    moto.reset_metrics(REGION)
+    moto_cloudwatch.reset_metrics(REGION)
     store = MetricStore(tmp_path).for_region(REGION)
     aggregator = InvocationMetrics(store, interval=0.05)
     aggregator.start()
@@ -146,13 +146,16 @@ def test_the_flusher_publishes_every_interval_and_at_close(tmp_path: Path) -> No
             "ep", "v", status=200, model_seconds=0.001, total_seconds=0.002, instances=1
         )
         deadline = time.monotonic() + 10
-        while moto.metric_count(REGION) == 0:
+        while moto_cloudwatch.metric_count(REGION) == 0:
             assert time.monotonic() < deadline, "the flusher never published"
             time.sleep(0.01)
-        assert {p.name for p in moto.metric_points(REGION)} >= {"Invocations", "ModelLatency"}
+        assert {p.name for p in moto_cloudwatch.metric_points(REGION)} >= {
+            "Invocations",
+            "ModelLatency",
+        }
     finally:
         aggregator.close()
     aggregator.record("ep", "v", status=200, model_seconds=0.001, total_seconds=0.002, instances=1)
-    count = moto.metric_count(REGION)
+    count = moto_cloudwatch.metric_count(REGION)
     aggregator.close()  # a second close publishes what came after the first
-    assert moto.metric_count(REGION) == count + 6
+    assert moto_cloudwatch.metric_count(REGION) == count + 6

@@ -22,8 +22,8 @@ from urllib.parse import urlencode
 import pytest
 from werkzeug.test import Client
 
+from emulator.storage import moto_cloudwatch, moto_logs
 from emulator.storage import moto_internals as moto
-from emulator.storage import moto_logs
 
 REGION = "me-south-1"  # a region no other test writes logs to
 
@@ -537,10 +537,10 @@ def _sums(region: str, namespace: str, name: str) -> str:
 
 def test_metric_points_are_put_read_restored_kept_and_truncated() -> None:
     region = "me-central-1"  # a region no other test writes metrics to
-    moto.reset_metrics(region)
+    moto_cloudwatch.reset_metrics(region)
     at = datetime(2024, 1, 1, 0, 10)
     dims = [{"Name": "D", "Value": "v"}]
-    moto.put_metric_data(
+    moto_cloudwatch.put_metric_data(
         region,
         "N",
         [
@@ -558,34 +558,36 @@ def test_metric_points_are_put_read_restored_kept_and_truncated() -> None:
             },
         ],
     )
-    assert moto.metric_count(region) == 2
-    single, aggregated = moto.metric_points(region)
-    assert single == moto.MetricPoint("N", "m", (("D", "v"),), at, "None", 2.5, None)
+    assert moto_cloudwatch.metric_count(region) == 2
+    single, aggregated = moto_cloudwatch.metric_points(region)
+    assert single == moto_cloudwatch.MetricPoint("N", "m", (("D", "v"),), at, "None", 2.5, None)
     assert aggregated.statistics == (10.0, 4.0, 1.0, 4.0) and aggregated.value is None
-    assert moto.metric_points(region, 1) == [aggregated]
+    assert moto_cloudwatch.metric_points(region, 1) == [aggregated]
     text = _sums(region, "N", "m")
     assert "<Sum>12.5</Sum>" in text and "<SampleCount>5.0</SampleCount>" in text
 
     # Stored points go before what moto holds; the API reads them like any other.
-    earlier = moto.MetricPoint("N", "m", (("D", "v"),), datetime(2024, 1, 1, 0, 5), None, 1.0, None)
-    moto.restore_metric_points(region, [earlier])
-    assert moto.metric_points(region)[0] == earlier
+    earlier = moto_cloudwatch.MetricPoint(
+        "N", "m", (("D", "v"),), datetime(2024, 1, 1, 0, 5), None, 1.0, None
+    )
+    moto_cloudwatch.restore_metric_points(region, [earlier])
+    assert moto_cloudwatch.metric_points(region)[0] == earlier
     assert "<Sum>1.0</Sum>" in _sums(region, "N", "m")
-    moto.keep_metric_points(region, [False, True, True])
-    assert moto.metric_points(region) == [single, aggregated]
-    moto.truncate_metric_points(region, 1)
-    assert moto.metric_points(region) == [single]
-    moto.reset_metrics(region)
-    assert moto.metric_count(region) == 0
+    moto_cloudwatch.keep_metric_points(region, [False, True, True])
+    assert moto_cloudwatch.metric_points(region) == [single, aggregated]
+    moto_cloudwatch.truncate_metric_points(region, 1)
+    assert moto_cloudwatch.metric_points(region) == [single]
+    moto_cloudwatch.reset_metrics(region)
+    assert moto_cloudwatch.metric_count(region) == 0
 
 
 def test_list_metrics_names_each_series_once() -> None:
     region = "me-central-1"
-    moto.reset_metrics(region)
-    moto.list_metrics_in_linear_time()
+    moto_cloudwatch.reset_metrics(region)
+    moto_cloudwatch.list_metrics_in_linear_time()
     at = datetime(2024, 1, 1, 0, 10)
     dims = [{"Name": "D", "Value": "v"}]
-    moto.put_metric_data(
+    moto_cloudwatch.put_metric_data(
         region,
         "N",
         [
@@ -607,7 +609,7 @@ def test_list_metrics_names_each_series_once() -> None:
         **{"Dimensions.member.1.Name": "D", "Dimensions.member.1.Value": "v"},
     )
     assert "<MetricName>m</MetricName>" in only and "bare" not in only
-    moto.reset_metrics(region)
+    moto_cloudwatch.reset_metrics(region)
 
 
 def test_cloudwatch_metrics_and_get_metric_data() -> None:
@@ -628,12 +630,12 @@ def test_cloudwatch_metrics_and_get_metric_data() -> None:
             f"{member}.Dimensions.member.1.Value": host,
         }
     _query("monitoring", region, **params)
-    found = moto.cloudwatch_metrics(region, namespace)
+    found = moto_cloudwatch.cloudwatch_metrics(region, namespace)
     assert found == [
         ("train:loss", {"Host": "job/algo-1"}),
         ("train:loss", {"Host": "job/algo-2"}),
     ]
-    assert moto.cloudwatch_metrics(region, namespace + "-other") == []
+    assert moto_cloudwatch.cloudwatch_metrics(region, namespace + "-other") == []
     query = {
         "Id": "a",
         "Label": "loss",
@@ -647,11 +649,11 @@ def test_cloudwatch_metrics_and_get_metric_data() -> None:
             "Stat": "Average",
         },
     }
-    [result] = moto.cloudwatch_metric_data(
+    [result] = moto_cloudwatch.cloudwatch_metric_data(
         region, [query], datetime.fromtimestamp(now.timestamp() - 60, UTC), now
     )
     assert result["Id"] == "a" and result["Label"] == "loss"
     assert result["Values"] == [3.0, 1.0]
     assert result["Timestamps"] == sorted(result["Timestamps"])
     assert all(t.tzinfo is not None for t in result["Timestamps"])
-    assert moto.cloudwatch_metric_data(region, [], now, now) == []
+    assert moto_cloudwatch.cloudwatch_metric_data(region, [], now, now) == []
