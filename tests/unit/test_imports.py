@@ -1,8 +1,8 @@
 """The architecture's boundaries, enforced by walking every import (top-level and deferred).
 
 api -> services -> state -> storage; services -> runtime.base, aws, and storage only through their
-ports; only the runtime/docker_*.py modules import docker; only storage/moto_internals.py and
-storage/moto_logs.py import moto; algorithms imports neither emulator nor boto3; sdk never imports
+ports; only the runtime/docker_*.py modules import docker; only storage/moto_internals.py,
+storage/moto_logs.py and storage/moto_cloudwatch.py import moto; algorithms imports neither emulator nor boto3; sdk never imports
 emulator.
 """
 
