@@ -21,7 +21,13 @@ from botocore.exceptions import ClientError
 
 from tests.sdk.conftest import s3_bytes
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # The SDK warns about the v1 names this module passes on purpose (see above).
+    pytest.mark.filterwarnings(
+        "ignore:train_instance_(count|type) has been renamed in sagemaker>=2:DeprecationWarning"
+    ),
+]
 
 ROLE_PATTERN = re.compile(r"arn:aws:iam::123456789012:role/.+")
 
