@@ -23,6 +23,7 @@ from tests.api.conftest import (
     wait_endpoint,
     wait_job,
 )
+from tests.api.test_async_inference import wait_object
 
 # Bring-your-own images need the Docker runtime (the process runtime: see test_training.py).
 pytestmark = pytest.mark.runtime_only("docker")
@@ -258,16 +259,8 @@ def _byo_async_endpoint(aws: Aws, byo: str, name: str) -> None:
 
 
 def _object_text(aws: Aws, uri: str, timeout: float) -> str:
-    """The object at `uri` once it exists (waiting up to `timeout` seconds)."""
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    deadline = time.monotonic() + timeout
-    while True:
-        listed = aws.s3.list_objects_v2(Bucket=bucket, Prefix=key).get("Contents", [])
-        if listed:
-            body: bytes = aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            return body.decode()
-        assert time.monotonic() < deadline, f"nothing written to {uri}"
-        time.sleep(0.2)
+    body: bytes = wait_object(aws, uri, timeout)["Body"].read()
+    return body.decode()
 
 
 def test_async_invocation_timeout_and_request_ttl_write_their_failures(aws: Aws, byo: str) -> None:

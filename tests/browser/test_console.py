@@ -218,9 +218,8 @@ def test_log_lines_arrive_without_a_reload(seen: Seen) -> None:
 
 
 def test_the_metric_curve_shows_the_published_points(seen: Seen) -> None:
-    if not seen.published_metrics:
-        assert "No metrics published" in seen.metric_note
-        pytest.skip("this build publishes no training metrics to CloudWatch yet")
+    # The job's metric lines are published to CloudWatch and drawn as they come.
+    assert seen.published_metrics, seen.metric_note
     assert seen.metric_points > 0
 
 
