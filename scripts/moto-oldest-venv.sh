@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds .venv-moto-oldest: the oldest moto that pyproject.toml allows (the lower bound of its
 # `moto[s3]>=X` dependency), for tests/unit/test_moto_oldest.py, which runs
-# tests/unit/test_moto_internals.py there. The stores use moto's internals only through
-# emulator/storage/moto_internals.py; passing on both ends of the allowed range is what the bound
-# claims. Nothing to build when .venv already has that version (the suite's own run covers it).
+# tests/unit/test_moto_internals.py there. The stores use moto's internals only through the
+# emulator/storage/moto_internals/ package; passing on both ends of the allowed range is what the
+# bound claims. Nothing to build when .venv already has that version (the suite's own run covers it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv-moto-oldest

@@ -4,7 +4,7 @@ Each read takes the lock of the store it reads (moto is not thread-safe) and, fo
 loads from disk the events a GetLogEvents would load, so the console sees what the API sees.
 CloudWatch's metrics live in moto's backend only; the queries are GetMetricData's own
 (MetricStat with Namespace, MetricName, Dimensions, Period, Stat), run by moto
-(through emulator.storage.moto_internals, like every use of moto; Logs through moto_logs).
+(through emulator.storage.moto_internals, like every use of moto).
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from emulator.storage import moto_cloudwatch, moto_logs
-from emulator.storage import moto_internals as moto
 from emulator.storage.logs import RegionalLogs
 from emulator.storage.metrics import RegionalMetrics
+from emulator.storage.moto_internals import cloudwatch as moto_cloudwatch
+from emulator.storage.moto_internals import logs as moto_logs
+from emulator.storage.moto_internals import s3 as moto_s3
 from emulator.storage.s3 import S3Store
 
 SUM_METRICS = frozenset({"Invocations", "Invocation4XXErrors", "Invocation5XXErrors"})
@@ -42,7 +43,7 @@ class ConsoleStoreReader:
 
     def bucket_names(self) -> list[str]:
         with self._s3.lock:
-            return sorted(moto.bucket_names())
+            return sorted(moto_s3.bucket_names())
 
     def list_objects(self, bucket: str, prefix: str) -> list[tuple[str, int]]:
         return self._s3.list_keys(bucket, prefix)

@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape
 
 from emulator.aws.protocol_errors import Headers, render
 from emulator.aws.service_models import xml_namespace
-from emulator.storage import moto_internals
+from emulator.storage.moto_internals import iam as moto_iam
 
 OPERATIONS = frozenset({"SimulatePrincipalPolicy", "SimulateCustomPolicy"})
 _DEFAULT_MAX_ITEMS = 100
@@ -36,7 +36,7 @@ def simulate(operation: str, params: Params) -> Answer:
         source = _first(params, "PolicySourceArn")
         if source is None:
             return _error(400, "ValidationError", "PolicySourceArn is required.")
-        if source not in moto_internals.iam_principal_arns():
+        if source not in moto_iam.iam_principal_arns():
             return _error(404, "NoSuchEntity", f"The entity {source} cannot be found.")
     else:
         policies = _members(params, "PolicyInputList")

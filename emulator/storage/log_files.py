@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from emulator.storage.moto_logs import Event
+from emulator.storage.moto_internals.logs import Event
 
 log = logging.getLogger(__name__)
 

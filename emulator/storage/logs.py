@@ -34,7 +34,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from emulator.storage import moto_logs as moto
 from emulator.storage.log_files import (
     append_events,
     atomic_write,
@@ -45,6 +44,7 @@ from emulator.storage.log_files import (
     read_events,
     rewrite_events,
 )
+from emulator.storage.moto_internals import logs as moto
 from emulator.storage.space import DiskFull, is_disk_full
 
 log = logging.getLogger(__name__)

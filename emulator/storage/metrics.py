@@ -35,8 +35,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from emulator.storage import moto_cloudwatch
-from emulator.storage.moto_cloudwatch import MetricPoint
+from emulator.storage.moto_internals import cloudwatch as moto_cloudwatch
+from emulator.storage.moto_internals.cloudwatch import MetricPoint
 from emulator.storage.space import DiskFull, is_disk_full
 
 log = logging.getLogger(__name__)

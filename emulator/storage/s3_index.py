@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from emulator.storage import moto_internals as moto
+from emulator.storage.moto_internals.s3_uploads import UploadFacts
+from emulator.storage.moto_internals.s3_versions import VersionFacts
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (
@@ -67,13 +68,13 @@ class BucketRow(NamedTuple):
 class VersionRow(NamedTuple):
     seq: int
     token: str
-    facts: moto.VersionFacts
+    facts: VersionFacts
 
 
 class PartRow(NamedTuple):
     part: int
     token: str
-    facts: moto.VersionFacts
+    facts: VersionFacts
 
 
 class S3Index:
@@ -182,7 +183,7 @@ class S3Index:
         return [_version_row(row) for row in rows]
 
     def put_versions(
-        self, bucket: str, key: str, versions: list[tuple[str, moto.VersionFacts]]
+        self, bucket: str, key: str, versions: list[tuple[str, VersionFacts]]
     ) -> list[int]:
         """Replace the key's stored versions with these (token, facts), oldest first; their
         numbers."""
@@ -220,25 +221,23 @@ class S3Index:
 
     # --- multipart uploads ---------------------------------------------------------------------
 
-    def uploads(self, bucket: str) -> dict[str, tuple[moto.UploadFacts, list[PartRow]]]:
-        found: dict[str, tuple[moto.UploadFacts, list[PartRow]]] = {}
+    def uploads(self, bucket: str) -> dict[str, tuple[UploadFacts, list[PartRow]]]:
+        found: dict[str, tuple[UploadFacts, list[PartRow]]] = {}
         for upload_id, facts in self.db.execute(
             "SELECT upload_id, facts FROM uploads WHERE bucket = ?", (bucket,)
         ):
-            found[upload_id] = (moto.UploadFacts(**json.loads(facts)), [])
+            found[upload_id] = (UploadFacts(**json.loads(facts)), [])
         for upload_id, part, token, etag, size, modified in self.db.execute(
             "SELECT upload_id, part, token, etag, size, last_modified FROM parts "
             "WHERE bucket = ? ORDER BY upload_id, part",
             (bucket,),
         ):
             if upload_id in found:
-                facts = moto.VersionFacts(
-                    "null", False, _naive(modified), etag, size, {}, None, False
-                )
+                facts = VersionFacts("null", False, _naive(modified), etag, size, {}, None, False)
                 found[upload_id][1].append(PartRow(part, token, facts))
         return found
 
-    def put_upload(self, bucket: str, upload_id: str, facts: moto.UploadFacts) -> None:
+    def put_upload(self, bucket: str, upload_id: str, facts: UploadFacts) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO uploads VALUES (?, ?, ?)",
             (bucket, upload_id, json.dumps(facts.__dict__)),
@@ -251,7 +250,7 @@ class S3Index:
         self.db.execute("DELETE FROM parts WHERE bucket = ? AND upload_id = ?", (bucket, upload_id))
 
     def put_part(
-        self, bucket: str, upload_id: str, part: int, token: str, facts: moto.VersionFacts
+        self, bucket: str, upload_id: str, part: int, token: str, facts: VersionFacts
     ) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO parts VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -267,7 +266,7 @@ class S3Index:
 
 def _version_row(row: Any) -> VersionRow:
     seq, token, version_id, marker, modified, etag, size, metadata, storage, versioned = row
-    facts = moto.VersionFacts(
+    facts = VersionFacts(
         version_id=version_id,
         is_delete_marker=bool(marker),
         last_modified=_naive(modified),

@@ -10,7 +10,7 @@ import logging
 import threading
 
 from emulator.aws.arns import ACCOUNT_ID
-from emulator.storage import moto_internals as moto
+from emulator.storage.moto_internals import sns as moto
 
 log = logging.getLogger(__name__)
 

@@ -108,8 +108,8 @@ def test_s3_writes_acknowledged_before_a_kill_9_survive(
 
 def test_log_store_events_replay_after_a_restart(tmp_path: Path) -> None:
     """LogStore writes (the services' container output) are stored per stream and read back."""
-    from emulator.storage import moto_logs as moto
     from emulator.storage.logs import LogStore
+    from emulator.storage.moto_internals import logs as moto
 
     def messages() -> list[str]:
         return [e.message for e in moto.stream_events(moto.log_stream(region, group, stream))]
@@ -149,11 +149,11 @@ def test_log_store_events_replay_after_a_restart(tmp_path: Path) -> None:
 @pytest.mark.parametrize("key", ["plain", "dir/with spaces/ünïcode.txt", "a" * 900])
 def test_s3_store_round_trip_through_the_data_dir(tmp_path: Path, key: str) -> None:
     """The services' S3Store: put/get/list/open, persisted and reloaded by a new store."""
-    from emulator.storage import moto_internals as moto
+    from emulator.storage.moto_internals import s3_tracking
     from emulator.storage.s3 import NoSuchBucket, NoSuchKey, S3Store
 
     bucket = "store-round-trip"
-    moto.reset_s3()
+    s3_tracking.reset_s3()
     store = S3Store(tmp_path / "s3")
     assert not store.head_bucket(bucket)
     with pytest.raises(NoSuchBucket):
@@ -168,13 +168,13 @@ def test_s3_store_round_trip_through_the_data_dir(tmp_path: Path, key: str) -> N
     with pytest.raises(NoSuchKey):
         store.get_object(bucket, "missing")
 
-    moto.reset_s3()
+    s3_tracking.reset_s3()
     reloaded = S3Store(tmp_path / "s3")
     assert reloaded.head_bucket(bucket)
     assert reloaded.list_keys(bucket, "") == sorted([(key, 5), (key + ".stream", 100_000)])
     with reloaded.open_object(bucket, key + ".stream") as stream:
         assert stream.read() == b"y" * 100_000
-    moto.reset_s3()
+    s3_tracking.reset_s3()
 
 
 def test_serve_seed_dir_uploads_buckets_at_start(

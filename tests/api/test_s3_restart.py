@@ -240,7 +240,8 @@ def test_writes_interrupted_by_a_kill_9_are_whole_or_absent(
 
 def test_the_layout_of_earlier_versions_is_taken_over(tmp_path: Path) -> None:
     """A data dir of an earlier version (one metadata file per object under objects/)."""
-    from emulator.storage import moto_internals as moto
+    from emulator.storage.moto_internals import s3 as moto_s3
+    from emulator.storage.moto_internals import s3_tracking
     from emulator.storage.s3 import S3Store
 
     root = tmp_path / "s3"
@@ -269,31 +270,31 @@ def test_the_layout_of_earlier_versions_is_taken_over(tmp_path: Path) -> None:
     sizes = sorted(p.stat().st_size for p in b_body)
     assert sizes == [5, 70_000]
 
-    moto.reset_s3()
+    s3_tracking.reset_s3()
     store = S3Store(root, "us-east-1")
     assert not (root / "objects").exists()
     assert store.list_keys("old") == expected
     assert store.get_object("old", "a.txt") == b"alpha"
     assert store.content_type("old", "a.txt") == "text/plain"
     store.close()
-    moto.reset_s3()
+    s3_tracking.reset_s3()
     again = S3Store(root, "us-east-1")
     assert again.list_keys("old") == expected
     assert again.get_object("old", "a.txt") == b"alpha"
-    found = moto.bucket("old")
-    assert moto.bucket_facts(found).region == "eu-west-1"
+    found = moto_s3.bucket("old")
+    assert moto_s3.bucket_facts(found).region == "eu-west-1"
     again.close()
-    moto.reset_s3()
+    s3_tracking.reset_s3()
 
 
 def test_a_start_removes_the_bodies_an_interrupted_write_left(tmp_path: Path) -> None:
     """What `kill -9` between writing a body and committing its row leaves (and between the
     commit that drops a replaced body's row and the removal of its file)."""
-    from emulator.storage import moto_internals as moto
+    from emulator.storage.moto_internals import s3_tracking
     from emulator.storage.s3 import S3Store
 
     root = tmp_path / "s3"
-    moto.reset_s3()
+    s3_tracking.reset_s3()
     store = S3Store(root)
     store.create_bucket("journal")
     store.put_object("journal", "kept", b"kept")
@@ -303,11 +304,11 @@ def test_a_start_removes_the_bodies_an_interrupted_write_left(tmp_path: Path) ->
         (root / "bodies" / token[:2] / token).write_bytes(b"left behind")
     with (root / "bodies.journal").open("ab") as journal:
         journal.write(f"w {written}\nd {replaced}\nw ef".encode())  # the last line torn
-    moto.reset_s3()
+    s3_tracking.reset_s3()
     again = S3Store(root)
     assert again.get_object("journal", "kept") == b"kept"
     bodies = [p for p in (root / "bodies").rglob("*") if p.is_file()]
     assert [p.read_bytes() for p in bodies] == [b"kept"]
     assert (root / "bodies.journal").stat().st_size == 0
     again.close()
-    moto.reset_s3()
+    s3_tracking.reset_s3()

@@ -6,8 +6,8 @@ import json
 import time
 from pathlib import Path
 
-from emulator.storage import moto_logs as moto
 from emulator.storage.logs import LogStore
+from emulator.storage.moto_internals import logs as moto
 
 GROUP = "/aws/sagemaker/TrainingJobs"
 GET = "Logs_20140328.GetLogEvents"

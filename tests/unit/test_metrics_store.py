@@ -11,8 +11,8 @@ import pytest
 
 from emulator.services.endpoint_metrics import InvocationMetrics
 from emulator.storage import metrics as metrics_module
-from emulator.storage import moto_cloudwatch
 from emulator.storage.metrics import MetricStore
+from emulator.storage.moto_internals import cloudwatch as moto_cloudwatch
 
 REGION = "ap-southeast-3"  # a region no other test writes metrics to
 

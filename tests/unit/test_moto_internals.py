@@ -1,10 +1,10 @@
-"""Every function of emulator/storage/moto_internals.py, against the installed moto.
+"""Every function of the emulator/storage/moto_internals/ package, against the installed moto.
 
 What these functions write into moto's objects is checked through moto's own server app (the
 wire API clients use), so a moto release that reads its objects differently fails here.
 
 scripts/moto-oldest-venv.sh runs this file under the oldest moto that pyproject.toml allows too:
-it imports nothing but moto, werkzeug (moto's own dependency), pytest and the module under test.
+it imports nothing but moto, werkzeug (moto's own dependency), pytest and the package under test.
 """
 
 from __future__ import annotations
@@ -22,8 +22,13 @@ from urllib.parse import urlencode
 import pytest
 from werkzeug.test import Client
 
-from emulator.storage import moto_cloudwatch, moto_logs
-from emulator.storage import moto_internals as moto
+from emulator.storage import moto_internals
+from emulator.storage.moto_internals import cloudwatch as moto_cloudwatch
+from emulator.storage.moto_internals import iam as moto_iam
+from emulator.storage.moto_internals import logs as moto_logs
+from emulator.storage.moto_internals import s3 as moto_s3
+from emulator.storage.moto_internals import s3_tracking, s3_uploads, s3_versions
+from emulator.storage.moto_internals import sns as moto_sns
 
 REGION = "me-south-1"  # a region no other test writes logs to
 
@@ -35,7 +40,7 @@ def _auth(service: str, region: str = "us-east-1") -> dict[str, str]:
 
 
 def _logs(operation: str, **body: Any) -> dict[str, Any]:
-    response = Client(moto.server_app()).post(
+    response = Client(moto_internals.server_app()).post(
         "/",
         data=json.dumps(body),
         headers={
@@ -51,7 +56,7 @@ def _logs(operation: str, **body: Any) -> dict[str, Any]:
 
 def _s3(method: str, path: str, **kwargs: Any) -> Any:
     headers = {**_auth("s3"), **kwargs.pop("headers", {})}
-    return Client(moto.server_app()).open(path, method=method, headers=headers, **kwargs)
+    return Client(moto_internals.server_app()).open(path, method=method, headers=headers, **kwargs)
 
 
 @pytest.fixture
@@ -63,19 +68,19 @@ def bucket_name() -> str:
 
 
 def test_reset_all_forgets_every_backend(bucket_name: str) -> None:
-    moto.create_bucket(bucket_name, "us-east-1")
+    moto_s3.create_bucket(bucket_name, "us-east-1")
     moto_logs.create_log_group(REGION, "/reset-all")
-    moto.reset_all()
-    assert moto.bucket(bucket_name) is None
+    moto_internals.reset_all()
+    assert moto_s3.bucket(bucket_name) is None
     assert moto_logs.log_group(REGION, "/reset-all") is None
-    moto.create_bucket(bucket_name, "us-east-1")  # the name is free again
-    moto.drop_bucket(bucket_name)
+    moto_s3.create_bucket(bucket_name, "us-east-1")  # the name is free again
+    moto_s3.drop_bucket(bucket_name)
 
 
 def test_server_app_answers_and_keeps_the_original_header_names(bucket_name: str) -> None:
-    assert isinstance(moto.PRESERVED_HEADER_NAMES_KEY, str)
-    assert moto.preserves_header_name("x-amz-meta-Mixed_Case")
-    assert not moto.preserves_header_name("Content-Type")
+    assert isinstance(moto_internals.PRESERVED_HEADER_NAMES_KEY, str)
+    assert moto_internals.preserves_header_name("x-amz-meta-Mixed_Case")
+    assert not moto_internals.preserves_header_name("Content-Type")
     assert _s3("PUT", f"/{bucket_name}").status_code == 200
     assert bucket_name.encode() in _s3("GET", "/").get_data()
     # What the bridge does: moto reads the original spelling of x-amz-meta-* names from here.
@@ -85,67 +90,66 @@ def test_server_app_answers_and_keeps_the_original_header_names(bucket_name: str
         data=b"v",
         headers={"x-amz-meta-Mixed_Case": "yes"},
         environ_overrides={
-            moto.PRESERVED_HEADER_NAMES_KEY: {"HTTP_X_AMZ_META_MIXED_CASE": "x-amz-meta-Mixed_Case"}
+            moto_internals.PRESERVED_HEADER_NAMES_KEY: {
+                "HTTP_X_AMZ_META_MIXED_CASE": "x-amz-meta-Mixed_Case"
+            }
         },
     )
     assert put.status_code == 200
-    found = moto.bucket(bucket_name)
-    key = moto.get_key(found, "k")
+    found = moto_s3.bucket(bucket_name)
+    key = moto_s3.get_key(found, "k")
     # Without it moto would store x-amz-meta-mixed-case (WSGI folds "_" and "-" together).
-    assert moto.key_facts(key).metadata.get("x-amz-meta-mixed_case") == "yes"
-    moto.drop_key(found, "k")
-    moto.drop_bucket(bucket_name)
+    assert moto_s3.key_facts(key).metadata.get("x-amz-meta-mixed_case") == "yes"
+    moto_s3.drop_key(found, "k")
+    moto_s3.drop_bucket(bucket_name)
 
 
 # --- S3 ----------------------------------------------------------------------------------------
 
 
 def test_buckets_are_made_found_described_and_dropped(bucket_name: str) -> None:
-    assert moto.s3_backend() is moto.s3_backend()
-    assert moto.bucket(bucket_name) is None
+    assert moto_s3.s3_backend() is moto_s3.s3_backend()
+    assert moto_s3.bucket(bucket_name) is None
     created = datetime(2020, 5, 17, 8, 30, tzinfo=UTC)
-    made = moto.create_bucket(bucket_name, "eu-west-1", created)
-    assert moto.bucket(bucket_name) is made
-    assert bucket_name in moto.bucket_names()
-    assert moto.bucket_facts(made) == moto.BucketFacts("eu-west-1", created)
+    made = moto_s3.create_bucket(bucket_name, "eu-west-1", created)
+    assert moto_s3.bucket(bucket_name) is made
+    assert bucket_name in moto_s3.bucket_names()
+    assert moto_s3.bucket_facts(made) == moto_s3.BucketFacts("eu-west-1", created)
     listing = _s3("GET", "/").get_data(as_text=True)
     assert "2020-05-17T08:30:00" in listing  # what ListBuckets says of the stored date
 
-    key = moto.new_key(bucket_name, "k")
-    moto.fill_key(key, [b"data"])
-    moto.drop_bucket(bucket_name)  # not empty: moto's DeleteBucket would refuse
-    assert moto.bucket(bucket_name) is None
-    assert bucket_name not in moto.bucket_names()
+    key = moto_s3.new_key(bucket_name, "k")
+    moto_s3.fill_key(key, [b"data"])
+    moto_s3.drop_bucket(bucket_name)  # not empty: moto's DeleteBucket would refuse
+    assert moto_s3.bucket(bucket_name) is None
+    assert bucket_name not in moto_s3.bucket_names()
     assert _s3("HEAD", f"/{bucket_name}").status_code == 404
-    again = moto.create_bucket(bucket_name, "us-east-1")  # its name is free again
-    assert moto.bucket_facts(again).region == "us-east-1"
-    assert moto.bucket_keys(again) == {}
-    moto.drop_bucket(bucket_name)
+    again = moto_s3.create_bucket(bucket_name, "us-east-1")  # its name is free again
+    assert moto_s3.bucket_facts(again).region == "us-east-1"
+    assert moto_s3.bucket_keys(again) == {}
+    moto_s3.drop_bucket(bucket_name)
 
 
 def test_keys_are_filled_read_described_and_restored(bucket_name: str) -> None:
-    found = moto.create_bucket(bucket_name, "us-east-1")
-    key = moto.new_key(bucket_name, "dir/object")
-    empty = moto.key_signature(key)
+    found = moto_s3.create_bucket(bucket_name, "us-east-1")
+    key = moto_s3.new_key(bucket_name, "dir/object")
     chunks = [b"a" * 1000, b"b" * 24, b""]
-    moto.fill_key(key, iter(chunks))
+    moto_s3.fill_key(key, iter(chunks))
     body = b"".join(chunks)
-    assert moto.key_size(key) == len(body)
-    assert moto.key_signature(key) != empty
-    assert moto.key_signature(key) == moto.key_signature(key)
-    assert moto.content_type(key) in (None, "binary/octet-stream")
-    moto.set_content_type(key, "text/csv")
-    assert moto.content_type(key) == "text/csv"
-    facts = moto.key_facts(key)
+    assert moto_s3.key_size(key) == len(body)
+    assert moto_s3.content_type(key) in (None, "binary/octet-stream")
+    moto_s3.set_content_type(key, "text/csv")
+    assert moto_s3.content_type(key) == "text/csv"
+    facts = moto_s3.key_facts(key)
     assert facts.etag == hashlib.md5(body).hexdigest()
     assert facts.size == len(body)
     assert facts.metadata.get("content-type") == "text/csv"  # moto keeps the names lower-case
     assert isinstance(facts.last_modified, datetime)
     out = io.BytesIO()
-    moto.copy_body(key, out)
+    moto_s3.copy_body(key, out)
     assert out.getvalue() == body
-    assert moto.get_key(found, "dir/object") is key
-    assert moto.bucket_keys(found) == {"dir/object": key}
+    assert moto_s3.get_key(found, "dir/object") is key
+    assert moto_s3.bucket_keys(found) == {"dir/object": key}
 
     # Through the wire: what GetObject answers for what was filled in.
     got = _s3("GET", f"/{bucket_name}/dir/object")
@@ -154,17 +158,17 @@ def test_keys_are_filled_read_described_and_restored(bucket_name: str) -> None:
     assert got.headers["Content-Type"] == "text/csv"
 
     # A stored object put back (as at start): body, then its stored facts.
-    restored = moto.new_key(bucket_name, "restored")
-    moto.fill_key(restored, [b"xyz"])
+    restored = moto_s3.new_key(bucket_name, "restored")
+    moto_s3.fill_key(restored, [b"xyz"])
     stamp = datetime(2021, 1, 2, 3, 4, 5)
-    moto.restore_key(
+    moto_s3.restore_key(
         restored,
         etag="0123456789abcdef0123456789abcdef-2",
         last_modified=stamp,
         metadata={"Content-Type": "application/x-recordio", "x-amz-meta-origin": "disk"},
         storage_class="STANDARD_IA",
     )
-    after = moto.key_facts(restored)
+    after = moto_s3.key_facts(restored)
     assert after.etag == "0123456789abcdef0123456789abcdef-2"
     assert after.last_modified == stamp
     assert after.storage_class == "STANDARD_IA"
@@ -177,11 +181,11 @@ def test_keys_are_filled_read_described_and_restored(bucket_name: str) -> None:
     assert head.headers["x-amz-storage-class"] == "STANDARD_IA"
     assert head.headers["Content-Length"] == "3"
 
-    moto.drop_key(found, "restored")
-    assert moto.get_key(found, "restored") is None
+    moto_s3.drop_key(found, "restored")
+    assert moto_s3.get_key(found, "restored") is None
     assert _s3("HEAD", f"/{bucket_name}/restored").status_code == 404
-    moto.drop_key(found, "dir/object")
-    moto.drop_bucket(bucket_name)
+    moto_s3.drop_key(found, "dir/object")
+    moto_s3.drop_bucket(bucket_name)
 
 
 def test_delete_markers_are_no_objects(bucket_name: str) -> None:
@@ -194,16 +198,16 @@ def test_delete_markers_are_no_objects(bucket_name: str) -> None:
     assert _s3("PUT", f"/{bucket_name}/gone", data=b"x").status_code == 200
     assert _s3("PUT", f"/{bucket_name}/kept", data=b"y").status_code == 200
     assert _s3("DELETE", f"/{bucket_name}/gone").status_code == 204
-    found = moto.bucket(bucket_name)
-    assert sorted(moto.bucket_keys(found)) == ["kept"]
-    assert moto.get_key(found, "gone") is None
-    moto.drop_bucket(bucket_name)
+    found = moto_s3.bucket(bucket_name)
+    assert sorted(moto_s3.bucket_keys(found)) == ["kept"]
+    assert moto_s3.get_key(found, "gone") is None
+    moto_s3.drop_bucket(bucket_name)
 
 
 def test_bucket_cors_reads_put_bucket_cors(bucket_name: str) -> None:
-    assert moto.bucket_cors(bucket_name) == []  # no such bucket
+    assert moto_s3.bucket_cors(bucket_name) == []  # no such bucket
     assert _s3("PUT", f"/{bucket_name}").status_code == 200
-    assert moto.bucket_cors(bucket_name) == []  # no configuration
+    assert moto_s3.bucket_cors(bucket_name) == []  # no configuration
     cors = (
         "<CORSConfiguration><CORSRule>"
         "<AllowedOrigin>https://*.example.com</AllowedOrigin>"
@@ -213,13 +217,13 @@ def test_bucket_cors_reads_put_bucket_cors(bucket_name: str) -> None:
         "</CORSRule></CORSConfiguration>"
     )
     assert _s3("PUT", f"/{bucket_name}?cors", data=cors).status_code == 200
-    (rule,) = moto.bucket_cors(bucket_name)
+    (rule,) = moto_s3.bucket_cors(bucket_name)
     assert list(rule.allowed_methods) == ["GET", "PUT"]
     assert _strings(rule.allowed_origins) == ["https://*.example.com"]
     assert _strings(rule.allowed_headers) == ["*"]
     assert _strings(rule.exposed_headers) == ["ETag"]
     assert str(rule.max_age_seconds) == "300"
-    moto.drop_bucket(bucket_name)
+    moto_s3.drop_bucket(bucket_name)
 
 
 def _strings(values: Any) -> list[str]:
@@ -228,12 +232,12 @@ def _strings(values: Any) -> list[str]:
 
 
 def test_reset_s3_forgets_every_bucket(bucket_name: str) -> None:
-    moto.create_bucket(bucket_name, "us-east-1")
-    moto.reset_s3()
-    assert moto.bucket(bucket_name) is None
-    assert moto.bucket_names() == []
-    moto.create_bucket(bucket_name, "us-east-1")  # its name is free again
-    moto.drop_bucket(bucket_name)
+    moto_s3.create_bucket(bucket_name, "us-east-1")
+    s3_tracking.reset_s3()
+    assert moto_s3.bucket(bucket_name) is None
+    assert moto_s3.bucket_names() == []
+    moto_s3.create_bucket(bucket_name, "us-east-1")  # its name is free again
+    moto_s3.drop_bucket(bucket_name)
 
 
 # --- CloudWatch Logs ---------------------------------------------------------------------------
@@ -331,7 +335,7 @@ def _ms(value: datetime) -> int:
 
 
 def _query(service: str, region: str, **params: str) -> str:
-    response = Client(moto.server_app()).post(
+    response = Client(moto_internals.server_app()).post(
         "/",
         data=urlencode(params),
         headers={**_auth(service, region), "Content-Type": "application/x-www-form-urlencoded"},
@@ -349,9 +353,9 @@ def test_sns_publish_reaches_a_subscribed_queue() -> None:
     region = "af-south-1"  # a region no other test publishes in
     name = f"internals-{uuid.uuid4().hex[:8]}"
     topic = _between(_query("sns", region, Action="CreateTopic", Name=name), "TopicArn")
-    assert moto.sns_topic_exists(region, topic)
-    assert not moto.sns_topic_exists(region, topic + "-missing")
-    assert not moto.sns_topic_exists("eu-west-1", topic)
+    assert moto_sns.sns_topic_exists(region, topic)
+    assert not moto_sns.sns_topic_exists(region, topic + "-missing")
+    assert not moto_sns.sns_topic_exists("eu-west-1", topic)
     queue_url = _between(_query("sqs", region, Action="CreateQueue", QueueName=name), "QueueUrl")
     queue_arn = f"arn:aws:sqs:{region}:123456789012:{name}"
     _query(
@@ -363,7 +367,7 @@ def test_sns_publish_reaches_a_subscribed_queue() -> None:
         Endpoint=queue_arn,
         **{"Attributes.entry.1.key": "RawMessageDelivery", "Attributes.entry.1.value": "true"},
     )
-    moto.sns_publish(region, topic, '{"invocationStatus": "Completed"}')
+    moto_sns.sns_publish(region, topic, '{"invocationStatus": "Completed"}')
     received = _query(
         "sqs", region, Action="ReceiveMessage", QueueUrl=queue_url, WaitTimeSeconds="0"
     )
@@ -372,9 +376,9 @@ def test_sns_publish_reaches_a_subscribed_queue() -> None:
 
 def test_key_stores_track_changes_and_load_stored_versions_on_demand(bucket_name: str) -> None:
     assert _s3("PUT", f"/{bucket_name}").status_code == 200
-    found = moto.bucket(bucket_name)
+    found = moto_s3.bucket(bucket_name)
     loaded: list[tuple[str, int]] = []
-    stored = moto.VersionFacts(
+    stored = s3_versions.VersionFacts(
         version_id="null",
         is_delete_marker=False,
         last_modified=datetime(2026, 1, 2, 3, 4, 5),
@@ -387,18 +391,20 @@ def test_key_stores_track_changes_and_load_stored_versions_on_demand(bucket_name
 
     def load(name: str, seq: int) -> Any:
         loaded.append((name, seq))
-        version = moto.make_version(bucket_name, "us-east-1", name, stored, io.BytesIO(b"hello"))
-        moto.set_version_token(version, f"token-{seq}")
+        version = s3_versions.make_version(
+            bucket_name, "us-east-1", name, stored, io.BytesIO(b"hello")
+        )
+        s3_versions.set_version_token(version, f"token-{seq}")
         return version
 
     assert _s3("PUT", f"/{bucket_name}/before", data=b"b").status_code == 200
-    assert not moto.track_keys(found, load)  # it was not tracking: what it holds counts
-    assert moto.track_keys(found, load)
-    assert moto.take_changed_keys(found) == {"before"}
-    assert moto.take_changed_keys(found) == set()
-    moto.put_stored_versions(found, "lazy", [0])
-    assert moto.take_changed_keys(found) == set() and loaded == []
-    assert "lazy" in moto.all_key_names(found)
+    assert not s3_tracking.track_keys(found, load)  # it was not tracking: what it holds counts
+    assert s3_tracking.track_keys(found, load)
+    assert s3_tracking.take_changed_keys(found) == {"before"}
+    assert s3_tracking.take_changed_keys(found) == set()
+    s3_tracking.put_stored_versions(found, "lazy", [0])
+    assert s3_tracking.take_changed_keys(found) == set() and loaded == []
+    assert "lazy" in s3_tracking.all_key_names(found)
     # moto's own GET loads it, and serves what was stored.
     got = _s3("GET", f"/{bucket_name}/lazy")
     assert (got.status_code, got.data) == (200, b"hello")
@@ -406,10 +412,10 @@ def test_key_stores_track_changes_and_load_stored_versions_on_demand(bucket_name
     assert got.headers["Content-Type"] == "text/x-stored"
     assert got.headers["x-amz-meta-k"] == "v"
     assert loaded == [("lazy", 0)]
-    (version,) = moto.key_versions(found, "lazy")
-    assert moto.version_token(version) == "token-0"
-    assert moto.version_facts(version) == stored
-    assert moto.take_changed_keys(found) == set()
+    (version,) = s3_versions.key_versions(found, "lazy")
+    assert s3_versions.version_token(version) == "token-0"
+    assert s3_versions.version_facts(version) == stored
+    assert s3_tracking.take_changed_keys(found) == set()
 
     # Versions and delete markers, their facts and tokens; a copy is not the stored version.
     versioning = (
@@ -417,42 +423,48 @@ def test_key_stores_track_changes_and_load_stored_versions_on_demand(bucket_name
         "<Status>Enabled</Status></VersioningConfiguration>"
     )
     assert _s3("PUT", f"/{bucket_name}?versioning", data=versioning).status_code == 200
-    assert moto.versioning(found) == "Enabled"
+    assert moto_s3.versioning(found) == "Enabled"
     assert _s3("PUT", f"/{bucket_name}/lazy", data=b"second").status_code == 200
     assert _s3("DELETE", f"/{bucket_name}/lazy").status_code == 204
-    assert moto.take_changed_keys(found) == {"lazy"}
-    first, second, marker = moto.key_versions(found, "lazy")
-    assert moto.version_token(second) is None
-    assert [moto.is_delete_marker(v) for v in (first, second, marker)] == [False, False, True]
-    facts = moto.version_facts(marker)
+    assert s3_tracking.take_changed_keys(found) == {"lazy"}
+    first, second, marker = s3_versions.key_versions(found, "lazy")
+    assert s3_versions.version_token(second) is None
+    assert [s3_versions.is_delete_marker(v) for v in (first, second, marker)] == [
+        False,
+        False,
+        True,
+    ]
+    facts = s3_versions.version_facts(marker)
     assert facts.is_delete_marker and facts.version_id == marker.version_id
-    remade = moto.make_version(bucket_name, "us-east-1", "lazy", facts, None)
-    assert moto.is_delete_marker(remade) and moto.version_facts(remade) == facts
-    second_facts = moto.version_facts(second)
+    remade = s3_versions.make_version(bucket_name, "us-east-1", "lazy", facts, None)
+    assert s3_versions.is_delete_marker(remade) and s3_versions.version_facts(remade) == facts
+    second_facts = s3_versions.version_facts(second)
     assert second_facts.versioned and second_facts.size == 6
-    moto.set_version_token(second, "t2")
-    assert moto.version_token(second) == "t2"
-    assert moto.version_token(copy.copy(second)) is None
-    moto.serve_body_from(second, io.BytesIO(b"SECOND"), 6)
+    s3_versions.set_version_token(second, "t2")
+    assert s3_versions.version_token(second) == "t2"
+    assert s3_versions.version_token(copy.copy(second)) is None
+    s3_versions.serve_body_from(second, io.BytesIO(b"SECOND"), 6)
     out = io.BytesIO()
-    moto.copy_body(second, out)
+    moto_s3.copy_body(second, out)
     assert out.getvalue() == b"SECOND"
-    moto.set_versioning(found, "Suspended")
-    assert moto.versioning(found) == "Suspended"
+    moto_s3.set_versioning(found, "Suspended")
+    assert moto_s3.versioning(found) == "Suspended"
 
     # Putting stored versions back (an undo) drops what moto held for the key.
-    moto.put_stored_versions(found, "lazy", [0])
-    assert [moto.version_token(v) for v in moto.key_versions(found, "lazy")] == ["token-0"]
-    moto.put_stored_versions(found, "lazy", [])
-    assert moto.key_versions(found, "lazy") == []
-    assert moto.take_changed_keys(found) == set()
+    s3_tracking.put_stored_versions(found, "lazy", [0])
+    assert [s3_versions.version_token(v) for v in s3_versions.key_versions(found, "lazy")] == [
+        "token-0"
+    ]
+    s3_tracking.put_stored_versions(found, "lazy", [])
+    assert s3_versions.key_versions(found, "lazy") == []
+    assert s3_tracking.take_changed_keys(found) == set()
 
     # A reset does not load what was never read.
-    moto.put_stored_versions(found, "never-read", [7])
+    s3_tracking.put_stored_versions(found, "never-read", [7])
     count = len(loaded)
-    moto.reset_s3()
+    s3_tracking.reset_s3()
     assert len(loaded) == count
-    assert moto.bucket(bucket_name) is None
+    assert moto_s3.bucket(bucket_name) is None
 
 
 def test_multipart_uploads_are_read_and_restored(bucket_name: str) -> None:
@@ -466,21 +478,23 @@ def test_multipart_uploads_are_read_and_restored(bucket_name: str) -> None:
     upload_id = started.get_data(as_text=True).split("<UploadId>")[1].split("</UploadId>")[0]
     part = _s3("PUT", f"/{bucket_name}/big?partNumber=1&uploadId={upload_id}", data=b"p" * 10)
     assert part.status_code == 200
-    found = moto.bucket(bucket_name)
-    (upload,) = moto.uploads(found).values()
-    facts = moto.upload_facts(upload)
+    found = moto_s3.bucket(bucket_name)
+    (upload,) = s3_uploads.uploads(found).values()
+    facts = s3_uploads.upload_facts(upload)
     assert facts.key == "big"
     assert facts.metadata.get("Content-Type") == "text/x-big"
-    parts = moto.upload_parts(upload)
+    parts = s3_uploads.upload_parts(upload)
     assert list(parts) == [1]
-    part_facts = moto.version_facts(parts[1])
+    part_facts = s3_versions.version_facts(parts[1])
     assert part_facts.size == 10
     assert part.headers["ETag"] == f'"{part_facts.etag}"'
 
-    moto.drop_upload(found, upload_id)
-    assert moto.uploads(found) == {}
-    remade = moto.make_version(bucket_name, "us-east-1", 1, part_facts, io.BytesIO(b"p" * 10))
-    moto.restore_upload(found, "us-east-1", upload_id, facts, {1: remade})
+    s3_uploads.drop_upload(found, upload_id)
+    assert s3_uploads.uploads(found) == {}
+    remade = s3_versions.make_version(
+        bucket_name, "us-east-1", 1, part_facts, io.BytesIO(b"p" * 10)
+    )
+    s3_uploads.restore_upload(found, "us-east-1", upload_id, facts, {1: remade})
     listed = _s3("GET", f"/{bucket_name}/big?uploadId={upload_id}")
     assert listed.status_code == 200 and f"<ETag>&quot;{part_facts.etag}&quot;</ETag>" in (
         listed.get_data(as_text=True).replace('"', "&quot;")
@@ -493,7 +507,7 @@ def test_multipart_uploads_are_read_and_restored(bucket_name: str) -> None:
     assert done.status_code == 200, done.get_data(as_text=True)
     got = _s3("GET", f"/{bucket_name}/big")
     assert (got.data, got.headers["Content-Type"]) == (b"p" * 10, "text/x-big")
-    moto.drop_bucket(bucket_name)
+    moto_s3.drop_bucket(bucket_name)
 
 
 def test_iam_principal_arns_lists_users_roles_and_groups() -> None:
@@ -511,7 +525,7 @@ def test_iam_principal_arns_lists_users_roles_and_groups() -> None:
         "Arn",
     )
     group = _between(_query("iam", "us-east-1", Action="CreateGroup", GroupName=name), "Arn")
-    arns = moto.iam_principal_arns()
+    arns = moto_iam.iam_principal_arns()
     assert {user, role, group} <= arns
     assert role.endswith(f":role/service/{name}")
 

@@ -1,8 +1,7 @@
-"""moto's CloudWatch Logs internals: the Logs part of `moto_internals.py` (read its notes on
-moto versions and opaque handles), the only other module of the emulator that imports moto.
+"""moto's CloudWatch Logs: groups, streams and their events. See the package's notes
+(`__init__.py`).
 
-The Logs store persists moto's LogGroup/LogStream/LogEvent objects and puts them back at start;
-tests/unit/test_moto_internals.py exercises every function here too.
+The Logs store persists moto's LogGroup/LogStream/LogEvent objects and puts them back at start.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
-"""moto's CloudWatch (metrics) internals, beside `moto_internals.py` and `moto_logs.py` (the only
-modules of the emulator that import moto; the same rules hold: one small function per use of
-moto's model objects, each exercised by tests/unit/test_moto_internals.py).
+"""moto's CloudWatch (metrics): data points and the metric queries. See the package's notes
+(`__init__.py`).
 
 The metric store persists the data points moto's CloudWatch holds and puts them back at start;
 the console reads metric series through here.
@@ -12,8 +11,6 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from emulator.aws.arns import ACCOUNT_ID
-
-# --- CloudWatch (metrics) ----------------------------------------------------------------------
 
 
 class MetricPoint(NamedTuple):
