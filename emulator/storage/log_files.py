@@ -5,17 +5,17 @@ the layout). Writes are atomic or undone; a line cut short by a crash is skipped
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
-import os
 import time
-import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from emulator.storage.file_writes import append_lines, replace_file
 from emulator.storage.moto_internals.logs import Event
 
 log = logging.getLogger(__name__)
@@ -50,44 +50,16 @@ def event_lines(events: Iterable[Event]) -> str:
 
 
 def append_events(path: Path, events: Iterable[Event]) -> None:
-    data = event_lines(events).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        start = os.fstat(fd).st_size
-        if start > 0:
-            with path.open("rb") as check:
-                check.seek(start - 1)
-                if check.read(1) != b"\n":
-                    data = b"\n" + data  # a line cut short by a crash: keep the next one whole
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        except BaseException:
-            # Refused (disk full): leave the file as it was, so the stream on disk stays whole.
-            os.ftruncate(fd, start)
-            raise
-    finally:
-        os.close(fd)
+    append_lines(path, event_lines(events).encode())
 
 
 def rewrite_events(path: Path, events: list[Event]) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_text(event_lines(events), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)  # no space to compact now: the next load tries again
+    with contextlib.suppress(OSError):  # no space to compact now: the next load tries again
+        replace_file(path, event_lines(events).encode())
 
 
 def atomic_write(path: Path, value: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_bytes(json.dumps(value).encode())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    replace_file(path, json.dumps(value).encode())
 
 
 def digest(name: str) -> str:

@@ -26,15 +26,14 @@ import collections
 import copy
 import json
 import logging
-import os
 import threading
 import time
-import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from emulator.storage.file_writes import append_lines, replace_file
 from emulator.storage.moto_internals import cloudwatch as moto_cloudwatch
 from emulator.storage.moto_internals.cloudwatch import MetricPoint
 from emulator.storage.space import DiskFull, is_disk_full
@@ -112,7 +111,7 @@ class MetricStore:
                 return
             points = moto_cloudwatch.metric_points(region, written)
             try:
-                _append(self._path(region), points)
+                append_lines(self._path(region), _lines(points).encode())
             except Exception as exc:
                 moto_cloudwatch.truncate_metric_points(region, written)
                 if is_disk_full(exc):
@@ -157,12 +156,9 @@ class MetricStore:
     def _rewrite(self, region: str) -> None:
         points = moto_cloudwatch.metric_points(region)
         path = self._path(region)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
-            tmp.write_text(_lines(points), encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError:
-            tmp.unlink(missing_ok=True)  # no space to compact now: the file keeps every point
+            replace_file(path, _lines(points).encode())
+        except OSError:  # no space to compact now: the file keeps every point
             log.warning("metrics: could not rewrite %s", path)
             return
         self._written[region] = len(points)
@@ -268,24 +264,3 @@ def _read(path: Path) -> tuple[list[MetricPoint], bool]:
             except (ValueError, TypeError):
                 damaged = True  # a line cut short by a crash: the file is rewritten without it
     return points, damaged
-
-
-def _append(path: Path, points: list[MetricPoint]) -> None:
-    data = _lines(points).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        start = os.fstat(fd).st_size
-        if start > 0:
-            with path.open("rb") as check:
-                check.seek(start - 1)
-                if check.read(1) != b"\n":
-                    data = b"\n" + data  # a line cut short by a crash: keep the next one whole
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        except BaseException:
-            os.ftruncate(fd, start)  # refused (disk full): the file stays as it was
-            raise
-    finally:
-        os.close(fd)

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from typing import Any
 
 from emulator.storage.body_journal import BodyJournal
 from emulator.storage.file_body import FileBody
+from emulator.storage.file_writes import replace_file
 from emulator.storage.moto_internals import s3 as moto_s3
 from emulator.storage.moto_internals import s3_tracking, s3_uploads, s3_versions
 from emulator.storage.moto_internals.s3 import Bucket, Version
@@ -265,7 +265,7 @@ class S3Disk:
 
     def _write_buckets(self, buckets: dict[str, BucketRow]) -> None:
         payload = {name: row._asdict() for name, row in buckets.items()}
-        _atomic_write(self.buckets_file, json.dumps(payload, indent=1).encode())
+        replace_file(self.buckets_file, json.dumps(payload, indent=1).encode())
 
     def create_bucket(self, bucket: str, row: BucketRow) -> Bucket:
         """Put a bucket of the disk copy into moto, its keys to be loaded when first read."""
@@ -295,13 +295,3 @@ def _iso(value: datetime | None) -> str:
     if value is None:
         return ""
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
