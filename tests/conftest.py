@@ -13,8 +13,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +47,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     marker = metafunc.definition.get_closest_marker("runtimes")
     names = tuple(marker.args) if marker else RUNTIMES
-    params = [
+    metafunc.parametrize("runtime", runtime_params(names), scope="session")
+
+
+def runtime_params(names: Iterable[str]) -> list[Any]:
+    """One pytest param per runtime name, the Docker one marked `docker`."""
+    return [
         pytest.param(name, marks=[pytest.mark.docker] if name == "docker" else [], id=name)
         for name in names
     ]
-    metafunc.parametrize("runtime", params, scope="session")
 
 
 def require_runtime(runtime: str) -> None:
@@ -105,16 +110,26 @@ def emulator_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Start
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def emulator(runtime: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
+@contextlib.contextmanager
+def session_emulator(
+    tmp_path_factory: pytest.TempPathFactory, runtime: str, prefix: str = "emulator"
+) -> Iterator[EmulatorServer]:
+    """A server on `runtime` with a data dir of its own, stopped at the end; the end of its log
+    is printed when it had exited with an error."""
     require_runtime(runtime)
-    server = start_emulator(tmp_path_factory.mktemp(f"emulator-{runtime}"), runtime)
+    server = start_emulator(tmp_path_factory.mktemp(f"{prefix}-{runtime}"), runtime)
     try:
         yield server
     finally:
         server.stop()
         if server.process.returncode not in (0, None):
             _dump_log_on_failure(server)
+
+
+@pytest.fixture(scope="session")
+def emulator(runtime: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
+    with session_emulator(tmp_path_factory, runtime) as server:
+        yield server
 
 
 @pytest.fixture

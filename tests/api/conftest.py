@@ -21,8 +21,9 @@ import numpy as np
 import pytest
 
 from emulator.runtime.images import image_uri
-from sdk.launcher import EmulatorServer, start_emulator
+from sdk.launcher import EmulatorServer
 from sdk.session import boto_session
+from tests.conftest import require_runtime, session_emulator
 from tests.sdk_recordio import write_dense_tensor
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -90,10 +91,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session", params=["process", "docker"])
 def runtime_name(request: pytest.FixtureRequest) -> str:
     name: str = request.param
-    if name == "docker":
-        from tests.docker.engine import require_docker
-
-        require_docker()
+    require_runtime(name)
     return name
 
 
@@ -101,11 +99,8 @@ def runtime_name(request: pytest.FixtureRequest) -> str:
 def emulator(
     runtime_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[EmulatorServer]:
-    server = start_emulator(tmp_path_factory.mktemp(f"api-{runtime_name}"), runtime=runtime_name)
-    try:
+    with session_emulator(tmp_path_factory, runtime_name, "api") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from sdk import env as sm_env
-from sdk.launcher import EmulatorServer, start_emulator
+from sdk.launcher import EmulatorServer
+from tests.conftest import RUNTIMES, require_runtime, runtime_params, session_emulator
 from tests.sdk3.flows.common import RESULT_MARK
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,19 +41,13 @@ def v3_python() -> Path:
 def _runtimes() -> list[Any]:
     """Both runtimes; SAGEMAKER_EMULATOR_SDK_RUNTIME names one when only that one should run."""
     explicit = os.environ.get("SAGEMAKER_EMULATOR_SDK_RUNTIME")
-    names = [explicit] if explicit else ["process", "docker"]
-    return [
-        pytest.param(n, marks=[pytest.mark.docker] if n == "docker" else [], id=n) for n in names
-    ]
+    return runtime_params([explicit] if explicit else RUNTIMES)
 
 
 @pytest.fixture(scope="session", params=_runtimes())
 def runtime_name(request: pytest.FixtureRequest) -> str:
     name: str = request.param
-    if name == "docker":
-        from tests.docker.engine import require_docker
-
-        require_docker()
+    require_runtime(name)
     return name
 
 
@@ -60,11 +55,8 @@ def runtime_name(request: pytest.FixtureRequest) -> str:
 def emulator(
     runtime_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[EmulatorServer]:
-    server = start_emulator(tmp_path_factory.mktemp(f"sdk3-{runtime_name}"), runtime=runtime_name)
-    try:
+    with session_emulator(tmp_path_factory, runtime_name, "sdk3") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @dataclass
