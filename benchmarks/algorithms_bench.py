@@ -40,9 +40,9 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_name] = THREADS
 
 import numpy as np  # noqa: E402  (after the thread settings, which numpy reads at import)
+from results_md import replace_block  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "RESULTS.md"
 BEGIN = "<!-- algorithms_bench:begin -->"
 END = "<!-- algorithms_bench:end -->"
 PCA_COMPONENTS = 10
@@ -375,14 +375,7 @@ def write_results(report: list[str], quick: bool) -> None:
             END,
         ]
     )
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n## Algorithms (PCA, k-means)\n\n" + block + "\n"
-    RESULTS.write_text(text)
+    replace_block(block, BEGIN, END, "Algorithms (PCA, k-means)")
 
 
 if __name__ == "__main__":

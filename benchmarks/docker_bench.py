@@ -53,6 +53,7 @@ from control_plane_bench import (  # noqa: E402
     time_training,
     upload_record_set,
 )
+from results_md import replace_block  # noqa: E402
 
 from algorithms.common.recordio import encode_dense  # noqa: E402
 from emulator.runtime.base import ContainerRuntime, ContainerSpec, ServingHandle  # noqa: E402
@@ -64,7 +65,6 @@ from emulator.services.training.spec import parse  # noqa: E402
 from sdk.launcher import start_emulator  # noqa: E402
 from sdk.session import boto_session  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 START, END = "<!-- docker-bench:start -->", "<!-- docker-bench:end -->"
 RUNTIMES = ("process", "docker")
 
@@ -472,14 +472,7 @@ def image_sizes() -> str:
 
 
 def write_results(table: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        text = head + table + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + table + "\n"
-    RESULTS.write_text(text)
+    replace_block(table, START, END)
 
 
 if __name__ == "__main__":

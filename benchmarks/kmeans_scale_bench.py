@@ -47,6 +47,8 @@ import numpy as np  # noqa: E402  (after the thread settings, which numpy reads 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from results_md import replace_block  # noqa: E402
+
 from algorithms.common import recordio  # noqa: E402
 from algorithms.common.collective import Solo  # noqa: E402
 from algorithms.kmeans import polish  # noqa: E402
@@ -54,7 +56,6 @@ from algorithms.kmeans.fit import BLOCK_ENTRIES, RANDOM_SEED, StreamingKMeans, a
 from algorithms.kmeans.hyperparameters import KMeansHyperparameters  # noqa: E402
 from algorithms.kmeans.train import SAMPLE_SEED  # noqa: E402
 
-RESULTS = REPO / "benchmarks" / "RESULTS.md"
 BEGIN = "<!-- kmeans_scale_bench:begin -->"
 END = "<!-- kmeans_scale_bench:end -->"
 REGION = "us-east-1"
@@ -443,14 +444,7 @@ def main() -> None:
 
 
 def write_results(text: str) -> None:
-    current = RESULTS.read_text()
-    block = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in current:
-        head, rest = current.split(BEGIN, 1)
-        current = head + block + rest.split(END, 1)[1]
-    else:
-        current = current.rstrip("\n") + "\n\n## k-means at scale\n\n" + block + "\n"
-    RESULTS.write_text(current)
+    replace_block(f"{BEGIN}\n{text}\n{END}", BEGIN, END, "k-means at scale")
 
 
 if __name__ == "__main__":

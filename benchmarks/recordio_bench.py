@@ -33,9 +33,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
+from results_md import replace_block
+
 from algorithms.common import recordio
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 START = "<!-- recordio-bench:start -->"
 END = "<!-- recordio-bench:end -->"
 
@@ -167,14 +168,7 @@ def write_section(body: str) -> None:
         "decode), so compare the ratios, which are measured side by side in one process."
         f"\n{END}"
     )
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1]
-        text = before + block + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
+    replace_block(block, START, END)
 
 
 if __name__ == "__main__":
