@@ -196,9 +196,11 @@ class MotoBridge:
                 event = call_events.logs_event(*logs_request, request_id)
             elif is_s3 and environ["REQUEST_METHOD"] in _MUTATING:
                 path = path_of(environ)
-                bucket = path.lstrip("/").split("/", 1)[0]
-                # A virtual-hosted request's path holds no bucket: it is not recorded.
-                if not (self.s3.known_bucket(bucket) or environ["REQUEST_METHOD"] == "DELETE"):
+                bucket, _, key = path.lstrip("/").partition("/")
+                # Path-style only: a virtual-hosted request's path names no bucket (its first
+                # segment is no bucket we know; a deleted bucket is known no more).
+                deleted_bucket = environ["REQUEST_METHOD"] == "DELETE" and not key
+                if not (self.s3.known_bucket(bucket) or deleted_bucket):
                     return
                 event = call_events.s3_event(
                     environ["REQUEST_METHOD"],

@@ -46,10 +46,12 @@ def test_a_model_shows_its_create_call_and_its_tags_call(aws: Aws) -> None:
     }
     created = aws.sm.create_model(ModelName=name, PrimaryContainer=container, ExecutionRoleArn=ROLE)
     tagged = aws.sm.add_tags(ResourceArn=created["ModelArn"], Tags=[{"Key": "k", "Value": "v"}])
+    aws.sm.delete_tags(ResourceArn=created["ModelArn"], TagKeys=["k"])
 
     calls = _get(aws, f"/api/models/{name}")["calls"]
-    assert [c["eventName"] for c in calls] == ["CreateModel", "AddTags"]
-    create, tags = calls
+    assert [c["eventName"] for c in calls] == ["CreateModel", "AddTags", "DeleteTags"]
+    create, tags, untagged = calls
+    assert untagged["requestParameters"]["TagKeys"] == ["k"]
     assert create["requestParameters"] == {
         "ModelName": name,
         "PrimaryContainer": container,
@@ -64,7 +66,8 @@ def test_a_model_shows_its_create_call_and_its_tags_call(aws: Aws) -> None:
 
     page = _page(aws, f"/models/{name}")
     assert 'id="calls"' in page
-    assert 'data-operation="CreateModel"' in page and 'data-operation="AddTags"' in page
+    for operation in ("CreateModel", "AddTags", "DeleteTags"):
+        assert f'data-operation="{operation}"' in page
     assert created["ResponseMetadata"]["RequestId"] in page
     _no_secret(page)
 
