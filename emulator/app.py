@@ -115,17 +115,19 @@ def build_app(settings: Settings) -> ASGIApp:
         ),
         runtime=runtime.RuntimeApp(regions),
         guard=Guard.from_settings(
-            settings, s3, admin.make_reset(regions, s3, logs, _reset_moto_and(metrics))
+            settings, s3, admin.make_reset(regions, s3, logs, _reset_moto_and(metrics, calls))
         ),
     )
 
 
-def _reset_moto_and(metrics: RegionalMetrics) -> Callable[[], None]:
-    """moto's backends and, with them, the metrics kept on disk (CloudWatch is one of them)."""
+def _reset_moto_and(metrics: RegionalMetrics, calls: CallHistory) -> Callable[[], None]:
+    """moto's backends and, with them, the metrics kept on disk (CloudWatch is one of them) and
+    the console's call history (the resources it is about are gone)."""
 
     def reset() -> None:
         with metrics.lock:
             reset_moto_backends()
             metrics.reset()
+        calls.clear()
 
     return reset

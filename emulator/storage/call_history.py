@@ -76,6 +76,13 @@ class CallHistory:
 
     # --- writes -----------------------------------------------------------------------------------
 
+    def clear(self) -> None:
+        """Forget every call, on disk too (the moto API's reset: the resources are gone)."""
+        with self._lock:
+            self._lines.clear()
+            self._entries = self._bytes = self._file_lines = 0
+            self.path.unlink(missing_ok=True)
+
     def record(self, call: CallEvent | None) -> None:
         """Keep `call` (None: a call the history does not keep, a read)."""
         if call is None:
