@@ -20,10 +20,11 @@ committed: a crash in between leaves a file no row points to (the journal names 
 next start removes it), never a row pointing to a partial body. That file is also what moto serves: once it is written, the
 key's own buffer is swapped for a `FileBody` of it, so the data dir holds the only copy.
 
-At start only the buckets and, per key, the numbers of its stored versions are put into moto; a
-version becomes moto's object (its metadata read from the index, its body left on disk) when a
-request first reads it. Start time and memory grow with the number of keys (a small list each),
-not with their size.
+At start only the buckets are put into moto (and the multipart uploads in progress); a key is
+looked up in the index when a request first names it, and a version becomes moto's object (its
+metadata read from the index, its body left on disk) when a request first reads it
+(`moto_key_store.py`). Start time and memory grow with the number of buckets, not with what they
+hold.
 
 A write the disk refuses (full) is undone in moto as well (`_restore`: moto's copy of what the
 request changed goes back to the disk's), the files it wrote are removed, and `DiskFull` is
@@ -48,6 +49,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from emulator.storage import moto_internals as moto
+from emulator.storage import moto_key_store as key_store
 from emulator.storage.body_journal import BodyJournal
 from emulator.storage.file_body import FileBody
 from emulator.storage.moto_internals import Bucket, Key, Version
@@ -211,12 +213,14 @@ class S3Store:
             return
         facts = moto.bucket_facts(found)
         row = BucketRow(facts.region, _iso(facts.created), moto.versioning(found))
-        tracked = moto.track_keys(found, self._loader(bucket, facts.region))
-        changed = moto.take_changed_keys(found)
+        tracked = key_store.track_keys(found, self._stored(bucket, facts.region))
+        changed = key_store.take_changed_keys(found)
         if not tracked or changed is None:
-            write.keys = set(moto.all_key_names(found)) | self._index.key_names(bucket)
+            write.keys = set(key_store.all_key_names(found)) | self._index.key_names(bucket)
         else:
             write.keys = changed
+        keys = write.keys
+        write.after_commit.append(lambda: key_store.settle_keys(found, keys))
         previous = self._buckets.get(bucket)
         if previous != row:
             self._write_buckets({**self._buckets, bucket: row})
@@ -313,13 +317,13 @@ class S3Store:
             self._uploads.pop(bucket, None)
             return
         if found is None:  # its deletion was refused
-            found = self._create_bucket(bucket, row)
-            write.keys = self._index.key_names(bucket)
+            found = self._create_bucket(bucket, row)  # its keys read from the index again
+            write.keys = set()
         moto.set_versioning(found, row.versioning)
         for name in write.keys:
             seqs = [stored.seq for stored in self._index.versions(bucket, name)]
-            moto.put_stored_versions(found, name, seqs)
-        moto.take_changed_keys(found)
+            key_store.put_stored_versions(found, name, seqs)
+        key_store.take_changed_keys(found)
         self._restore_uploads(bucket, found)
 
     def _restore_uploads(self, bucket: str, found: Bucket) -> None:
@@ -361,19 +365,8 @@ class S3Store:
         with self.lock:
             return moto.bucket_cors(bucket) if bucket else []
 
-    def _loader(self, bucket: str, region: str) -> Callable[[str, int], Version]:
-        """Makes a stored version moto's object when a request first reads it."""
-
-        def load(name: str, seq: int) -> Version:
-            stored = self._index.version(bucket, name, seq)
-            body = (
-                None if stored.facts.is_delete_marker else FileBody(self._body_path(stored.token))
-            )
-            version = moto.make_version(bucket, region, name, stored.facts, body)
-            moto.set_version_token(version, stored.token)
-            return version
-
-        return load
+    def _stored(self, bucket: str, region: str) -> _IndexKeys:
+        return _IndexKeys(self, bucket, region)
 
     def _body_path(self, token: str) -> Path:
         return self._bodies / token[:2] / token
@@ -398,25 +391,14 @@ class S3Store:
             self._index.commit()
             for token in gone:
                 self._body_path(token).unlink(missing_ok=True)
-        made: dict[str, Bucket] = {}
         for bucket, row in self._buckets.items():
             if moto.bucket(bucket) is not None:
                 moto.drop_bucket(bucket)
-            made[bucket] = self._create_bucket(bucket, row)
-        count = 0
-        for bucket, name, seqs in self._index.key_seqs():
-            found = made.get(bucket)
-            if found is not None:
-                moto.put_stored_versions(found, name, seqs)
-                count += 1
-        for bucket, found in made.items():
-            moto.take_changed_keys(found)
-            self._restore_uploads(bucket, found)
+            self._restore_uploads(bucket, self._create_bucket(bucket, row))
         self._remove_unsettled()
         log.info(
-            "S3: loaded %d bucket(s), %d key(s) from %s in %.2f s",
+            "S3: loaded %d bucket(s) from %s in %.2f s (keys are read when first asked for)",
             len(self._buckets),
-            count,
             self.root,
             time.monotonic() - started,
         )
@@ -475,7 +457,7 @@ class S3Store:
         created = datetime.fromisoformat(row.created) if row.created else None
         found = moto.create_bucket(bucket, row.region, created)
         moto.set_versioning(found, row.versioning)
-        moto.track_keys(found, self._loader(bucket, row.region))
+        key_store.serve_stored_keys(found, self._stored(bucket, row.region))
         return found
 
     def _bucket(self, bucket: str) -> Bucket:
@@ -489,6 +471,38 @@ class S3Store:
         if fake is None:
             raise NoSuchKey(f"s3://{bucket}/{key}")
         return fake
+
+
+class _IndexKeys:
+    """A bucket's keys in the index, for moto's key store (`moto.StoredKeys`), used under the
+    store's lock."""
+
+    def __init__(self, store: S3Store, bucket: str, region: str) -> None:
+        self.lock = store.lock
+        self._store = store
+        self._bucket = bucket
+        self._region = region
+
+    def seqs(self, name: str) -> list[int]:
+        return self._store._index.seqs(self._bucket, name)
+
+    def everything(self) -> Iterable[tuple[str, list[int]]]:
+        return self._store._index.key_seqs(self._bucket)
+
+    def counts(self) -> tuple[int, int]:
+        return self._store._index.counts(self._bucket)
+
+    def load(self, name: str, seq: int) -> Version:
+        """A stored version as moto's object, when a request first reads it."""
+        stored = self._store._index.version(self._bucket, name, seq)
+        body = (
+            None
+            if stored.facts.is_delete_marker
+            else FileBody(self._store._body_path(stored.token))
+        )
+        version = moto.make_version(self._bucket, self._region, name, stored.facts, body)
+        moto.set_version_token(version, stored.token)
+        return version
 
 
 @dataclass

@@ -19,6 +19,7 @@ PACKAGES = ("emulator", "algorithms", "sdk")
 # Every use of moto goes through one module, tested against the oldest and newest moto allowed.
 MOTO_IMPORTERS = {
     "emulator.storage.moto_internals",
+    "emulator.storage.moto_key_store",
     "emulator.storage.moto_logs",
     "emulator.storage.moto_cloudwatch",
 }

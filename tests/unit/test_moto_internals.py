@@ -13,6 +13,7 @@ import copy
 import hashlib
 import io
 import json
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from urllib.parse import urlencode
 import pytest
 from werkzeug.test import Client
 
-from emulator.storage import moto_cloudwatch, moto_logs
+from emulator.storage import moto_cloudwatch, moto_key_store, moto_logs
 from emulator.storage import moto_internals as moto
 
 REGION = "me-south-1"  # a region no other test writes logs to
@@ -392,13 +393,14 @@ def test_key_stores_track_changes_and_load_stored_versions_on_demand(bucket_name
         return version
 
     assert _s3("PUT", f"/{bucket_name}/before", data=b"b").status_code == 200
-    assert not moto.track_keys(found, load)  # it was not tracking: what it holds counts
-    assert moto.track_keys(found, load)
-    assert moto.take_changed_keys(found) == {"before"}
-    assert moto.take_changed_keys(found) == set()
-    moto.put_stored_versions(found, "lazy", [0])
-    assert moto.take_changed_keys(found) == set() and loaded == []
-    assert "lazy" in moto.all_key_names(found)
+    source = _Stored({}, load)
+    assert not moto_key_store.track_keys(found, source)  # not tracking: what it holds counts
+    assert moto_key_store.track_keys(found, source)
+    assert moto_key_store.take_changed_keys(found) == {"before"}
+    assert moto_key_store.take_changed_keys(found) == set()
+    moto_key_store.put_stored_versions(found, "lazy", [0])
+    assert moto_key_store.take_changed_keys(found) == set() and loaded == []
+    assert "lazy" in moto_key_store.all_key_names(found)
     # moto's own GET loads it, and serves what was stored.
     got = _s3("GET", f"/{bucket_name}/lazy")
     assert (got.status_code, got.data) == (200, b"hello")
@@ -409,7 +411,7 @@ def test_key_stores_track_changes_and_load_stored_versions_on_demand(bucket_name
     (version,) = moto.key_versions(found, "lazy")
     assert moto.version_token(version) == "token-0"
     assert moto.version_facts(version) == stored
-    assert moto.take_changed_keys(found) == set()
+    assert moto_key_store.take_changed_keys(found) == set()
 
     # Versions and delete markers, their facts and tokens; a copy is not the stored version.
     versioning = (
@@ -420,7 +422,7 @@ def test_key_stores_track_changes_and_load_stored_versions_on_demand(bucket_name
     assert moto.versioning(found) == "Enabled"
     assert _s3("PUT", f"/{bucket_name}/lazy", data=b"second").status_code == 200
     assert _s3("DELETE", f"/{bucket_name}/lazy").status_code == 204
-    assert moto.take_changed_keys(found) == {"lazy"}
+    assert moto_key_store.take_changed_keys(found) == {"lazy"}
     first, second, marker = moto.key_versions(found, "lazy")
     assert moto.version_token(second) is None
     assert [moto.is_delete_marker(v) for v in (first, second, marker)] == [False, False, True]
@@ -441,18 +443,86 @@ def test_key_stores_track_changes_and_load_stored_versions_on_demand(bucket_name
     assert moto.versioning(found) == "Suspended"
 
     # Putting stored versions back (an undo) drops what moto held for the key.
-    moto.put_stored_versions(found, "lazy", [0])
+    moto_key_store.put_stored_versions(found, "lazy", [0])
     assert [moto.version_token(v) for v in moto.key_versions(found, "lazy")] == ["token-0"]
-    moto.put_stored_versions(found, "lazy", [])
+    moto_key_store.put_stored_versions(found, "lazy", [])
     assert moto.key_versions(found, "lazy") == []
-    assert moto.take_changed_keys(found) == set()
+    assert moto_key_store.take_changed_keys(found) == set()
 
     # A reset does not load what was never read.
-    moto.put_stored_versions(found, "never-read", [7])
+    moto_key_store.put_stored_versions(found, "never-read", [7])
     count = len(loaded)
     moto.reset_s3()
     assert len(loaded) == count
     assert moto.bucket(bucket_name) is None
+
+
+class _Stored:
+    """Stored keys as the S3 store's index gives them to moto's key store (here: a dict)."""
+
+    def __init__(self, keys: dict[str, list[int]], load: Any) -> None:
+        self.lock = threading.RLock()
+        self.keys = keys
+        self.load = load
+        self.asked: list[str] = []
+        self.read_whole = 0
+        self.counted = 0
+
+    def seqs(self, name: str) -> list[int]:
+        self.asked.append(name)
+        return list(self.keys.get(name, []))
+
+    def everything(self) -> list[tuple[str, list[int]]]:
+        self.read_whole += 1
+        return [(name, list(seqs)) for name, seqs in sorted(self.keys.items())]
+
+    def counts(self) -> tuple[int, int]:
+        self.counted += 1
+        return len(self.keys), sum(len(seqs) for seqs in self.keys.values())
+
+
+def test_a_started_bucket_reads_its_keys_when_first_asked_for(bucket_name: str) -> None:
+    """At start a bucket holds none of its stored keys: a request takes in the ones it names;
+    only moto's listings read every name, and a count asks the index."""
+    moto.create_bucket(bucket_name, "us-east-1")
+    found = moto.bucket(bucket_name)
+
+    def load(name: str, seq: int) -> Any:
+        facts = moto.VersionFacts(
+            "null", False, datetime(2026, 1, 2), hashlib.md5(name.encode()).hexdigest(),
+            len(name), {}, None, False,
+        )  # fmt: skip
+        version = moto.make_version(
+            bucket_name, "us-east-1", name, facts, io.BytesIO(name.encode())
+        )
+        moto.set_version_token(version, f"{name}-{seq}")
+        return version
+
+    stored = _Stored({f"k{i:03d}": [0] for i in range(200)}, load)
+    moto_key_store.serve_stored_keys(found, stored)
+    assert moto_key_store.held_key_names(found) == set()
+    got = _s3("GET", f"/{bucket_name}/k007")
+    assert (got.status_code, got.data) == (200, b"k007")
+    assert moto_key_store.held_key_names(found) == {"k007"}
+    assert _s3("HEAD", f"/{bucket_name}/absent").status_code == 404
+    assert _s3("PUT", f"/{bucket_name}/new", data=b"n").status_code == 200
+    assert _s3("DELETE", f"/{bucket_name}/k008").status_code == 204
+    assert moto_key_store.held_key_names(found) == {"k007", "new"}
+    assert stored.read_whole == 0
+    # Removed in moto but not yet from the index (the store syncs after the request): hidden.
+    assert _s3("HEAD", f"/{bucket_name}/k008").status_code == 404
+    assert moto_key_store.take_changed_keys(found) == {"new", "k008"}
+    # The store's write commits: the index has what moto has; a count is the index's.
+    stored.keys["new"] = [0]
+    del stored.keys["k008"]
+    moto_key_store.settle_keys(found, {"new", "k008"})
+    assert len(found.keys) == 200 and stored.counted == 1 and stored.read_whole == 0
+    assert _s3("HEAD", f"/{bucket_name}/k008").status_code == 404
+    listed = _s3("GET", f"/{bucket_name}?list-type=2&max-keys=1000")
+    assert listed.get_data(as_text=True).count("<Key>") == 200
+    assert stored.read_whole == 1
+    assert len(moto_key_store.held_key_names(found)) == 200
+    moto.reset_s3()
 
 
 def test_multipart_uploads_are_read_and_restored(bucket_name: str) -> None:
