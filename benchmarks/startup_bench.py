@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import boto3
@@ -76,6 +77,12 @@ class Starts:
     s3_load_s: list[float] = field(default_factory=list)
     rss_mib: list[float] = field(default_factory=list)
     first_get_ms: list[float] = field(default_factory=list)
+    imports_s: list[float] = field(default_factory=list)
+    """Launch to the S3 store starting to load (interpreter, imports, settings)."""
+    app_s: list[float] = field(default_factory=list)
+    """The S3 store loaded to the app ready (other stores, runtime, app, lifespan start)."""
+    serve_s: list[float] = field(default_factory=list)
+    """App ready to the health check answered (bind, the first request, the poll's step)."""
 
 
 def fill(data_dir: Path, count: int, size: int, code: Path) -> float:
@@ -109,15 +116,24 @@ def timed(command: list[str], code: Path) -> float:
 def start_once(into: Starts, data_dir: Path, code: Path) -> None:
     log = data_dir.parent / f"{data_dir.name}.{into.label}.log"
     log.unlink(missing_ok=True)
+    launched = time.time()
     started = time.monotonic()
     server = start_emulator(
         data_dir, "process", env={"PYTHONPATH": str(code)}, timeout=600, log_path=log
     )
     into.start_s.append(time.monotonic() - started)
+    answered = time.time()
     try:
         into.rss_mib.append(rss_mib(server.process.pid))
         found = re.search(r"S3: loaded .* in ([\d.]+) s", server.log_text())
         into.s3_load_s.append(float(found.group(1)) if found else float("nan"))
+        loaded, ready = (
+            _logged_at(server.log_text(), "S3: loaded"),
+            _logged_at(server.log_text(), "sagemaker-emulator ready"),
+        )
+        into.imports_s.append(loaded - into.s3_load_s[-1] - launched)
+        into.app_s.append(ready - loaded)
+        into.serve_s.append(answered - ready)
         s3 = boto3.client(
             "s3",
             endpoint_url=server.url,
@@ -131,6 +147,15 @@ def start_once(into: Starts, data_dir: Path, code: Path) -> None:
         into.first_get_ms.append((time.perf_counter() - t) * 1000)
     finally:
         server.stop()
+
+
+def _logged_at(log: str, text: str) -> float:
+    """When the emulator logged the line holding `text` (its log's local time, in ms)."""
+    for line in log.splitlines():
+        if text in line:
+            stamp = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+            return stamp.timestamp()
+    return float("nan")
 
 
 def median(values: list[float]) -> float:
@@ -182,9 +207,11 @@ def main() -> None:
             floor.append(
                 timed([sys.executable, "-c", "import uvicorn, emulator.app"], args.new_code)
             )
-            for label, code in codes:
-                for name, _, _ in sets:
-                    start_once(results[label, name], work / name, code)
+            # Alternated from one round to the next, so that a burst of load on the shared
+            # machine does not always fall on the same row.
+            order = [(label, code, name) for label, code in codes for name, _, _ in sets]
+            for label, code, name in order if round_ % 2 == 0 else reversed(order):
+                start_once(results[label, name], work / name, code)
             print(f"round {round_ + 1}: load {loads[-1]}", flush=True)
     finally:
         if not args.keep:
@@ -196,14 +223,18 @@ def main() -> None:
         f"{median(floor):.2f} s (medians of {args.rounds})"
     )
     print()
-    print("| code | objects | data | start (median) | S3's part | RSS at start | first GET |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| code | objects | data | start: median (each round) | imports | S3 load "
+        "| rest of the app | bind + health | RSS at start | first GET |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results.values():
         data = r.objects * r.size
         shown = f"{data / 1e9:.1f} GB" if data >= 1e9 else f"{data / 1e3:.0f} kB"
         print(
             f"| {r.label} | {r.objects:,} | {shown} | {median(r.start_s):.2f} s "
-            f"({', '.join(f'{s:.2f}' for s in r.start_s)}) | {median(r.s3_load_s):.2f} s "
+            f"({', '.join(f'{s:.2f}' for s in r.start_s)}) | {median(r.imports_s):.2f} s "
+            f"| {median(r.s3_load_s):.2f} s | {median(r.app_s):.2f} s | {median(r.serve_s):.2f} s "
             f"| {median(r.rss_mib):.0f} MiB | {median(r.first_get_ms):.0f} ms |"
         )
 
