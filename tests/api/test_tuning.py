@@ -90,6 +90,32 @@ def _wait(
         time.sleep(0.2)
 
 
+def _long_running_request(
+    aws: Aws, data_name: str, max_jobs: int, parallel: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A tuning config and definition whose children train until stopped (100,000 epochs)."""
+    rng = np.random.default_rng(7)
+    data = rng.normal(size=(20000, 20)).astype(np.float32)
+    uri = upload_record_set(aws, data, data_name, shards=1)
+    config = _config(
+        "Random",
+        {"IntegerParameterRanges": [{"Name": "k", "MinValue": "90", "MaxValue": "100"}]},
+        max_jobs,
+        parallel,
+    )
+    definition = _definition(
+        aws,
+        [channel(uri, data_type="ManifestFile")],
+        {
+            "feature_dim": "20",
+            "extra_center_factor": "20",
+            "epochs": "100000",
+            "mini_batch_size": "1000",
+        },
+    )
+    return config, definition
+
+
 def _children(aws: Aws, name: str, **kwargs: Any) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     token: dict[str, str] = {}
@@ -339,28 +365,12 @@ def test_random_seed_reproduces_and_failed_children_count(aws: Aws) -> None:
 
 
 def test_stop_stops_every_running_child(aws: Aws) -> None:
-    rng = np.random.default_rng(7)
-    data = rng.normal(size=(20000, 20)).astype(np.float32)
     name = unique("stop")
-    uri = upload_record_set(aws, data, name, shards=1)
+    config, definition = _long_running_request(aws, name, 4, 2)
     aws.sm.create_hyper_parameter_tuning_job(
         HyperParameterTuningJobName=name,
-        HyperParameterTuningJobConfig=_config(
-            "Random",
-            {"IntegerParameterRanges": [{"Name": "k", "MinValue": "90", "MaxValue": "100"}]},
-            4,
-            2,
-        ),
-        TrainingJobDefinition=_definition(
-            aws,
-            [channel(uri, data_type="ManifestFile")],
-            {
-                "feature_dim": "20",
-                "extra_center_factor": "20",
-                "epochs": "100000",
-                "mini_batch_size": "1000",
-            },
-        ),
+        HyperParameterTuningJobConfig=config,
+        TrainingJobDefinition=definition,
     )
     d = _wait(aws, name, until=lambda x: x["TrainingJobStatusCounters"]["InProgress"] == 2)
     aws.sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
@@ -501,26 +511,8 @@ def test_documented_rules(aws: Aws) -> None:
 
 @pytest.mark.runtime_only("process")
 def test_running_parent_and_duplicate_name(aws: Aws) -> None:
-    rng = np.random.default_rng(7)
-    data = rng.normal(size=(20000, 20)).astype(np.float32)
     name = unique("parent")
-    uri = upload_record_set(aws, data, name, shards=1)
-    config = _config(
-        "Random",
-        {"IntegerParameterRanges": [{"Name": "k", "MinValue": "90", "MaxValue": "100"}]},
-        1,
-        1,
-    )
-    definition = _definition(
-        aws,
-        [channel(uri, data_type="ManifestFile")],
-        {
-            "feature_dim": "20",
-            "extra_center_factor": "20",
-            "epochs": "100000",
-            "mini_batch_size": "1000",
-        },
-    )
+    config, definition = _long_running_request(aws, name, 1, 1)
     aws.sm.create_hyper_parameter_tuning_job(
         HyperParameterTuningJobName=name,
         HyperParameterTuningJobConfig=config,
@@ -558,27 +550,11 @@ def test_a_running_tuning_job_is_failed_after_a_restart(tmp_path: Path) -> None:
     first = start_emulator(data_dir, runtime="process")
     try:
         aws = make_aws(first, "process")
-        rng = np.random.default_rng(7)
-        data = rng.normal(size=(20000, 20)).astype(np.float32)
-        uri = upload_record_set(aws, data, "restart", shards=1)
+        config, definition = _long_running_request(aws, "restart", 2, 1)
         aws.sm.create_hyper_parameter_tuning_job(
             HyperParameterTuningJobName="restarted",
-            HyperParameterTuningJobConfig=_config(
-                "Random",
-                {"IntegerParameterRanges": [{"Name": "k", "MinValue": "90", "MaxValue": "100"}]},
-                2,
-                1,
-            ),
-            TrainingJobDefinition=_definition(
-                aws,
-                [channel(uri, data_type="ManifestFile")],
-                {
-                    "feature_dim": "20",
-                    "extra_center_factor": "20",
-                    "epochs": "100000",
-                    "mini_batch_size": "1000",
-                },
-            ),
+            HyperParameterTuningJobConfig=config,
+            TrainingJobDefinition=definition,
         )
         _wait(aws, "restarted", until=lambda x: x["TrainingJobStatusCounters"]["InProgress"] == 1)
     finally:
