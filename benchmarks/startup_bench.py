@@ -14,9 +14,12 @@ Then, for `--rounds` rounds, in this order in each round: the interpreter alone 
 pass`), the floor of interpreter + imports (`python -c "import uvicorn, emulator.app"`, what
 every start pays before reading any data), and a real emulator (`sagemaker-emulator serve`,
 process runtime) on each data dir: time from launch to /_emulator/health answering, its RSS then,
-the S3 store's own load (its log line), and the first GET of a stored object of the large bucket
-afterwards. `--old-code` starts another checkout's code on the same data dirs as well (the
-layout is the same). Medians over the rounds are printed as a table. The data dirs are removed
+and the first GET of a stored object of the large bucket afterwards. The start is split by the
+emulator's log: "imports" (launch to the S3 store starting to load: interpreter, imports,
+settings), "S3 load" (the store's own log line), "rest of the app" (the other stores, the
+runtime, the app and its routes, the lifespan start) and "bind + health" (the app ready to the
+health check answered: the server's bind, the poll's step). `--old-code` starts another
+checkout's code on the same data dirs as well (the layout is the same). Medians over the rounds are printed as a table. The data dirs are removed
 at the end unless --keep; `--work DIR --keep` then `--reuse` starts again on the same data.
 """
 
