@@ -10,11 +10,13 @@ each in one bucket. The fill takes the store's own write path (moto's key filled
 leaves them), syncing 500 new keys at a time instead of one, which makes 100,000 puts take
 minutes instead of an hour; the layout on disk is the same.
 
-Then, for `--rounds` rounds, in this order in each round: the interpreter alone (`python -c
+Then, for `--rounds` rounds: the interpreter alone (`python -c
 pass`), the floor of interpreter + imports (`python -c "import uvicorn, emulator.app"`, what
 every start pays before reading any data), and a real emulator (`sagemaker-emulator serve`,
-process runtime) on each data dir: time from launch to /_emulator/health answering, its RSS then,
-and the first GET of a stored object of the large bucket afterwards. The start is split by the
+process runtime) on each data dir: time from launch to /_emulator/health answering, the CPU
+time it used until then (what the start costs whatever the machine's load), its RSS then,
+and the first GET of a stored object of the large bucket afterwards (the starts' order reversed every
+other round). The start is split by the
 emulator's log: "imports" (launch to the S3 store starting to load: interpreter, imports,
 settings), "S3 load" (the store's own log line), "rest of the app" (the other stores, the
 runtime, the app and its routes, the lifespan start) and "bind + health" (the app ready to the
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -79,6 +82,8 @@ class Starts:
     start_s: list[float] = field(default_factory=list)
     s3_load_s: list[float] = field(default_factory=list)
     rss_mib: list[float] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
+    """CPU time (user + system) the server used up to the health check answering."""
     first_get_ms: list[float] = field(default_factory=list)
     imports_s: list[float] = field(default_factory=list)
     """Launch to the S3 store starting to load (interpreter, imports, settings)."""
@@ -109,11 +114,20 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def timed(command: list[str], code: Path) -> float:
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def timed(command: list[str], code: Path) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of the command."""
     env = {**os.environ, "PYTHONPATH": str(code)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     subprocess.run(command, env=env, cwd=code, check=True)
-    return time.monotonic() - started
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def start_once(into: Starts, data_dir: Path, code: Path) -> None:
@@ -128,6 +142,7 @@ def start_once(into: Starts, data_dir: Path, code: Path) -> None:
     answered = time.time()
     try:
         into.rss_mib.append(rss_mib(server.process.pid))
+        into.cpu_s.append(cpu_s(server.process.pid))
         found = re.search(r"S3: loaded .* in ([\d.]+) s", server.log_text())
         into.s3_load_s.append(float(found.group(1)) if found else float("nan"))
         loaded, ready = (
@@ -196,8 +211,8 @@ def main() -> None:
             print(f"[{name}] filled in {seconds:.0f} s ({count / seconds:,.0f} puts/s)", flush=True)
         if args.fill_only:
             return
-        bare: list[float] = []
-        floor: list[float] = []
+        bare: list[tuple[float, float]] = []
+        floor: list[tuple[float, float]] = []
         loads: list[str] = []
         results = {
             (label, name): Starts(label, count, size)
@@ -222,21 +237,24 @@ def main() -> None:
     print()
     print(f"load averages (1, 5, 15 min) at each round: {'; '.join(loads)}")
     print(
-        f"interpreter alone: {median(bare):.2f} s; interpreter + imports (uvicorn, emulator.app): "
-        f"{median(floor):.2f} s (medians of {args.rounds})"
+        f"interpreter alone: {median([w for w, _ in bare]):.2f} s "
+        f"(CPU {median([c for _, c in bare]):.2f} s); interpreter + imports (uvicorn, "
+        f"emulator.app): {median([w for w, _ in floor]):.2f} s "
+        f"(CPU {median([c for _, c in floor]):.2f} s) (medians of {args.rounds})"
     )
     print()
     print(
-        "| code | objects | data | start: median (each round) | imports | S3 load "
+        "| code | objects | data | start: median (each round) | CPU | imports | S3 load "
         "| rest of the app | bind + health | RSS at start | first GET |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results.values():
         data = r.objects * r.size
         shown = f"{data / 1e9:.1f} GB" if data >= 1e9 else f"{data / 1e3:.0f} kB"
         print(
             f"| {r.label} | {r.objects:,} | {shown} | {median(r.start_s):.2f} s "
-            f"({', '.join(f'{s:.2f}' for s in r.start_s)}) | {median(r.imports_s):.2f} s "
+            f"({', '.join(f'{s:.2f}' for s in r.start_s)}) | {median(r.cpu_s):.2f} s "
+            f"| {median(r.imports_s):.2f} s "
             f"| {median(r.s3_load_s):.2f} s | {median(r.app_s):.2f} s | {median(r.serve_s):.2f} s "
             f"| {median(r.rss_mib):.0f} MiB | {median(r.first_get_ms):.0f} ms |"
         )
