@@ -10,19 +10,19 @@ each in one bucket. The fill takes the store's own write path (moto's key filled
 leaves them), syncing 500 new keys at a time instead of one, which makes 100,000 puts take
 minutes instead of an hour; the layout on disk is the same.
 
-Then, for `--rounds` rounds: the interpreter alone (`python -c
-pass`), the floor of interpreter + imports (`python -c "import uvicorn, emulator.app"`, what
-every start pays before reading any data), and a real emulator (`sagemaker-emulator serve`,
-process runtime) on each data dir: time from launch to /_emulator/health answering, the CPU
-time it used until then (what the start costs whatever the machine's load), its RSS then,
-and the first GET of a stored object of the large bucket afterwards (the starts' order reversed every
-other round). The start is split by the
+Then, for `--rounds` rounds: the interpreter alone (`python -c pass`), the floor of interpreter
++ imports (`python -c "import uvicorn, emulator.app"`, what every start pays before reading any
+data), and a real emulator (`sagemaker-emulator serve`, process runtime) on each data dir (the
+starts' order reversed every other round): time from launch to /_emulator/health answering, the
+CPU time it used until then (what the start costs whatever the machine's load), its RSS then,
+and the first GET of a stored object of the large bucket afterwards. The start is split by the
 emulator's log: "imports" (launch to the S3 store starting to load: interpreter, imports,
 settings), "S3 load" (the store's own log line), "rest of the app" (the other stores, the
 runtime, the app and its routes, the lifespan start) and "bind + health" (the app ready to the
 health check answered: the server's bind, the poll's step). `--old-code` starts another
-checkout's code on the same data dirs as well (the layout is the same). Medians over the rounds are printed as a table. The data dirs are removed
-at the end unless --keep; `--work DIR --keep` then `--reuse` starts again on the same data.
+checkout's code on the same data dirs as well (the layout is the same). Medians over the rounds
+are printed as a table. The data dirs are removed at the end unless --keep; `--work DIR --keep`
+then `--reuse` starts again on the same data.
 """
 
 from __future__ import annotations
