@@ -5,11 +5,16 @@
 run, so each fails at once without starting anything (a failed job is listed like any other).
 Each page is fetched `--repeat` times over one keep-alive connection after one warm-up; the
 median and the slowest are printed as a Markdown table for benchmarks/RESULTS.md.
+
+`--baseline DIR` measures a second server run from DIR (a source tree of an earlier commit:
+`git archive <commit> | tar -x -C DIR`) beside this one: same data, same load, each page fetched
+from one then the other, so a before/after comparison comes from one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import tempfile
 import time
@@ -68,46 +73,54 @@ def measure(client: httpx.Client, path: str, repeat: int) -> tuple[float, float,
     return statistics.median(times), max(times), len(first.content)
 
 
+PAGES = [
+    ("training jobs list page: newest 100 (HTML)", "/_emulator/ui/training-jobs"),
+    ("training jobs list, every job (HTML, ?all=true)", "/_emulator/ui/training-jobs?all=true"),
+    ("training jobs list, filtered (HTML)", "/_emulator/ui/training-jobs?q=job-0099"),
+    ("training jobs list, every job (JSON)", "/_emulator/ui/api/training-jobs"),
+    ("models list page: newest 100 (HTML)", "/_emulator/ui/models"),
+    ("models list, every model (HTML, ?all=true)", "/_emulator/ui/models?all=true"),
+    ("training job page (HTML)", "/_emulator/ui/training-jobs/bench-job-00500"),
+    ("training job log tail (JSON)", "/_emulator/ui/api/training-jobs/bench-job-00500/logs"),
+    ("training job metrics (JSON)", "/_emulator/ui/api/training-jobs/bench-job-00500/metrics"),
+]
+
+
+def _cell(median: float, slowest: float) -> str:
+    flag = "" if median < TARGET_MS else " (over the target)"
+    return f"{median:.1f} ms{flag} | {slowest:.1f} ms"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--baseline", type=Path, help="a source tree to measure beside this one")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as data, start_emulator(Path(data), "process") as server:
-        started = time.perf_counter()
-        populate(server.url, args.jobs)
-        print(
-            f"created {args.jobs} training jobs and models in {time.perf_counter() - started:.1f} s"
-        )
-        pages = [
-            ("training jobs list page: newest 100 (HTML)", "/_emulator/ui/training-jobs"),
-            (
-                "training jobs list, every job (HTML, ?all=true)",
-                "/_emulator/ui/training-jobs?all=true",
-            ),
-            ("training jobs list, filtered (HTML)", "/_emulator/ui/training-jobs?q=job-0099"),
-            ("training jobs list, every job (JSON)", "/_emulator/ui/api/training-jobs"),
-            ("models list page: newest 100 (HTML)", "/_emulator/ui/models"),
-            ("models list, every model (HTML, ?all=true)", "/_emulator/ui/models?all=true"),
-            ("training job page (HTML)", "/_emulator/ui/training-jobs/bench-job-00500"),
-            (
-                "training job log tail (JSON)",
-                "/_emulator/ui/api/training-jobs/bench-job-00500/logs",
-            ),
-            (
-                "training job metrics (JSON)",
-                "/_emulator/ui/api/training-jobs/bench-job-00500/metrics",
-            ),
-        ]
-        print(f"\n| page ({args.jobs} jobs) | median | slowest of {args.repeat} | size |")
-        print("|---|---|---|---|")
-        with httpx.Client(base_url=server.url, timeout=60) as client:
-            for title, path in pages:
+    trees: list[tuple[str, dict[str, str] | None]] = [("this tree", None)]
+    if args.baseline is not None:
+        trees.insert(0, ("baseline", {"PYTHONPATH": str(args.baseline.resolve())}))
+    with contextlib.ExitStack() as stack:
+        clients = []
+        for label, env in trees:
+            data = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            server = stack.enter_context(start_emulator(data, "process", env=env))
+            started = time.perf_counter()
+            populate(server.url, args.jobs)
+            elapsed = time.perf_counter() - started
+            print(f"{label}: created {args.jobs} training jobs and models in {elapsed:.1f} s")
+            clients.append(stack.enter_context(httpx.Client(base_url=server.url, timeout=60)))
+        heads = " | ".join(f"{label}: median | slowest of {args.repeat}" for label, _ in trees)
+        print(f"\n| page ({args.jobs} jobs) | {heads} | size |")
+        print("|---|" + "---|---|" * len(trees) + "---|")
+        for title, path in PAGES:
+            # Each tree in turn, page by page: both see the same load.
+            cells = []
+            size = 0
+            for client in clients:
                 median, slowest, size = measure(client, path, args.repeat)
-                flag = "" if median < TARGET_MS else " (over the target)"
-                print(
-                    f"| {title} | {median:.1f} ms{flag} | {slowest:.1f} ms | {size // 1024} KiB |"
-                )
+                cells.append(_cell(median, slowest))
+            print(f"| {title} | {' | '.join(cells)} | {size // 1024} KiB |")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp
 from emulator import console
 from emulator.api import admin, control, runtime
 from emulator.aws import specs
+from emulator.aws.call_events import sagemaker_event
 from emulator.aws.errors import UnknownOperationException
 from emulator.config import Settings
 from emulator.edge import EdgeRouter, Guard
@@ -19,6 +20,7 @@ from emulator.moto_bridge import MotoBridge, moto_app
 from emulator.runtime.select import select_runtime
 from emulator.services.dispatch import Dispatcher
 from emulator.services.regions import RegionalServices
+from emulator.storage.call_history import CallHistory
 from emulator.storage.console_reads import ConsoleStoreReader
 from emulator.storage.logs import RegionalLogs
 from emulator.storage.metrics import RegionalMetrics
@@ -36,6 +38,7 @@ def build_app(settings: Settings) -> ASGIApp:
     s3 = S3Store(data_dir / "s3", settings.region)
     logs = RegionalLogs(data_dir / "logs", settings.region)
     metrics = RegionalMetrics(data_dir / "metrics", settings.region)
+    calls = CallHistory(data_dir / "calls" / "history.jsonl")
     if settings.seed_dir is not None:
         s3.seed_tree(settings.seed_dir.expanduser())
     container_runtime = select_runtime(settings)
@@ -74,10 +77,15 @@ def build_app(settings: Settings) -> ASGIApp:
 
     api = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     api.include_router(admin.make_router(container_runtime.name, data_dir))
-    api.include_router(
-        console.make_router(regions, ConsoleStoreReader(s3, logs, metrics, regions.flush_metrics))
+    dispatcher = Dispatcher(
+        regions,
+        on_success=lambda context, operation, params: calls.record(
+            sagemaker_event(operation, params, context.region, context.request_id)
+        ),
     )
-    api.include_router(control.make_router(Dispatcher(regions)))
+    reads = ConsoleStoreReader(s3, logs, metrics, regions.flush_metrics, calls)
+    api.include_router(console.make_router(dispatcher, reads))
+    api.include_router(control.make_router(dispatcher))
 
     async def unknown_route(request: Request, exc: Exception) -> Response:
         response = control.error_response(
@@ -103,20 +111,23 @@ def build_app(settings: Settings) -> ASGIApp:
             logs.get(settings.region),
             metrics.get(settings.region),
             before_metrics_request=regions.flush_metrics,
+            calls=calls,
         ),
         runtime=runtime.RuntimeApp(regions),
         guard=Guard.from_settings(
-            settings, s3, admin.make_reset(regions, s3, logs, _reset_moto_and(metrics))
+            settings, s3, admin.make_reset(regions, s3, logs, _reset_moto_and(metrics, calls))
         ),
     )
 
 
-def _reset_moto_and(metrics: RegionalMetrics) -> Callable[[], None]:
-    """moto's backends and, with them, the metrics kept on disk (CloudWatch is one of them)."""
+def _reset_moto_and(metrics: RegionalMetrics, calls: CallHistory) -> Callable[[], None]:
+    """moto's backends and, with them, the metrics kept on disk (CloudWatch is one of them) and
+    the console's call history (the resources it is about are gone)."""
 
     def reset() -> None:
         with metrics.lock:
             reset_moto_backends()
             metrics.reset()
+        calls.clear()
 
     return reset

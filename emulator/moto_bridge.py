@@ -28,9 +28,11 @@ from xml.sax.saxutils import escape
 import anyio.to_thread
 from starlette.types import Receive, Scope, Send
 
+from emulator.aws import call_events
 from emulator.aws.protocol_errors import internal_failure, not_implemented, request_protocol
 from emulator.routing import SERVICE_SCOPE_KEY
 from emulator.storage import iam_simulation, moto_internals
+from emulator.storage.call_history import CallHistory
 from emulator.storage.logs import LogStore
 from emulator.storage.metrics import MetricStore
 from emulator.storage.s3 import S3Store
@@ -62,8 +64,11 @@ class MotoBridge:
         logs: LogStore,
         metrics: MetricStore | None = None,
         before_metrics_request: Callable[[], None] | None = None,
+        calls: CallHistory | None = None,
     ) -> None:
         self.app = app
+        self.calls = calls
+        """Where each successful S3 or Logs change is kept (the console's call history)."""
         self.s3 = s3
         self.logs = logs
         self.metrics = metrics
@@ -109,6 +114,7 @@ class MotoBridge:
         else:
             lock = contextlib.nullcontext()
         started: list[Any] = []
+        logs_request: tuple[str, dict[str, Any], str] | None = None
 
         def start_response(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
@@ -167,7 +173,48 @@ class MotoBridge:
             (name.lower().encode("latin-1"), str(value).encode("latin-1"))
             for name, value in header_list
         ]
-        return int(status_line.split(" ", 1)[0]), headers, chunks
+        status = int(status_line.split(" ", 1)[0])
+        if self.calls is not None and status < 300:
+            self._record(environ, is_s3, logs_request, dict(headers))
+        return status, headers, chunks
+
+    def _record(
+        self,
+        environ: dict[str, Any],
+        is_s3: bool,
+        logs_request: tuple[str, dict[str, Any], str] | None,
+        headers: dict[bytes, bytes],
+    ) -> None:
+        """A successful change in the call history (never fails the call it records)."""
+        assert self.calls is not None
+        event: call_events.CallEvent | None = None
+        # The id the client reads (botocore: S3's x-amz-request-id, else x-amzn-RequestId).
+        found = headers.get(b"x-amz-request-id") or headers.get(b"x-amzn-requestid")
+        request_id = found.decode("latin-1") if found else None
+        try:
+            if logs_request is not None:
+                event = call_events.logs_event(*logs_request, request_id)
+            elif is_s3 and environ["REQUEST_METHOD"] in _MUTATING:
+                path = path_of(environ)
+                bucket, _, key = path.lstrip("/").partition("/")
+                # Path-style only: a virtual-hosted request's path names no bucket (its first
+                # segment is no bucket we know; a deleted bucket is known no more).
+                deleted_bucket = environ["REQUEST_METHOD"] == "DELETE" and not key
+                if not (self.s3.known_bucket(bucket) or deleted_bucket):
+                    return
+                event = call_events.s3_event(
+                    environ["REQUEST_METHOD"],
+                    path,
+                    str(environ.get("QUERY_STRING", "")),
+                    _request_headers(environ),
+                    lambda: _body_start(environ),
+                    self._signed_region(environ, self.s3.region),
+                    request_id,
+                )
+        except Exception:
+            log.exception("call not recorded: %s %s", environ["REQUEST_METHOD"], path_of(environ))
+            return
+        self.calls.record(event)
 
     def _logs_request(self, environ: dict[str, Any]) -> tuple[str, dict[str, Any], str] | None:
         """(operation target, JSON body, region) of a Logs request; the body is read and rewound."""
@@ -210,6 +257,12 @@ class MotoBridge:
 def path_of(environ: dict[str, Any]) -> str:
     path: str = environ["PATH_INFO"].encode("latin-1").decode("utf-8", "replace")
     return path
+
+
+def _body_start(environ: dict[str, Any]) -> bytes:
+    stream: IO[bytes] = environ["wsgi.input"]
+    stream.seek(0)
+    return stream.read(call_events.MAX_PAYLOAD_CHARS)
 
 
 def _has_nul_key(environ: dict[str, Any]) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from emulator.aws.call_events import log_group_arn, s3_arn
 from emulator.aws.errors import AwsError, ValidationException
 from emulator.console import csrf, metrics, tuning
 from emulator.console.context import ConsoleContext, NotFound
@@ -49,7 +50,12 @@ def make_api_router(console: ConsoleContext) -> APIRouter:
             found = console.kind(kind)
             resources = console.resources(region)
             described = resources.describe(found, name)
-            return {"describe": described, "tags": resources.tags(described[found.arn_key])}
+            arn = described[found.arn_key]
+            return {
+                "describe": described,
+                "tags": resources.tags(arn),
+                "calls": console.sources.calls(arn),
+            }
 
         return guarded(run)
 
@@ -90,15 +96,31 @@ def make_api_router(console: ConsoleContext) -> APIRouter:
         if bucket not in console.sources.bucket_names():
             return error(404, "NoSuchBucket", f"The bucket {bucket} does not exist.")
         listed = console.sources.list_objects(bucket, prefix)
-        return {"bucket": bucket, "objects": [{"Key": k, "Size": s} for k, s in listed]}
+        return {
+            "bucket": bucket,
+            "objects": [{"Key": k, "Size": s} for k, s in listed],
+            "calls": console.sources.calls(s3_arn(bucket)),
+        }
+
+    def s3_object(bucket: str, key: str = "") -> Any:
+        size = console.object_size(bucket, key)
+        if size is None:
+            return error(404, "NoSuchKey", f"s3://{bucket}/{key} does not exist.")
+        calls = console.sources.calls(s3_arn(bucket, key))
+        return {"bucket": bucket, "key": key, "Size": size, "calls": calls}
 
     def log_groups(region: str | None = None) -> Any:
         return guarded(lambda: {"groups": console.sources.log_group_names(console.region(region))})
 
     def log_streams(group: str, region: str | None = None) -> Any:
-        return guarded(
-            lambda: {"streams": console.sources.log_stream_names(console.region(region), group)}
-        )
+        def run() -> dict[str, Any]:
+            where = console.region(region)
+            return {
+                "streams": console.sources.log_stream_names(where, group),
+                "calls": console.sources.calls(log_group_arn(where, group)),
+            }
+
+        return guarded(run)
 
     def log_events(group: str, stream: str, start: int = 0, region: str | None = None) -> Any:
         def run() -> dict[str, Any]:
@@ -133,10 +155,9 @@ def make_api_router(console: ConsoleContext) -> APIRouter:
             operation = found.stop_operation if verb == "stop" else found.delete_operation
             if verb not in ("stop", "delete") or operation is None:
                 raise NotFound(f"The console cannot {verb[:16]} {kind}.")
-            resources = console.resources(region)
             return {
                 "operation": operation,
-                "answer": resources.call(operation, {found.name_key: name}),
+                "answer": console.act(region, operation, {found.name_key: name}),
             }
 
         return await console.in_thread(lambda: guarded(run))
@@ -169,6 +190,7 @@ def make_api_router(console: ConsoleContext) -> APIRouter:
     router.add_api_route("/tuning-jobs/{name}/children", tuning_children, methods=["GET"])
     router.add_api_route("/s3", buckets, methods=["GET"])
     router.add_api_route("/s3/{bucket}", objects, methods=["GET"])
+    router.add_api_route("/s3/{bucket}/object", s3_object, methods=["GET"])
     router.add_api_route("/artifact", artifact, methods=["GET"])
     router.add_api_route("/logs/groups", log_groups, methods=["GET"])
     router.add_api_route("/logs/streams", log_streams, methods=["GET"])

@@ -9,12 +9,13 @@ from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
-from emulator.aws.context import is_region_name
+from emulator.aws.context import RequestContext, is_region_name
 from emulator.aws.errors import ValidationError, ValidationException
 from emulator.aws.specs import SAGEMAKER_RUNTIME
 from emulator.aws.validate import validate_input
 from emulator.console.resources import KINDS, Kind, Resources
 from emulator.console.sources import ConsoleSources
+from emulator.services.dispatch import Dispatcher
 from emulator.services.regions import RegionalServices
 
 T = TypeVar("T")
@@ -28,6 +29,11 @@ class NotFound(Exception):
 class ConsoleContext:
     regions: RegionalServices
     sources: ConsoleSources
+    dispatcher: Dispatcher
+
+    def act(self, region: str | None, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """An action (stop, delete) as an API call of the region: validated and recorded."""
+        return self.dispatcher.call(RequestContext(region=self.region(region)), operation, params)
 
     @property
     def default_region(self) -> str:
@@ -45,6 +51,13 @@ class ConsoleContext:
         if found is None:
             raise NotFound(f"The console lists no {slug[:64]!r}.")
         return found
+
+    def object_size(self, bucket: str, key: str) -> int | None:
+        """The object's size; None when there is no such object."""
+        if not key or bucket not in self.sources.bucket_names():
+            return None
+        found = [size for name, size in self.sources.list_objects(bucket, key) if name == key]
+        return found[0] if found else None
 
     def resources(self, region: str | None) -> Resources:
         return Resources(self.regions, self.region(region))

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from emulator.aws.call_events import log_group_arn, s3_arn
 from emulator.aws.errors import AwsError
 from emulator.console.context import ConsoleContext, NotFound
 from emulator.console.resources import KINDS, Resources
@@ -165,6 +166,7 @@ def make_page_router(console: ConsoleContext) -> APIRouter:
                 name=name,
                 item=described,
                 tags=resources.tags(described[found.arn_key]),
+                calls=console.sources.calls(described[found.arn_key]),
                 **extra,
             )
 
@@ -177,7 +179,17 @@ def make_page_router(console: ConsoleContext) -> APIRouter:
         if bucket not in console.sources.bucket_names():
             return failed(request, 404, f"NoSuchBucket: the bucket {bucket} does not exist.")
         listed = console.sources.list_objects(bucket, prefix)
-        return render("objects.html", request, bucket=bucket, prefix=prefix, objects=listed)
+        calls = console.sources.calls(s3_arn(bucket))
+        return render(
+            "objects.html", request, bucket=bucket, prefix=prefix, objects=listed, calls=calls
+        )
+
+    def s3_object(bucket: str, request: Request, key: str = "") -> HTMLResponse:
+        size = console.object_size(bucket, key)
+        if size is None:
+            return failed(request, 404, f"NoSuchKey: s3://{bucket}/{key} does not exist.")
+        calls = console.sources.calls(s3_arn(bucket, key))
+        return render("object.html", request, bucket=bucket, key=key, size=size, calls=calls)
 
     def log_groups(request: Request, region: str | None = None) -> HTMLResponse:
         return guarded(
@@ -191,8 +203,10 @@ def make_page_router(console: ConsoleContext) -> APIRouter:
 
     def log_group(request: Request, group: str, region: str | None = None) -> HTMLResponse:
         def run() -> HTMLResponse:
-            streams = console.sources.log_stream_names(console.region(region), group)
-            return render("log_streams.html", request, group=group, streams=streams)
+            where = console.region(region)
+            streams = console.sources.log_stream_names(where, group)
+            calls = console.sources.calls(log_group_arn(where, group))
+            return render("log_streams.html", request, group=group, streams=streams, calls=calls)
 
         return guarded(request, run)
 
@@ -215,6 +229,7 @@ def make_page_router(console: ConsoleContext) -> APIRouter:
     router.add_api_route("/static/{path:path}", static, methods=["GET"])
     router.add_api_route("/s3", buckets, methods=["GET"])
     router.add_api_route("/s3/{bucket}", objects, methods=["GET"])
+    router.add_api_route("/s3/{bucket}/object", s3_object, methods=["GET"])
     router.add_api_route("/logs", log_groups, methods=["GET"])
     router.add_api_route("/logs/group", log_group, methods=["GET"])
     router.add_api_route("/logs/stream", log_stream, methods=["GET"])

@@ -10,8 +10,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.services.operations import invoke
+from emulator.aws.constraints import apply_constraints
+from emulator.aws.validate import validate_input
+from emulator.aws.wire import parse_input, serialize_output
+from emulator.services.operations import invoke, resolve
 from emulator.services.regions import RegionalServices
+from emulator.services.sagemaker import SageMakerService
 
 PAGE_SIZE = 100
 MAX_LISTED = 10_000
@@ -120,12 +124,10 @@ class Resources:
 
     def __init__(self, regions: RegionalServices, region: str) -> None:
         self.region = region
+        self._service: Callable[[], SageMakerService] = lambda: regions.get(region)
         self._call: Callable[[str, dict[str, Any]], dict[str, Any]] = lambda operation, params: (
             invoke(regions.get(region), operation, params)
         )
-
-    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        return self._call(operation, params)
 
     def pages(self, operation: str, key: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Every item of a paginated List operation (NextToken), up to MAX_LISTED."""
@@ -146,8 +148,19 @@ class Resources:
                 return
 
     def listed(self, kind: Kind, contains: str = "") -> list[dict[str, Any]]:
-        """Every item (newest first), through every page."""
-        return list(self.pages(kind.list_operation, kind.list_key, _list_params(contains)))
+        """Every item (newest first), up to MAX_LISTED, from one run of the List operation.
+
+        Its request is validated as the API validates a page of PAGE_SIZE, then its handler is
+        asked for every item at once: paging costs a whole list per page (each page filters and
+        sorts every record again), ten times the work for 1,000 items."""
+        operation = kind.list_operation
+        request = {**_list_params(contains), "MaxResults": PAGE_SIZE}
+        validate_input(operation, request)
+        apply_constraints(operation, request)
+        parsed = {**parse_input(operation, request), "MaxResults": MAX_LISTED}
+        answer = serialize_output(operation, resolve(operation)(self._service(), parsed))
+        items: list[dict[str, Any]] = answer.get(kind.list_key, [])
+        return items[:MAX_LISTED]
 
     def page(
         self, kind: Kind, contains: str = "", token: str = ""

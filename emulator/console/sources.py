@@ -18,7 +18,16 @@ MetricDataResult = dict[str, Any]
 StatusCode), plus the MetricStat query that produced it."""
 
 
+CallRecord = dict[str, Any]
+"""One kept call, in the shape of a CloudTrail event (eventName, eventTime, awsRegion, requestID,
+requestParameters...)."""
+
+
 class ConsoleSources(Protocol):
+    def calls(self, resource: str) -> list[CallRecord]:
+        """The successful calls that made or changed the resource (its ARN), oldest first."""
+        ...
+
     def bucket_names(self) -> list[str]: ...
 
     def list_objects(self, bucket: str, prefix: str) -> list[tuple[str, int]]: ...

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from emulator.aws.context import RequestContext
 from emulator.services.operations import invoke
 from emulator.services.regions import RegionalServices
 
+CallRecorder = Callable[[RequestContext, str, dict[str, Any]], None]
+"""Told of each successful call (its context, operation and validated request): the call
+history the console shows."""
+
 
 class Dispatcher:
     """Validated calls into the control plane of the request's region."""
 
-    def __init__(self, regions: RegionalServices) -> None:
+    def __init__(self, regions: RegionalServices, on_success: CallRecorder | None = None) -> None:
         self.regions = regions
+        self._on_success = on_success
 
     def call(
         self, context: RequestContext, operation: str, params: dict[str, Any]
     ) -> dict[str, Any]:
         """Run `operation` with wire-form `params`; the wire-form response."""
-        return invoke(self.regions.get(context.region), operation, params)
+        result = invoke(self.regions.get(context.region), operation, params)
+        if self._on_success is not None:
+            self._on_success(context, operation, params)
+        return result

@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 from emulator.storage import moto_cloudwatch, moto_logs
 from emulator.storage import moto_internals as moto
+from emulator.storage.call_history import CallHistory
 from emulator.storage.logs import RegionalLogs
 from emulator.storage.metrics import RegionalMetrics
 from emulator.storage.s3 import S3Store
@@ -33,12 +34,17 @@ class ConsoleStoreReader:
         logs: RegionalLogs,
         metrics: RegionalMetrics | None = None,
         before_metrics: Callable[[], None] | None = None,
+        calls: CallHistory | None = None,
     ) -> None:
         self._s3 = s3
         self._logs = logs
         self._metrics = metrics
         self._before_metrics = before_metrics
         """Publishes the endpoint metrics counted so far (as before a CloudWatch request)."""
+        self._calls = calls
+
+    def calls(self, resource: str) -> list[dict[str, Any]]:
+        return [] if self._calls is None else self._calls.calls(resource)
 
     def bucket_names(self) -> list[str]:
         with self._s3.lock:

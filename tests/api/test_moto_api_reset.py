@@ -50,6 +50,9 @@ def test_reset_forgets_sagemaker_s3_and_logs_on_disk_too(tmp_path: Path) -> None
         assert [b["Name"] for b in east.s3.list_buckets()["Buckets"]] == [east.bucket]
         assert east.s3.list_objects_v2(Bucket=east.bucket).get("KeyCount") == 0
         assert east.sm.describe_model(ModelName=name)["ModelName"] == name
+        # The console's call history forgot the first model's calls with the model itself.
+        calls = httpx.get(f"{server.url}/_emulator/ui/api/models/{name}", timeout=30).json()
+        assert [c["eventName"] for c in calls["calls"]] == ["CreateModel"]
         with pytest.raises(ClientError):
             west.sm.describe_model(ModelName=name)
         assert east.logs.describe_log_groups()["logGroups"] == []

@@ -1,11 +1,15 @@
 """The console in a real browser (headless Chromium, driven over the DevTools protocol) against a
-real server while a k-means job trains: the job is listed, its log lines arrive without a reload,
-its metric curve shows points (once training metrics are published to CloudWatch), the endpoint's
-test request returns predictions and a tuning job's plot shows every child.
+real server while a k-means job trains, once per runtime (process, docker): the job is listed,
+its log lines arrive without a reload, its metric curve shows points (once training metrics are
+published to CloudWatch), its page shows the call that created it, the endpoint's test request
+returns predictions and a tuning job's plot shows every child.
 
+Every wait is for something the page shows (an element, a dataset value), with a deadline.
 Screenshots are kept under the pytest temporary directory the test prints, or under
-$SAGEMAKER_EMULATOR_ARTIFACTS/console-screenshots when that is set. Chromium comes from
-scripts/browser.sh; without it the test fails unless SAGEMAKER_EMULATOR_SKIP_BROWSER=1.
+$SAGEMAKER_EMULATOR_ARTIFACTS/console-screenshots/<runtime> when that is set. Chromium comes from
+scripts/browser.sh; without it the test fails unless SAGEMAKER_EMULATOR_SKIP_BROWSER=1. The
+Docker run needs the engine and the algorithm images (tests.docker.engine.require_docker, as the
+API tier's runtime parameter).
 """
 
 from __future__ import annotations
@@ -58,11 +62,30 @@ class Seen:
     tuning_children: int = 0
     tuning_rows: int = 0
     tuning_points: dict[str, int] = field(default_factory=dict)
+    job_calls: list[str] = field(default_factory=list)
+    job_create_request: str = ""
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("process", id="process"),
+        pytest.param("docker", id="docker", marks=pytest.mark.docker),
+    ],
+)
+def runtime_name(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    if name == "docker":
+        from tests.docker.engine import require_docker
+
+        require_docker()
+    return name
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
-    with start_emulator(tmp_path_factory.mktemp("console-browser"), "process") as running:
+def server(runtime_name: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
+    data = tmp_path_factory.mktemp(f"console-browser-{runtime_name}")
+    with start_emulator(data, runtime_name) as running:
         yield running
 
 
@@ -105,18 +128,20 @@ def _js(value: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def seen(server: EmulatorServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seen]:
+def seen(
+    server: EmulatorServer, runtime_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Seen]:
     browser_path = chromium()
     # pytest keeps its last three temporary directories only: SAGEMAKER_EMULATOR_ARTIFACTS
     # (a folder) keeps the screenshots for good.
     kept = os.environ.get("SAGEMAKER_EMULATOR_ARTIFACTS")
     if kept:
-        shots = Path(kept) / "console-screenshots"
+        shots = Path(kept) / "console-screenshots" / runtime_name
         shots.mkdir(parents=True, exist_ok=True)
     else:
-        shots = tmp_path_factory.mktemp("console-screenshots")
-    print(f"\nconsole screenshots: {shots}")
-    aws = make_aws(server, "process")
+        shots = tmp_path_factory.mktemp(f"console-screenshots-{runtime_name}")
+    print(f"\nconsole screenshots ({runtime_name} runtime): {shots}")
+    aws = make_aws(server, runtime_name)
     result = Seen(shots)
     browser = Browser(browser_path, tmp_path_factory.mktemp("chromium-profile"))
     try:
@@ -159,6 +184,13 @@ def seen(server: EmulatorServer, tmp_path_factory: pytest.TempPathFactory) -> It
             browser.evaluate("document.getElementById('metrics').dataset.points")
         )
         result.metric_note = browser.evaluate("document.getElementById('metrics-note').textContent")
+        result.job_calls = browser.evaluate(
+            "[...document.querySelectorAll('#calls tbody tr')].map(r => r.dataset.operation)"
+        )
+        result.job_create_request = browser.evaluate(
+            "document.querySelector('#calls tr[data-operation=CreateTrainingJob] pre')"
+            "?.textContent || ''"
+        )
         browser.screenshot(shots / "training-job.png")
 
         endpoint = deploy(aws, described["ModelArtifacts"]["S3ModelArtifacts"], "kmeans")
@@ -221,6 +253,12 @@ def test_the_metric_curve_shows_the_published_points(seen: Seen) -> None:
     # The job's metric lines are published to CloudWatch and drawn as they come.
     assert seen.published_metrics, seen.metric_note
     assert seen.metric_points > 0
+
+
+def test_the_job_page_shows_the_call_that_created_it(seen: Seen) -> None:
+    assert seen.job_calls == ["CreateTrainingJob"]
+    assert f'"TrainingJobName": "{seen.job}"' in seen.job_create_request
+    assert '"mini_batch_size": "500"' in seen.job_create_request
 
 
 def test_the_endpoint_test_request_returns_predictions(seen: Seen) -> None:
