@@ -486,6 +486,7 @@ def test_a_started_bucket_reads_its_keys_when_first_asked_for(bucket_name: str) 
     only moto's listings read every name, and a count asks the index."""
     moto.create_bucket(bucket_name, "us-east-1")
     found = moto.bucket(bucket_name)
+    assert found is not None
 
     def load(name: str, seq: int) -> Any:
         facts = moto.VersionFacts(
