@@ -474,7 +474,7 @@ class S3Store:
 
 
 class _IndexKeys:
-    """A bucket's keys in the index, for moto's key store (`moto.StoredKeys`), used under the
+    """A bucket's keys in the index, for moto's key store (`key_store.StoredKeys`), used under the
     store's lock."""
 
     def __init__(self, store: S3Store, bucket: str, region: str) -> None:
