@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
-from algorithms.common.recordio import frame, iter_payloads
-
 MEGABYTE = 1024 * 1024
 _READ_CHUNK = 1 << 20
 
@@ -46,6 +44,9 @@ def iter_records(stream: ByteSource, split_type: str, name: str) -> Iterator[byt
             if line.strip(b"\r\n"):
                 yield line if line.endswith(b"\n") else line + b"\n"
     elif split_type == "RecordIO":
+        # Imported here: RecordIO's module loads numpy and protobuf, which a start need not wait for.
+        from algorithms.common.recordio import frame, iter_payloads
+
         for payload in iter_payloads(stream, name):
             yield frame(payload)
     elif split_type == "None":

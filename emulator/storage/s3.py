@@ -43,7 +43,7 @@ class S3Store:
         self.region = region
         self.lock = threading.RLock()
         """Held around every use of moto's S3 backend (moto itself is not thread-safe)."""
-        self._disk = S3Disk(root, region)
+        self._disk = S3Disk(root, region, self.lock)
         load(self._disk)
 
     def close(self) -> None:

@@ -5,7 +5,7 @@ moto keeps S3 in memory. So that buckets and objects survive a restart (even `ki
 mutating S3 request (through the edge or through S3Store) is followed, before its response is
 sent, by a sync of the touched bucket to disk. A sync costs what the request changed, not what
 the bucket holds: each bucket's key store in moto records the names a request changed
-(`moto_internals.s3_tracking.track_keys`), and only those are written.
+(`moto_internals.s3_tracking`), and only those are written.
 
 Layout under the store's root::
 
@@ -33,7 +33,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,9 +56,11 @@ class S3Disk:
     """The data dir's copy of S3. Not thread-safe: its caller (S3Store) holds its lock around
     every use, which covers moto's S3 backend too."""
 
-    def __init__(self, root: Path, region: str) -> None:
+    def __init__(self, root: Path, region: str, lock: AbstractContextManager[Any]) -> None:
         self.root = root
         self.region = region
+        self.lock = lock
+        """The store's lock (moto's CloudWatch counts a bucket's keys without holding it)."""
         self.bodies = root / "bodies"
         for prefix in range(256):  # made once: a write need not check its folder
             (self.bodies / f"{prefix:02x}").mkdir(parents=True, exist_ok=True)
@@ -114,12 +117,14 @@ class S3Disk:
             return
         facts = moto_s3.bucket_facts(found)
         row = BucketRow(facts.region, _iso(facts.created), moto_s3.versioning(found))
-        tracked = s3_tracking.track_keys(found, self._loader(bucket, facts.region))
+        tracked = s3_tracking.track_keys(found, self._stored(bucket, facts.region))
         changed = s3_tracking.take_changed_keys(found)
         if not tracked or changed is None:
             write.keys = set(s3_tracking.all_key_names(found)) | self.index.key_names(bucket)
         else:
             write.keys = changed
+        keys = write.keys
+        write.after_commit.append(lambda: s3_tracking.settle_keys(found, keys))
         previous = self.buckets.get(bucket)
         if previous != row:
             self._write_buckets({**self.buckets, bucket: row})
@@ -218,8 +223,8 @@ class S3Disk:
             self.uploads.pop(bucket, None)
             return
         if found is None:  # its deletion was refused
-            found = self.create_bucket(bucket, row)
-            write.keys = self.index.key_names(bucket)
+            found = self.create_bucket(bucket, row)  # its keys read from the index again
+            write.keys = set()
         moto_s3.set_versioning(found, row.versioning)
         for name in write.keys:
             seqs = [stored.seq for stored in self.index.versions(bucket, name)]
@@ -248,17 +253,8 @@ class S3Disk:
         else:
             self.uploads.pop(bucket, None)
 
-    def _loader(self, bucket: str, region: str) -> Callable[[str, int], Version]:
-        """Makes a stored version moto's object when a request first reads it."""
-
-        def load(name: str, seq: int) -> Version:
-            stored = self.index.version(bucket, name, seq)
-            body = None if stored.facts.is_delete_marker else FileBody(self.body_path(stored.token))
-            version = s3_versions.make_version(bucket, region, name, stored.facts, body)
-            s3_versions.set_version_token(version, stored.token)
-            return version
-
-        return load
+    def _stored(self, bucket: str, region: str) -> _IndexKeys:
+        return _IndexKeys(self, bucket, region)
 
     def body_path(self, token: str) -> Path:
         return self.bodies / token[:2] / token
@@ -272,8 +268,38 @@ class S3Disk:
         created = datetime.fromisoformat(row.created) if row.created else None
         found = moto_s3.create_bucket(bucket, row.region, created)
         moto_s3.set_versioning(found, row.versioning)
-        s3_tracking.track_keys(found, self._loader(bucket, row.region))
+        s3_tracking.serve_stored_keys(found, self._stored(bucket, row.region))
         return found
+
+
+class _IndexKeys:
+    """A bucket's keys in the index, for moto's key store (`s3_tracking.StoredKeys`), used
+    under the store's lock."""
+
+    def __init__(self, disk: S3Disk, bucket: str, region: str) -> None:
+        self.lock = disk.lock
+        self._disk = disk
+        self._bucket = bucket
+        self._region = region
+
+    def seqs(self, name: str) -> list[int]:
+        return self._disk.index.seqs(self._bucket, name)
+
+    def everything(self) -> Iterable[tuple[str, list[int]]]:
+        return self._disk.index.key_seqs(self._bucket)
+
+    def counts(self) -> tuple[int, int]:
+        return self._disk.index.counts(self._bucket)
+
+    def load(self, name: str, seq: int) -> Version:
+        """A stored version as moto's object, when a request first reads it."""
+        stored = self._disk.index.version(self._bucket, name, seq)
+        body = (
+            None if stored.facts.is_delete_marker else FileBody(self._disk.body_path(stored.token))
+        )
+        version = s3_versions.make_version(self._bucket, self._region, name, stored.facts, body)
+        s3_versions.set_version_token(version, stored.token)
+        return version
 
 
 @dataclass

@@ -106,11 +106,17 @@ class S3Index:
     # --- buckets (their settings are in buckets.json: see s3.py) ----------------------------
 
     def bucket_names(self) -> set[str]:
-        """The buckets that have rows."""
-        rows = self.db.execute(
-            "SELECT DISTINCT bucket FROM versions UNION SELECT DISTINCT bucket FROM uploads"
-        )
-        return {bucket for (bucket,) in rows}
+        """The buckets that have rows: one seek per bucket (the tables are ordered by bucket),
+        not a pass over every row."""
+        found: set[str] = set()
+        for table in ("versions", "uploads"):
+            last = ""
+            while row := self.db.execute(
+                f"SELECT bucket FROM {table} WHERE bucket > ? ORDER BY bucket LIMIT 1", (last,)
+            ).fetchone():
+                last = row[0]
+                found.add(last)
+        return found
 
     def drop_bucket(self, name: str) -> list[str]:
         """Forget the bucket and all it holds; the tokens of the bodies it had."""
@@ -129,19 +135,35 @@ class S3Index:
 
     # --- versions ----------------------------------------------------------------------------
 
-    def key_seqs(self) -> Iterator[tuple[str, str, list[int]]]:
-        """(bucket, key, numbers of its stored versions, oldest first) of every key."""
-        rows = self.db.execute("SELECT bucket, key, seq FROM versions ORDER BY bucket, key, seq")
-        current: tuple[str, str] | None = None
+    def seqs(self, bucket: str, key: str) -> list[int]:
+        """The numbers of the key's stored versions, oldest first ([] when none)."""
+        rows = self.db.execute(
+            "SELECT seq FROM versions WHERE bucket = ? AND key = ? ORDER BY seq", (bucket, key)
+        )
+        return [seq for (seq,) in rows]
+
+    def key_seqs(self, bucket: str) -> Iterator[tuple[str, list[int]]]:
+        """(key, numbers of its stored versions, oldest first) of every key of the bucket."""
+        rows = self.db.execute(
+            "SELECT key, seq FROM versions WHERE bucket = ? ORDER BY key, seq", (bucket,)
+        ).fetchall()
+        current: str | None = None
         seqs: list[int] = []
-        for bucket, key, seq in rows:
-            if (bucket, key) != current:
+        for key, seq in rows:
+            if key != current:
                 if current is not None:
-                    yield current[0], current[1], seqs
-                current, seqs = (bucket, key), []
+                    yield current, seqs
+                current, seqs = key, []
             seqs.append(seq)
         if current is not None:
-            yield current[0], current[1], seqs
+            yield current, seqs
+
+    def counts(self, bucket: str) -> tuple[int, int]:
+        """How many keys the bucket has (delete markers included), and how many versions."""
+        row = self.db.execute(
+            "SELECT COUNT(DISTINCT key), COUNT(*) FROM versions WHERE bucket = ?", (bucket,)
+        ).fetchone()
+        return int(row[0]), int(row[1])
 
     def key_names(self, bucket: str) -> set[str]:
         rows = self.db.execute("SELECT DISTINCT key FROM versions WHERE bucket = ?", (bucket,))

@@ -1,9 +1,10 @@
 """What a start puts back into moto's S3 from the data dir (s3_disk.py describes its layout).
 
-Only the buckets and, per key, the numbers of its stored versions are put into moto; a version
-becomes moto's object (its metadata read from the index, its body left on disk) when a request
-first reads it. Start time and memory grow with the number of keys (a small list each), not with
-their size. A start also finishes what a crash left (bodies no row points to, rows of a deleted
+Only the buckets are put into moto (and the multipart uploads in progress); a key is looked up
+in the index when a request first names it, and a version becomes moto's object (its metadata
+read from the index, its body left on disk) when a request first reads it
+(`moto_internals/s3_tracking.py`). Start time and memory grow with the number of buckets, not
+with what they hold. A start also finishes what a crash left (bodies no row points to, rows of a deleted
 bucket) and takes over the layout of earlier versions (objects/).
 """
 
@@ -19,8 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from emulator.storage.moto_internals import s3 as moto_s3
-from emulator.storage.moto_internals import s3_tracking, s3_versions
-from emulator.storage.moto_internals.s3 import Bucket
+from emulator.storage.moto_internals import s3_versions
 from emulator.storage.s3_disk import S3Disk
 from emulator.storage.s3_index import BucketRow
 
@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def load(disk: S3Disk) -> None:
-    """Put the disk copy back into moto (at start, before any request): buckets, and per key
-    the numbers of its stored versions, loaded when first read."""
+    """Put the disk copy back into moto (at start, before any request): the buckets, their
+    keys read from the index when first asked for."""
     started = time.monotonic()
     if disk.buckets_file.exists():
         raw = json.loads(disk.buckets_file.read_bytes())
@@ -43,25 +43,14 @@ def load(disk: S3Disk) -> None:
         disk.index.commit()
         for token in gone:
             disk.body_path(token).unlink(missing_ok=True)
-    made: dict[str, Bucket] = {}
     for bucket, row in disk.buckets.items():
         if moto_s3.bucket(bucket) is not None:
             moto_s3.drop_bucket(bucket)
-        made[bucket] = disk.create_bucket(bucket, row)
-    count = 0
-    for bucket, name, seqs in disk.index.key_seqs():
-        found = made.get(bucket)
-        if found is not None:
-            s3_tracking.put_stored_versions(found, name, seqs)
-            count += 1
-    for bucket, found in made.items():
-        s3_tracking.take_changed_keys(found)
-        disk.restore_uploads(bucket, found)
+        disk.restore_uploads(bucket, disk.create_bucket(bucket, row))
     _remove_unsettled(disk)
     log.info(
-        "S3: loaded %d bucket(s), %d key(s) from %s in %.2f s",
+        "S3: loaded %d bucket(s) from %s in %.2f s (keys are read when first asked for)",
         len(disk.buckets),
-        count,
         disk.root,
         time.monotonic() - started,
     )

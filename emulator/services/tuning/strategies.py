@@ -24,23 +24,24 @@ import math
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import numpy as np
-import optuna
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
-from optuna.trial import TrialState
+from typing import TYPE_CHECKING, Any, Protocol
 
 from emulator.services.tuning.hyperparameters import Range
 from emulator.services.tuning.spec import Definition, TuningSpec
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
-logging.getLogger("optuna").propagate = True
+if TYPE_CHECKING:
+    # Imported where used: numpy and Optuna take a good part of the emulator's start, and only
+    # a tuning job needs them.
+    import optuna
+    from optuna.distributions import BaseDistribution
+
+
+def _optuna() -> Any:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    logging.getLogger("optuna").propagate = True
+    return optuna
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class _RandomDraws:
     def __init__(self, definition: int, ranges: Sequence[Range], seed: int | None) -> None:
         self._definition = definition
         self._ranges = ranges
+        import numpy as np
+
         self._rng = np.random.default_rng(seed)
         self._next = 0
 
@@ -129,6 +132,8 @@ class _Grid:
 
 
 def _distribution(r: Range) -> BaseDistribution:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
     if r.kind == "Categorical":
         return CategoricalDistribution(list(r.values))
     if r.kind == "Integer":
@@ -153,10 +158,11 @@ class _Bayesian:
         self._ranges = list(ranges)
         self._distributions = {r.name: _distribution(r) for r in ranges}
         startup = max(1, min(10, max_jobs // 3))
+        tuner = _optuna()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
-        self._study = optuna.create_study(
+            sampler = tuner.samplers.TPESampler(seed=seed, n_startup_trials=startup)
+        self._study = tuner.create_study(
             direction="minimize" if direction == "Minimize" else "maximize", sampler=sampler
         )
         self._trials: dict[int, optuna.trial.Trial] = {}
@@ -188,7 +194,7 @@ class _Bayesian:
         if not params:
             return
         self._study.add_trial(
-            optuna.trial.create_trial(
+            _optuna().trial.create_trial(
                 params=params,
                 distributions={k: self._distributions[k] for k in params},
                 value=observation.objective,
@@ -218,7 +224,7 @@ class _Bayesian:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if objective is None or not math.isfinite(objective):
-                self._study.tell(trial, state=TrialState.FAIL)
+                self._study.tell(trial, state=_optuna().trial.TrialState.FAIL)
             else:
                 self._study.tell(trial, objective)
 
