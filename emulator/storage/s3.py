@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from emulator.storage.moto_internals import s3 as moto_s3
-from emulator.storage.moto_internals import s3_versions
+from emulator.storage.moto_internals import s3_listing, s3_versions
 from emulator.storage.moto_internals.s3 import Bucket, Key
 from emulator.storage.s3_disk import S3Disk
 from emulator.storage.s3_load import load
@@ -45,6 +45,8 @@ class S3Store:
         """Held around every use of moto's S3 backend (moto itself is not thread-safe)."""
         self._disk = S3Disk(root, region, self.lock)
         load(self._disk)
+        # moto's listings read the index: a page costs its keys, not the bucket's.
+        s3_listing.serve_listings_from_index()
 
     def close(self) -> None:
         self._disk.close()

@@ -291,6 +291,9 @@ class _IndexKeys:
     def counts(self) -> tuple[int, int]:
         return self._disk.index.counts(self._bucket)
 
+    def names_from(self, start: str, inclusive: bool, limit: int) -> list[str]:
+        return self._disk.index.names_from(self._bucket, start, inclusive, limit)
+
     def load(self, name: str, seq: int) -> Version:
         """A stored version as moto's object, when a request first reads it."""
         stored = self._disk.index.version(self._bucket, name, seq)

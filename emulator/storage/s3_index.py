@@ -165,6 +165,17 @@ class S3Index:
         ).fetchone()
         return int(row[0]), int(row[1])
 
+    def names_from(self, bucket: str, start: str, inclusive: bool, limit: int) -> list[str]:
+        """Up to `limit` key names of the bucket from `start` on (itself too when `inclusive`),
+        in key order: the UTF-8 byte order of SQLite's BINARY collation, which is the order of
+        Python's strings (code points) and S3's. One seek in the primary key."""
+        rows = self.db.execute(
+            f"SELECT DISTINCT key FROM versions WHERE bucket = ? AND key {'>=' if inclusive else '>'} ? "
+            "ORDER BY key LIMIT ?",
+            (bucket, start, limit),
+        )
+        return [key for (key,) in rows]
+
     def key_names(self, bucket: str) -> set[str]:
         rows = self.db.execute("SELECT DISTINCT key FROM versions WHERE bucket = ?", (bucket,))
         return {key for (key,) in rows}

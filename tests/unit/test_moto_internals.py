@@ -28,7 +28,7 @@ from emulator.storage.moto_internals import cloudwatch as moto_cloudwatch
 from emulator.storage.moto_internals import iam as moto_iam
 from emulator.storage.moto_internals import logs as moto_logs
 from emulator.storage.moto_internals import s3 as moto_s3
-from emulator.storage.moto_internals import s3_tracking, s3_uploads, s3_versions
+from emulator.storage.moto_internals import s3_listing, s3_tracking, s3_uploads, s3_versions
 from emulator.storage.moto_internals import sns as moto_sns
 
 REGION = "me-south-1"  # a region no other test writes logs to
@@ -492,10 +492,15 @@ class _Stored:
         self.counted += 1
         return len(self.keys), sum(len(seqs) for seqs in self.keys.values())
 
+    def names_from(self, start: str, inclusive: bool, limit: int) -> list[str]:
+        names = sorted(n for n in self.keys if n > start or (inclusive and n == start))
+        return names[:limit]
+
 
 def test_a_started_bucket_reads_its_keys_when_first_asked_for(bucket_name: str) -> None:
     """At start a bucket holds none of its stored keys: a request takes in the ones it names;
-    only moto's listings read every name, and a count asks the index."""
+    a listing from the index the ones of its page, moto's own listing every name; a count asks
+    the index."""
     moto_s3.create_bucket(bucket_name, "us-east-1")
     found = moto_s3.bucket(bucket_name)
     assert found is not None
@@ -531,7 +536,18 @@ def test_a_started_bucket_reads_its_keys_when_first_asked_for(bucket_name: str) 
     s3_tracking.settle_keys(found, {"new", "k008"})
     assert len(found.keys) == 200 and stored.counted == 1 and stored.read_whole == 0
     assert _s3("HEAD", f"/{bucket_name}/k008").status_code == 404
-    listed = _s3("GET", f"/{bucket_name}?list-type=2&max-keys=1000")
+    # A listing from the index makes moto objects of its page only.
+    s3_listing.serve_listings_from_index()
+    listed = _s3("GET", f"/{bucket_name}?list-type=2&max-keys=3")
+    assert listed.get_data(as_text=True).count("<Key>") == 3
+    assert stored.read_whole == 0
+    assert s3_tracking.held_key_names(found) == {"k000", "k001", "k002", "k003", "k007", "new"}
+    # moto's own listing reads every name.
+    s3_listing.serve_listings_from_index(False)
+    try:
+        listed = _s3("GET", f"/{bucket_name}?list-type=2&max-keys=1000")
+    finally:
+        s3_listing.serve_listings_from_index()
     assert listed.get_data(as_text=True).count("<Key>") == 200
     assert stored.read_whole == 1
     assert len(s3_tracking.held_key_names(found)) == 200

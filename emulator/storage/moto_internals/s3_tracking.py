@@ -51,6 +51,10 @@ class StoredKeys(Protocol):
     def counts(self) -> tuple[int, int]:
         """How many keys are stored, and how many versions they have in all."""
 
+    def names_from(self, start: str, inclusive: bool, limit: int) -> list[str]:
+        """Up to `limit` stored names from `start` on (itself too when `inclusive`), in key
+        order (that of Python's strings)."""
+
 
 _POINTER = sys.getsizeof([None]) - sys.getsizeof([])
 
@@ -182,6 +186,9 @@ class _NothingStored:
     def counts(self) -> tuple[int, int]:
         return (0, 0)
 
+    def names_from(self, start: str, inclusive: bool, limit: int) -> list[str]:
+        return []
+
 
 def _tracked(keys: Any, stored: StoredKeys, complete: bool) -> _TrackedKeyStore:
     keys.__class__ = _TrackedKeyStore
@@ -234,6 +241,38 @@ def all_key_names(found: Bucket) -> list[str]:
     if isinstance(keys, _TrackedKeyStore):
         keys._read_all()
     return list(dict.keys(keys))
+
+
+def listing_source(found: Bucket) -> StoredKeys | None:
+    """Where the bucket's keys can be listed from without reading them all into moto: the
+    index, when it holds what moto holds (the store reads the index, and no change is waiting
+    for its sync); else None."""
+    keys = found.keys
+    if not isinstance(keys, _TrackedKeyStore) or isinstance(keys.stored, _NothingStored):
+        return None
+    if keys.dirty or keys.hidden or keys.everything_dirty:
+        return None
+    return keys.stored
+
+
+def latest_version(found: Bucket, name: str) -> Any:
+    """The key's latest version (object or delete marker), None when it has none; only that
+    version becomes moto's object."""
+    keys = found.keys
+    if not isinstance(keys, _TrackedKeyStore):
+        return keys.get(name)
+    if not keys._find(name):
+        return None
+    versions: list[Any] = dict.__getitem__(keys, name)
+    if type(versions[-1]) is int:
+        versions[-1] = keys.stored.load(name, versions[-1])
+    return versions[-1]
+
+
+def key_versions(found: Bucket, name: str) -> list[Any]:
+    """The key's versions, oldest first ([] when it has none)."""
+    versions: list[Any] = found.keys.getlist(name, [])
+    return versions
 
 
 def held_key_names(found: Bucket) -> set[str]:
