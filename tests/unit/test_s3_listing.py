@@ -208,6 +208,18 @@ def test_listings_from_the_index_are_motos_byte_for_byte(store: S3Store, tmp_pat
         store.close()
 
 
+def test_an_unknown_continuation_token_is_s3s_invalid_argument(store: S3Store) -> None:
+    bucket = f"token-{uuid.uuid4().hex[:8]}"
+    store.create_bucket(bucket)
+    store.put_object(bucket, "k", b"x")
+    s3 = _S3(store)
+    with store.lock:
+        response = s3.client.get(f"/{bucket}?list-type=2&continuation-token=bogus", headers=_auth())
+    assert response.status_code == 400
+    assert _tag(response.get_data(), "Code") == "InvalidArgument"
+    assert _tag(response.get_data(), "Message") == "The continuation token provided is incorrect"
+
+
 def test_a_first_page_after_a_start_takes_in_its_keys_only(store: S3Store, tmp_path: Path) -> None:
     bucket = f"page-{uuid.uuid4().hex[:8]}"
     store.create_bucket(bucket)

@@ -1,10 +1,11 @@
 """Every use of moto's internals, in one place: this package is the only part of the emulator that
 imports moto (tests/unit/test_imports.py and the import-linter contracts of pyproject.toml check
 it). One module per moto service: `s3` (buckets and objects), `s3_tracking` (a bucket's key store
-that records changes and loads stored versions on demand), `s3_versions` (versions, delete
-markers, bodies served from files), `s3_uploads` (multipart uploads), `logs` (CloudWatch Logs),
-`cloudwatch` (metrics), `sns`, `iam`; here, what concerns moto as a whole: its server app and
-the reset of every backend.
+that records changes and loads stored versions on demand), `s3_listing` (its listings answered
+from the index, at the cost of their page), `s3_versions` (versions, delete markers, bodies
+served from files), `s3_uploads` (multipart uploads), `logs` (CloudWatch Logs), `cloudwatch`
+(metrics), `sns`, `iam`; here, what concerns moto as a whole: its server app and the reset of
+every backend.
 
 The stores persist what moto holds and put it back at start, so they read and write moto's model
 objects (S3's FakeBucket/FakeKey and its body buffer, Logs' LogGroup/LogStream/LogEvent,

@@ -13,7 +13,8 @@ that either path continues the other's pages) — including where moto differs f
 
 A bucket is listed from the index only when the index holds what moto holds
 (`s3_tracking.listing_source`); otherwise, and for what is not worth a second implementation (a
-continuation token moto does not know, a negative MaxKeys), moto's own method answers.
+negative MaxKeys), moto's own method answers. One difference from moto: a continuation token
+it never gave is S3's InvalidArgument, not moto's failure (a 500).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from moto.core.utils import unix_time_millis
+from moto.s3.exceptions import InvalidContinuationToken
 from moto.s3.models import FakeKey, S3Backend
 
 from emulator.storage.moto_internals import s3_tracking
@@ -194,7 +196,11 @@ def _list_objects_v2(
     after = start_after
     if continuation_token:
         after = backend._pagination_tokens.get(continuation_token)
-    if stored is None or max_keys < 0 or (continuation_token and after is None):
+        if after is None:
+            # moto fails on a token it did not give (a TypeError: a 500); S3 says this. Its
+            # tokens live in memory: one given before a restart is unknown after it.
+            raise InvalidContinuationToken()
+    if stored is None or max_keys < 0:
         return _ORIGINALS["list_objects_v2"](
             backend, bucket, prefix, delimiter, continuation_token, start_after, max_keys
         )
