@@ -13,7 +13,8 @@ that either path continues the other's pages) — including where moto differs f
 
 A bucket is listed from the index only when the index holds what moto holds
 (`s3_tracking.listing_source`); otherwise, and for what is not worth a second implementation (a
-negative MaxKeys), moto's own method answers. One difference from moto: a continuation token
+negative MaxKeys), moto's own method answers. Each runs under the S3 store's lock, which moto's S3
+requests hold already and DynamoDB's import from S3 (it calls ListObjects) does not. One difference from moto: a continuation token
 it never gave is S3's InvalidArgument, not moto's failure (a 500).
 """
 
@@ -161,6 +162,18 @@ def _list_objects(
     marker: str | None,
     max_keys: int | None,
 ) -> Any:
+    with s3_tracking.listing_lock(bucket):
+        return _list_objects_locked(backend, bucket, prefix, delimiter, marker, max_keys)
+
+
+def _list_objects_locked(
+    backend: Any,
+    bucket: Any,
+    prefix: str | None,
+    delimiter: str | None,
+    marker: str | None,
+    max_keys: int | None,
+) -> Any:
     stored = s3_tracking.listing_source(bucket)
     if stored is None or (max_keys is not None and max_keys < 0):
         return _ORIGINALS["list_objects"](backend, bucket, prefix, delimiter, marker, max_keys)
@@ -184,6 +197,21 @@ def _list_objects(
 
 
 def _list_objects_v2(
+    backend: Any,
+    bucket: Any,
+    prefix: str | None,
+    delimiter: str | None,
+    continuation_token: str | None,
+    start_after: str | None,
+    max_keys: int,
+) -> Any:
+    with s3_tracking.listing_lock(bucket):
+        return _list_objects_v2_locked(
+            backend, bucket, prefix, delimiter, continuation_token, start_after, max_keys
+        )
+
+
+def _list_objects_v2_locked(
     backend: Any,
     bucket: Any,
     prefix: str | None,
@@ -230,6 +258,22 @@ def _list_object_versions(
     version_id_marker: str | None = None,
 ) -> Any:
     bucket = backend.get_bucket(bucket_name)
+    with s3_tracking.listing_lock(bucket):
+        return _list_object_versions_locked(
+            backend, bucket, bucket_name, delimiter, key_marker, max_keys, prefix, version_id_marker
+        )
+
+
+def _list_object_versions_locked(
+    backend: Any,
+    bucket: Any,
+    bucket_name: str,
+    delimiter: str | None,
+    key_marker: str | None,
+    max_keys: int | None,
+    prefix: str,
+    version_id_marker: str | None,
+) -> Any:
     stored = s3_tracking.listing_source(bucket)
     if stored is None or prefix is None:
         return _ORIGINALS["list_object_versions"](

@@ -255,6 +255,15 @@ def listing_source(found: Bucket) -> StoredKeys | None:
     return keys.stored
 
 
+def listing_lock(found: Bucket) -> AbstractContextManager[Any]:
+    """The lock the bucket's index is read under (the S3 store's: moto's S3 requests hold it
+    already; another service's use of moto's S3, DynamoDB's import from S3, does not)."""
+    keys = found.keys
+    if isinstance(keys, _TrackedKeyStore):
+        return keys.stored.lock
+    return contextlib.nullcontext()
+
+
 def latest_version(found: Bucket, name: str) -> Any:
     """The key's latest version (object or delete marker), None when it has none; only that
     version becomes moto's object."""
