@@ -13,9 +13,10 @@ that either path continues the other's pages) — including where moto differs f
 
 A bucket is listed from the index only when the index holds what moto holds
 (`s3_tracking.listing_source`); otherwise, and for what is not worth a second implementation (a
-negative MaxKeys), moto's own method answers. Each runs under the S3 store's lock, which moto's S3
-requests hold already and DynamoDB's import from S3 (it calls ListObjects) does not. One difference from moto: a continuation token
-it never gave is S3's InvalidArgument, not moto's failure (a 500).
+negative MaxKeys), moto's own method answers. Each runs under the S3 store's lock, which moto's
+S3 requests hold already and DynamoDB's import from S3 (it calls ListObjects) does not. One
+difference from moto: a continuation token it never gave is S3's InvalidArgument, not moto's
+failure (a 500).
 """
 
 from __future__ import annotations
