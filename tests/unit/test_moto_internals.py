@@ -536,12 +536,12 @@ def test_a_started_bucket_reads_its_keys_when_first_asked_for(bucket_name: str) 
     s3_tracking.settle_keys(found, {"new", "k008"})
     assert len(found.keys) == 200 and stored.counted == 1 and stored.read_whole == 0
     assert _s3("HEAD", f"/{bucket_name}/k008").status_code == 404
-    # A listing from the index makes moto objects of its page only.
+    # A listing from the index reads its page's keys for its response only.
     s3_listing.serve_listings_from_index()
     listed = _s3("GET", f"/{bucket_name}?list-type=2&max-keys=3")
     assert listed.get_data(as_text=True).count("<Key>") == 3
     assert stored.read_whole == 0
-    assert s3_tracking.held_key_names(found) == {"k000", "k001", "k002", "k003", "k007", "new"}
+    assert s3_tracking.held_key_names(found) == {"k007", "new"}
     # moto's own listing reads every name.
     s3_listing.serve_listings_from_index(False)
     try:

@@ -6,10 +6,12 @@ page out (ListObjectVersions also deep-copies every version, body included): aft
 100,000 stored objects, a first page of 1,000 keys took 22 s and 400 MiB. Here moto's three
 backend methods walk the key names of the index instead, in key order (SQLite compares text by
 its UTF-8 bytes: the order of Python's strings, and S3's), skipping the whole range of a common
-prefix in one seek, and make moto objects of the keys of the page only. moto's responses around
-them are unchanged, so the XML is moto's, byte for byte, and so are moto's own rules: which
-entries a page holds, its truncation, its markers and tokens (kept in moto's table of tokens, so
-that either path continues the other's pages) — including where moto differs from AWS.
+prefix in one seek, and make moto objects of the page's keys only, for that response (the key
+store keeps none it did not hold: paging through a bucket leaves it as it was). moto's
+responses around them are unchanged, so the XML is moto's, byte for byte, and so are moto's own
+rules: which entries a page holds, its truncation, its markers and tokens (kept in moto's table
+of tokens, so that either path continues the other's pages), including where moto differs from
+AWS.
 
 A bucket is listed from the index only when the index holds what moto holds
 (`s3_tracking.listing_source`); otherwise, and for what is not worth a second implementation (a

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from moto.core.model_instances import model_data
 from moto.s3.models import FakeKey
 from moto.s3.utils import _VersionedKeyStore
 
@@ -265,23 +266,59 @@ def listing_lock(found: Bucket) -> AbstractContextManager[Any]:
 
 
 def latest_version(found: Bucket, name: str) -> Any:
-    """The key's latest version (object or delete marker), None when it has none; only that
-    version becomes moto's object."""
+    """The key's latest version (object or delete marker), None when it has none. For a
+    listing: what the store does not hold yet is read for this response only (`_passing`),
+    so that paging through a bucket does not leave every key of it in memory."""
     keys = found.keys
     if not isinstance(keys, _TrackedKeyStore):
         return keys.get(name)
-    if not keys._find(name):
+    versions = _held_or_stored(keys, name)
+    if not versions:
         return None
-    versions: list[Any] = dict.__getitem__(keys, name)
-    if type(versions[-1]) is int:
-        versions[-1] = keys.stored.load(name, versions[-1])
-    return versions[-1]
+    latest = versions[-1]
+    return _passing(keys, name, latest) if type(latest) is int else latest
 
 
 def key_versions(found: Bucket, name: str) -> list[Any]:
-    """The key's versions, oldest first ([] when it has none)."""
-    versions: list[Any] = found.keys.getlist(name, [])
-    return versions
+    """The key's versions, oldest first ([] when it has none); for a listing, as
+    `latest_version`."""
+    keys = found.keys
+    if not isinstance(keys, _TrackedKeyStore):
+        held: list[Any] = keys.getlist(name, [])
+        return held
+    return [
+        _passing(keys, name, version) if type(version) is int else version
+        for version in _held_or_stored(keys, name)
+    ]
+
+
+def _held_or_stored(keys: _TrackedKeyStore, name: str) -> list[Any]:
+    """The key's versions as the store holds them (objects, or the numbers of stored ones
+    not read yet), else the numbers of its stored versions; the store is left as it was."""
+    if dict.__contains__(keys, name):
+        versions: list[Any] = dict.__getitem__(keys, name)
+        return versions
+    if keys.complete or name in keys.hidden:
+        return []
+    return keys.stored.seqs(name)
+
+
+def _passing(keys: _TrackedKeyStore, name: str, seq: int) -> Any:
+    """A stored version read for one response, kept nowhere. moto keeps every model object it
+    makes in its class's list (for its dashboard, and its reset); the ones this read made are
+    taken out again, or each listing would leave its page in memory until the process ends.
+    moto also warns when it collects a key whose body was not disposed of: this one's body (a
+    `FileBody`, opened only while read) needs nothing more than collecting."""
+    tracked: list[list[Any]] = [
+        getattr(model, "instances_tracked", []) for model in model_data["s3"].values()
+    ]
+    sizes = [len(instances) for instances in tracked]
+    version = keys.stored.load(name, seq)
+    for instances, size in zip(tracked, sizes, strict=True):
+        del instances[size:]
+    if isinstance(version, FakeKey):
+        version.disposed = True
+    return version
 
 
 def held_key_names(found: Bucket) -> set[str]:
