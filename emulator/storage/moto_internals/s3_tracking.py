@@ -5,9 +5,11 @@ See the package's notes (`__init__.py`).
 moto keeps a bucket's keys in a dict subclass (name -> versions, oldest first). At start a
 bucket's store is empty and knows where its keys are stored (`StoredKeys`: the index): a name
 is looked up there the first time a request asks for it, and its stored versions become moto
-objects when first read. Only what needs every key (moto's own listings) reads all the names,
-once. So a start costs what the buckets cost, not what they hold, and a request costs what it
-touches, whatever the bucket's size.
+objects when first read. Only what needs every key reads all the names, once: moto's own
+listings, which answer only where the index cannot (`s3_listing.py` walks the index, and reads
+a page's versions for its response without keeping them: `latest_version`, `key_versions`). So a
+start costs what the buckets cost, not what they hold, and a request costs what it touches,
+whatever the bucket's size.
 
 A name whose versions a request changed is recorded (`dirty`) for the store to persist; a name
 a request removed is `hidden` from the index until the write that removes its rows is
