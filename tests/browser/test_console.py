@@ -91,32 +91,17 @@ def server(runtime_name: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield running
 
 
-def _train(aws: Aws) -> str:
-    data, _ = blobs(n=20_000, d=8, k=4, seed=11)
-    name = unique("console-kmeans")
+def _kmeans(aws: Aws, prefix: str, rows: int, seed: int, epochs: int) -> str:
+    """Start a k-means job (8 features, k=4) on `rows` RecordIO rows; its name."""
+    data, _ = blobs(n=rows, d=8, k=4, seed=seed)
+    name = unique(prefix)
     uri = upload_record_set(aws, data, name)
     create_job(
         aws,
         name,
         "kmeans",
         [channel(uri, data_type="ManifestFile", distribution="ShardedByS3Key")],
-        {"feature_dim": "8", "k": "4", "epochs": "5", "mini_batch_size": "500"},
-    )
-    return name
-
-
-def _train_until_stopped(aws: Aws) -> str:
-    """A k-means job that logs a progress line per epoch and trains until it is stopped, so the
-    page is loaded while it runs and sees new lines arrive however slow the machine is."""
-    data, _ = blobs(n=2_000, d=8, k=4, seed=12)
-    name = unique("console-live")
-    uri = upload_record_set(aws, data, name)
-    create_job(
-        aws,
-        name,
-        "kmeans",
-        [channel(uri, data_type="ManifestFile", distribution="ShardedByS3Key")],
-        {"feature_dim": "8", "k": "4", "epochs": "1000000", "mini_batch_size": "500"},
+        {"feature_dim": "8", "k": "4", "epochs": str(epochs), "mini_batch_size": "500"},
     )
     return name
 
@@ -177,8 +162,10 @@ def seen(
     browser = Browser(browser_path, tmp_path_factory.mktemp("chromium-profile"))
     try:
         browser.open_tab()
-        live = _train_until_stopped(aws)
-        result.job = job = _train(aws)
+        # A job that logs a progress line per epoch and trains until it is stopped, so the page
+        # is loaded while it runs and sees new lines arrive however slow the machine is.
+        live = _kmeans(aws, "console-live", rows=2_000, seed=12, epochs=1_000_000)
+        result.job = job = _kmeans(aws, "console-kmeans", rows=20_000, seed=11, epochs=5)
         tuning = _tune(aws)
 
         browser.navigate(f"{server.url}{UI}/training-jobs")
