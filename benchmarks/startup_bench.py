@@ -46,6 +46,8 @@ from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from s3_scale_bench import rss_mib
+
 from sdk.launcher import start_emulator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,13 +107,6 @@ def fill(data_dir: Path, count: int, size: int, code: Path) -> float:
     )
     (data_dir / "filled").write_text(f"{count} {size}\n")
     return float(done.stdout.strip().splitlines()[-1])
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def cpu_s(pid: int) -> float:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from emulator.aws.context import RequestContext
 from emulator.services.operations import invoke
 from emulator.services.regions import RegionalServices
+
+log = logging.getLogger(__name__)
 
 CallRecorder = Callable[[RequestContext, str, dict[str, Any]], None]
 """Told of each successful call (its context, operation and validated request): the call
@@ -27,5 +30,8 @@ class Dispatcher:
         """Run `operation` with wire-form `params`; the wire-form response."""
         result = invoke(self.regions.get(context.region), operation, params)
         if self._on_success is not None:
-            self._on_success(context, operation, params)
+            try:
+                self._on_success(context, operation, params)
+            except Exception:  # the call succeeded: its record must not turn it into a failure
+                log.exception("call not recorded: %s", operation)
         return result
