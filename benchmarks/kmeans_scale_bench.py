@@ -10,9 +10,10 @@ shape at a tenth of the rows, side by side in one run:
    uniform sample of 64 / 256 MiB followed by 0 or 1 Lloyd steps over every row, each
    with its time and the MSD over every row;
 3. the real job through the API (a real server, boto3 CreateTrainingJob, SDK defaults: only
-   ``feature_dim`` and ``k``) on the process runtime and, with ``--runtimes process,docker``, the
-   Docker runtime: wall time CreateTrainingJob -> Completed and the algorithm's peak RSS (the
-   largest VmHWM of its processes, polled in /proc);
+   ``feature_dim`` and ``k``), once per entry of ``--runtimes`` (``process``, ``docker``, and
+   either with ``/Pipe`` for the Pipe input mode: ``--runtimes process,docker,docker/Pipe``; an
+   empty list runs none): wall time CreateTrainingJob -> Completed and the algorithm's peak RSS
+   (the largest VmHWM of its processes, polled in /proc);
 4. scikit-learn ``MiniBatchKMeans`` (200,000-row sample) and ``KMeans`` (50,000-row sample,
    k-means++, n_init=1), timed on rows already in memory;
 5. the MSD of every model over all rows (one read of the channel, one GEMM per chunk).
@@ -22,7 +23,12 @@ deviation uniform in [0.5, 1.5] and unequal sizes (Dirichlet(2) weights); the or
 row to its own blob's centre) is printed. Written with the project's RecordIO writer in 10 files.
 
 Usage: .venv/bin/python benchmarks/kmeans_scale_bench.py [--rows N] [--work DIR]
-           [--runtimes process[,docker]] [--skip-polish] [--write-results]
+           [--runtimes process[,docker][,process/Pipe]...] [--skip-polish] [--skip-sklearn]
+           [--write-results]
+
+The parts are independent: the MSDs and the polish table do not depend on the machine's load,
+the times do, so a loaded machine can run the quality parts (``--runtimes ""``) and a quiet one
+the jobs (``--skip-polish --skip-sklearn``).
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ sys.path.insert(0, str(REPO))
 
 from results_md import replace_block  # noqa: E402
 
-from algorithms.common import recordio  # noqa: E402
+from algorithms.common import ndarray_file, recordio  # noqa: E402
 from algorithms.common.collective import Solo  # noqa: E402
 from algorithms.kmeans import polish  # noqa: E402
 from algorithms.kmeans.fit import BLOCK_ENTRIES, RANDOM_SEED, StreamingKMeans, assign, shrink  # noqa: E402
@@ -166,7 +172,8 @@ def polish_choices(channel: Path, files: int) -> tuple[list[str], dict[str, Any]
     }
     start = time.perf_counter()
     rows = 0
-    for batch in recordio.iter_dense_batches(sorted(channel.iterdir()), hp.mini_batch_size, DIM):
+    files_read = sorted(channel.iterdir())[:files]
+    for batch in recordio.iter_dense_batches(files_read, hp.mini_batch_size, DIM):
         if not stream.initialised:
             stream.initialise(batch)
         stream.update(batch)
@@ -215,7 +222,7 @@ def polish_choices(channel: Path, files: int) -> tuple[list[str], dict[str, Any]
             centres = step.following
         return out
 
-    table = steps(best.centres, 0.0, "no sample", 1)
+    table = steps(best.centres, 0.0, "no sample")
     for mib, sample in samples.items():
         t = time.perf_counter()
         sampled = polish.polish(
@@ -261,12 +268,13 @@ def watch_peak(job: str, stop: threading.Event, found: dict[str, int]) -> None:
                     found[pid] = max(found.get(pid, 0), int(line.split()[1]))
 
 
-def api_job(runtime: str, channel: Path, work: Path) -> dict[str, Any]:
+def api_job(runtime: str, mode: str, channel: Path, work: Path) -> dict[str, Any]:
     from emulator.runtime.images import image_uri
     from sdk.launcher import start_emulator
     from sdk.session import boto_session
 
     with start_emulator(work / f"server-{runtime}", runtime=runtime, timeout=120.0) as server:
+        # One server folder per runtime: a second job on it finds its bucket's objects there.
         session = boto_session(server.url, REGION)
         s3, sm = session.client("s3"), session.client("sagemaker")
         bucket = f"kscale-{uuid.uuid4().hex[:8]}"
@@ -275,7 +283,7 @@ def api_job(runtime: str, channel: Path, work: Path) -> dict[str, Any]:
         for path in sorted(channel.iterdir()):
             s3.upload_file(str(path), bucket, f"train/{path.name}")
         upload_s = time.perf_counter() - start
-        job = f"kscale-{runtime}-{uuid.uuid4().hex[:6]}"
+        job = f"kscale-{runtime}-{mode.lower()}-{uuid.uuid4().hex[:6]}"
         stop, found = threading.Event(), dict[str, int]()
         watcher = threading.Thread(target=watch_peak, args=(job, stop, found), daemon=True)
         watcher.start()
@@ -284,7 +292,7 @@ def api_job(runtime: str, channel: Path, work: Path) -> dict[str, Any]:
             TrainingJobName=job,
             AlgorithmSpecification={
                 "TrainingImage": image_uri("kmeans", REGION),
-                "TrainingInputMode": "File",
+                "TrainingInputMode": mode,
             },
             RoleArn=ROLE,
             InputDataConfig=[
@@ -320,15 +328,13 @@ def api_job(runtime: str, channel: Path, work: Path) -> dict[str, Any]:
             raise RuntimeError(f"{job}: {d.get('FailureReason')}")
         model_uri = d["ModelArtifacts"]["S3ModelArtifacts"]
         key = model_uri.split(f"s3://{bucket}/", 1)[1]
-        tarball = work / f"model-{runtime}.tar.gz"
+        tarball = work / f"model-{runtime}-{mode}.tar.gz"
         s3.download_file(bucket, key, str(tarball))
     import tarfile
 
-    from algorithms.common import ndarray_file
-
     with tarfile.open(tarball) as tar:
-        tar.extractall(work / f"model-{runtime}", filter="data")
-    loaded = ndarray_file.load(work / f"model-{runtime}" / "model_algo-1")
+        tar.extractall(work / f"model-{runtime}-{mode}", filter="data")
+    loaded = ndarray_file.load(work / f"model-{runtime}-{mode}" / "model_algo-1")
     assert isinstance(loaded, list)
     centres = np.asarray(loaded[0])
     peak = max(found.values()) / 1024.0 if found else float("nan")
@@ -371,11 +377,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=2_300_000)
     parser.add_argument("--work", type=Path, default=Path("/tmp/kmeans-scale-bench"))
-    parser.add_argument("--runtimes", default="process")
+    parser.add_argument("--runtimes", default="process", help="runtime[/Pipe],... ('': none)")
     parser.add_argument("--skip-polish", action="store_true")
+    parser.add_argument("--skip-sklearn", action="store_true")
     parser.add_argument("--k", type=int, default=K)
     parser.add_argument("--polish-files", type=int, default=FILES)
-    parser.add_argument("--runtimes-none", action="store_true", help="only the polish choices")
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also score a model_algo-1 an earlier job wrote (its MSD over all rows)",
+    )
     parser.add_argument("--write-results", action="store_true")
     args = parser.parse_args()
     K = args.k
@@ -383,7 +396,7 @@ def main() -> None:
     report = [
         f"Generated by `benchmarks/kmeans_scale_bench.py --rows {args.rows}` on "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {THREADS} BLAS threads; load "
-        f"average at the start {load()} (2 cores, shared with other engineers).",
+        f"average at the start {load()} ({os.cpu_count()} cores).",
         "",
     ]
     square = gemm_gflops(4096, 4096, 4096, 2)
@@ -403,13 +416,20 @@ def main() -> None:
     ]
     models: dict[str, np.ndarray] = {}
     times: dict[str, str] = {}
-    for runtime in [] if args.runtimes_none else args.runtimes.split(","):
-        result = api_job(runtime, channel, args.work)
-        name = f"ours, {runtime} runtime (API)"
+    for entry in filter(None, args.runtimes.split(",")):
+        runtime, _, mode = entry.partition("/")
+        result = api_job(runtime, mode or "File", channel, args.work)
+        name = f"ours, {runtime} runtime, {mode or 'File'} mode (API)"
         models[name] = result["centres"]
         times[name] = f"{result['wall_s']:.1f} | {result['peak_mib']:.0f}"
         print(name, result["wall_s"], result["peak_mib"], f"upload {result['upload_s']:.1f}")
-    fitted_models = {} if args.runtimes_none else sklearn_models(channel, args.rows)
+    for spec in args.model:
+        name, _, path = spec.partition("=")
+        earlier = ndarray_file.load(Path(path))
+        assert isinstance(earlier, list)
+        models[name] = np.asarray(earlier[0])
+        times[name] = "- | -"
+    fitted_models = {} if args.skip_sklearn else sklearn_models(channel, args.rows)
     for name, fitted in fitted_models.items():
         models[name] = fitted["centres"]
         times[name] = f"{fitted['seconds']:.1f} | -"
