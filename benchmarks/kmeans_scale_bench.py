@@ -14,8 +14,9 @@ shape at a tenth of the rows, side by side in one run:
    either with ``/Pipe`` for the Pipe input mode: ``--runtimes process,docker,docker/Pipe``; an
    empty list runs none): wall time CreateTrainingJob -> Completed and the algorithm's peak RSS
    (the largest VmHWM of its processes, polled in /proc);
-4. scikit-learn ``MiniBatchKMeans`` (200,000-row sample) and ``KMeans`` (50,000-row sample,
-   k-means++, n_init=1), timed on rows already in memory;
+4. scikit-learn ``MiniBatchKMeans`` over every row (``partial_fit`` per batch read, one pass:
+   the same rows in bounded memory), and on a 200,000-row sample, and ``KMeans`` on a 50,000-row
+   sample (k-means++, n_init=1); the samples timed on rows already in memory;
 5. the MSD of every model over all rows (one read of the channel, one GEMM per chunk).
 
 Data (reproducible, seed 12345): 500 gaussian blobs, centres from N(0, 2^2), per-blob standard
@@ -23,12 +24,12 @@ deviation uniform in [0.5, 1.5] and unequal sizes (Dirichlet(2) weights); the or
 row to its own blob's centre) is printed. Written with the project's RecordIO writer in 10 files.
 
 Usage: .venv/bin/python benchmarks/kmeans_scale_bench.py [--rows N] [--work DIR]
-           [--runtimes process[,docker][,process/Pipe]...] [--skip-polish] [--skip-sklearn]
+           [--runtimes process[,docker][,process/Pipe]...] [--skip-polish] [--sklearn LIST]
            [--write-results]
 
 The parts are independent: the MSDs and the polish table do not depend on the machine's load,
 the times do, so a loaded machine can run the quality parts (``--runtimes ""``) and a quiet one
-the jobs (``--skip-polish --skip-sklearn``).
+the jobs (``--skip-polish --sklearn ""``).
 """
 
 from __future__ import annotations
@@ -358,10 +359,24 @@ def api_job(runtime: str, mode: str, channel: Path, work: Path) -> dict[str, Any
 # --- 5. scikit-learn ----------------------------------------------------------------------------
 
 
-def sklearn_models(channel: Path, rows: int) -> dict[str, dict[str, Any]]:
+SKLEARN_RUNS = ("minibatch-sample", "kmeans-sample", "minibatch-stream")
+
+
+def sklearn_models(channel: Path, rows: int, which: list[str]) -> dict[str, dict[str, Any]]:
     from sklearn.cluster import KMeans, MiniBatchKMeans
 
     out: dict[str, dict[str, Any]] = {}
+    if "minibatch-stream" in which:
+        # The same rows as ours, in the same bounded memory: one partial_fit per read batch,
+        # one pass (its first batch seeds k-means++).
+        model = MiniBatchKMeans(n_clusters=K, random_state=0)
+        start = time.perf_counter()
+        for batch in read(channel):
+            model.partial_fit(batch)
+        seconds = time.perf_counter() - start
+        name = f"sklearn MiniBatchKMeans, partial_fit over all {rows:,} rows (one pass)"
+        out[name] = {"seconds": seconds, "centres": model.cluster_centers_.astype(np.float32)}
+        print(name, f"{seconds:.1f} s", flush=True)
     runs: list[tuple[str, int, Callable[[], Any]]] = [
         ("sklearn MiniBatchKMeans", 200_000, lambda: MiniBatchKMeans(n_clusters=K, random_state=0)),
         (
@@ -370,7 +385,8 @@ def sklearn_models(channel: Path, rows: int) -> dict[str, dict[str, Any]]:
             lambda: KMeans(K, n_init=1, random_state=0),
         ),
     ]
-    for name, count, make in runs:
+    chosen = [run for run, key in zip(runs, SKLEARN_RUNS[:2], strict=True) if key in which]
+    for name, count, make in chosen:
         x = sample_rows(channel, rows, min(count, rows), seed=1)
         start = time.perf_counter()
         model = make().fit(x)
@@ -393,7 +409,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/kmeans-scale-bench"))
     parser.add_argument("--runtimes", default="process", help="runtime[/Pipe],... ('': none)")
     parser.add_argument("--skip-polish", action="store_true")
-    parser.add_argument("--skip-sklearn", action="store_true")
+    parser.add_argument(
+        "--sklearn", default=",".join(SKLEARN_RUNS), help=f"of {SKLEARN_RUNS} ('': none)"
+    )
     parser.add_argument("--k", type=int, default=K)
     parser.add_argument("--polish-files", type=int, default=FILES)
     parser.add_argument(
@@ -444,7 +462,8 @@ def main() -> None:
         assert isinstance(earlier, list)
         models[name] = np.asarray(earlier[0])
         times[name] = "- | -"
-    fitted_models = {} if args.skip_sklearn else sklearn_models(channel, args.rows)
+    which = list(filter(None, args.sklearn.split(",")))
+    fitted_models = sklearn_models(channel, args.rows, which) if which else {}
     for name, fitted in fitted_models.items():
         models[name] = fitted["centres"]
         times[name] = f"{fitted['seconds']:.1f} | -"
