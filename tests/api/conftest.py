@@ -229,6 +229,19 @@ def wait_job(aws: Aws, name: str, timeout: float = 120.0) -> dict[str, Any]:
         time.sleep(0.1)
 
 
+def wait_training_started(aws: Aws, name: str, timeout: float = 120.0) -> None:
+    """Until the job's container runs (SecondaryStatus Training); a job that ends first fails."""
+    deadline = time.monotonic() + timeout
+    while True:
+        description = aws.sm.describe_training_job(TrainingJobName=name)
+        if description["SecondaryStatus"] == "Training":
+            return
+        assert description["TrainingJobStatus"] == "InProgress", description.get("FailureReason")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {name} still {description['SecondaryStatus']}")
+        time.sleep(0.1)
+
+
 def wait_endpoint(aws: Aws, name: str, timeout: float = 120.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:

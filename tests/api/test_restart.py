@@ -21,6 +21,7 @@ from tests.api.conftest import (
     upload_csv,
     upload_record_set,
     wait_job,
+    wait_training_started,
 )
 
 
@@ -51,15 +52,8 @@ def _start_slow_job(aws: Aws) -> str:
         [channel(upload_record_set(aws, data, name, shards=1), data_type="ManifestFile")],
         {"feature_dim": "20", "k": "100", "extra_center_factor": "20", "epochs": "100000"},
     )
-    import time
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        d = aws.sm.describe_training_job(TrainingJobName=name)
-        if d["SecondaryStatus"] == "Training":
-            return name
-        time.sleep(0.1)
-    raise AssertionError("the slow job never reached Training")
+    wait_training_started(aws, name)
+    return name
 
 
 @pytest.mark.parametrize("how", ["sigkill", "sigterm"])

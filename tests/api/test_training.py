@@ -29,6 +29,7 @@ from tests.api.conftest import (
     upload_csv,
     upload_record_set,
     wait_job,
+    wait_training_started,
 )
 
 
@@ -256,22 +257,10 @@ def _slow_kmeans(aws: Aws, name: str, max_runtime: int = 600) -> None:
     )
 
 
-def _wait_training_started(aws: Aws, name: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        d = aws.sm.describe_training_job(TrainingJobName=name)
-        messages = [t["StatusMessage"] for t in d["SecondaryStatusTransitions"]]
-        if "Training image download completed. Training in progress." in messages:
-            return
-        assert d["TrainingJobStatus"] == "InProgress", d.get("FailureReason")
-        time.sleep(0.1)
-    raise AssertionError("the job never reached Training")
-
-
 def test_stop_training_job_stops_the_container(aws: Aws) -> None:
     name = unique("kmeans-stop")
     _slow_kmeans(aws, name)
-    _wait_training_started(aws, name)
+    wait_training_started(aws, name)
     # The container's lines are in CloudWatch while it runs, not only at the end.
     group = "/aws/sagemaker/TrainingJobs"
     deadline = time.monotonic() + 30

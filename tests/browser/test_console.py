@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ from tests.api.conftest import (
     upload_csv,
     upload_record_set,
     wait_job,
+    wait_training_started,
 )
 from tests.api.test_tuning import _config, _definition, _wait
 from tests.browser.cdp import Browser
@@ -106,19 +106,6 @@ def _kmeans(aws: Aws, prefix: str, rows: int, seed: int, epochs: int) -> str:
     return name
 
 
-def _wait_training(aws: Aws, name: str, timeout: float = 240.0) -> None:
-    """Until the job's container runs (SecondaryStatus Training)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        described = aws.sm.describe_training_job(TrainingJobName=name)
-        if described["SecondaryStatus"] == "Training":
-            return
-        assert described["TrainingJobStatus"] == "InProgress", described.get("FailureReason")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {name} still {described['SecondaryStatus']}")
-        time.sleep(0.2)
-
-
 def _tune(aws: Aws) -> str:
     data, _ = blobs(n=300, d=4, k=3, seed=5)
     name = unique("console-tune")[:32]
@@ -176,7 +163,7 @@ def seen(
 
         # The live tail, on the job that trains until stopped: loaded while it trains, the page
         # shows its first lines, then more without a reload, then the end once it is stopped.
-        _wait_training(aws, live)
+        wait_training_started(aws, live, timeout=240.0)
         browser.navigate(f"{server.url}{UI}/training-jobs/{live}")
         result.status_at_load = browser.evaluate("document.querySelector('h1 .status').textContent")
         result.lines_at_load = browser.wait_for(
